@@ -1,0 +1,9 @@
+/* api.c — the public C API (include/fdleak.h). */
+#include "fdleak.h"
+#include "report.h"
+
+#define FDL_EXPORT __attribute__((visibility("default")))
+
+FDL_EXPORT int fdleak_is_loaded(void) { return 1; }
+
+FDL_EXPORT long fdleak_report(const char *label) { return fdl_report_now("api", label); }

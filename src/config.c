@@ -1,0 +1,111 @@
+/* config.c — parsing and validation of the FDLEAK_* environment variables. */
+#include "config.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void complain(int errfd, const char *var, const char *val, const char *accepted,
+                     const char *dflt)
+{
+    struct fdl_buf b;
+    char mem[512];
+    fdl_buf_init_mem(&b, mem, sizeof mem);
+    fdl_buf_puts(&b, "fdleak: ");
+    fdl_buf_puts(&b, var);
+    fdl_buf_puts(&b, "='");
+    fdl_buf_puts(&b, val);
+    fdl_buf_puts(&b, "' is invalid (accepted: ");
+    fdl_buf_puts(&b, accepted);
+    fdl_buf_puts(&b, "); using ");
+    fdl_buf_puts(&b, dflt);
+    fdl_buf_puts(&b, "\n");
+    fdl_write_all(errfd, b.data, b.len);
+}
+
+/* Strict integer parse: the whole string, base 10, within [lo, hi]. */
+static bool parse_int(const char *s, long lo, long hi, long *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char *), int errfd)
+{
+    int bad = 0;
+    int saved = errno;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->format = FDL_FORMAT_TEXT;
+    cfg->depth = 32;
+    cfg->exitcode = -1;
+
+    const char *v;
+    long n;
+    if ((v = getenv_fn("FDLEAK_FORMAT")) && *v) {
+        if (!strcmp(v, "text"))
+            cfg->format = FDL_FORMAT_TEXT;
+        else if (!strcmp(v, "json"))
+            cfg->format = FDL_FORMAT_JSON;
+        else
+            bad++, complain(errfd, "FDLEAK_FORMAT", v, "text, json", "text");
+    }
+    if ((v = getenv_fn("FDLEAK_OUTPUT")) && *v && strcmp(v, "-")) {
+        if (strlen(v) >= sizeof cfg->output)
+            bad++, complain(errfd, "FDLEAK_OUTPUT", "(too long)", "a path shorter than 1024 bytes, or -", "stderr");
+        else
+            strcpy(cfg->output, v);
+    }
+    if ((v = getenv_fn("FDLEAK_DEPTH")) && *v) {
+        if (parse_int(v, 1, FDL_DEPTH_MAX, &n))
+            cfg->depth = (int)n;
+        else
+            bad++, complain(errfd, "FDLEAK_DEPTH", v, "an integer from 1 to 256", "32");
+    }
+    if ((v = getenv_fn("FDLEAK_EXITCODE")) && *v) {
+        if (parse_int(v, 0, 255, &n))
+            cfg->exitcode = (int)n;
+        else
+            bad++, complain(errfd, "FDLEAK_EXITCODE", v, "an integer from 0 to 255", "the program's own status");
+    }
+    if ((v = getenv_fn("FDLEAK_QUIET")) && *v) {
+        if (!strcmp(v, "1") || !strcmp(v, "0"))
+            cfg->quiet = v[0] == '1';
+        else
+            bad++, complain(errfd, "FDLEAK_QUIET", v, "0, 1", "0");
+    }
+    errno = saved;
+    return bad;
+}
+
+static const char *env_get(const char *name) { return getenv(name); }
+
+static struct fdl_config the_config;
+static int config_state; /* 0 none, 1 parsing, 2 ready */
+
+const struct fdl_config *fdl_config(void)
+{
+    if (__atomic_load_n(&config_state, __ATOMIC_ACQUIRE) == 2)
+        return &the_config;
+    int expect = 0;
+    if (__atomic_compare_exchange_n(&config_state, &expect, 1, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        fdl_config_parse(&the_config, env_get, 2);
+        __atomic_store_n(&config_state, 2, __ATOMIC_RELEASE);
+        return &the_config;
+    }
+    /* Another thread (or an interrupted frame of this one) is parsing: use a private copy
+     * rather than wait, so a signal handler can never spin on its own thread. */
+    static __thread struct fdl_config mine __attribute__((tls_model("initial-exec")));
+    if (__atomic_load_n(&config_state, __ATOMIC_ACQUIRE) == 2)
+        return &the_config;
+    fdl_config_parse(&mine, env_get, -1);
+    return &mine;
+}

@@ -1,0 +1,30 @@
+/* config.h — every FDLEAK_* setting, parsed once from the environment into one struct. */
+#ifndef FDL_CONFIG_H
+#define FDL_CONFIG_H
+
+#include <stdbool.h>
+
+enum fdl_format { FDL_FORMAT_TEXT, FDL_FORMAT_JSON };
+
+#define FDL_DEPTH_MAX 256
+#define FDL_PATH_MAX 1024
+
+struct fdl_config {
+    enum fdl_format format;        /* FDLEAK_FORMAT=text|json */
+    char output[FDL_PATH_MAX];     /* FDLEAK_OUTPUT: "" means stderr */
+    int depth;                     /* FDLEAK_DEPTH=1..256 native frames kept per site */
+    int exitcode;                  /* FDLEAK_EXITCODE=0..255, -1 = leave the status alone */
+    bool quiet;                    /* FDLEAK_QUIET=0|1 */
+};
+
+/* Fills *cfg from getenv_fn (getenv in the library, a table in the unit tests). Each invalid
+ * value writes one line to errfd naming the variable, the value and what is accepted, and
+ * leaves that field at its default. Returns the number of invalid values. Uses no malloc and
+ * no stdio; not thread-safe for the same *cfg. */
+int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char *), int errfd);
+
+/* The process-wide settings, parsed on first use (thread-safe: racing parsers produce the same
+ * struct; warnings print once). Read-only afterwards. */
+const struct fdl_config *fdl_config(void);
+
+#endif

@@ -1,0 +1,313 @@
+/* core.c — recording descriptor creation and release into the table and the site table. */
+#include "core.h"
+#include "capture.h"
+#include "config.h"
+#include "real.h"
+#include "sites.h"
+#include "tls.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+__thread struct fdl_tls fdl_tls __attribute__((tls_model("initial-exec")));
+
+static _Atomic uint64_t open_now, peak_open;
+static int start_pid;
+
+#define MAX_INTERNAL 8
+static _Atomic int internal_fds[MAX_INTERNAL] = {-1, -1, -1, -1, -1, -1, -1, -1};
+static int warned_internal_reused;
+
+int fdl_pid(void) { return start_pid ? start_pid : (int)syscall(SYS_getpid); }
+
+void fdl_counts(struct fdl_counts *out)
+{
+    out->open = __atomic_load_n(&open_now, __ATOMIC_RELAXED);
+    out->peak = __atomic_load_n(&peak_open, __ATOMIC_RELAXED);
+}
+
+static void count_open(void)
+{
+    uint64_t n = __atomic_add_fetch(&open_now, 1, __ATOMIC_RELAXED);
+    uint64_t p = __atomic_load_n(&peak_open, __ATOMIC_RELAXED);
+    while (n > p && !__atomic_compare_exchange_n(&peak_open, &p, n, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
+/* The record in s (state already taken away from OPEN by the caller) is closed. */
+static void account_close(struct fdl_slot *s)
+{
+    struct fdl_site *site = __atomic_load_n(&s->site, __ATOMIC_RELAXED);
+    if (site)
+        __atomic_fetch_add(&site->closed, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&open_now, 1, __ATOMIC_RELAXED);
+}
+
+static void internal_set(int fd, bool on)
+{
+    for (int i = 0; i < MAX_INTERNAL; i++) {
+        int expect = on ? -1 : fd;
+        if (__atomic_compare_exchange_n(&internal_fds[i], &expect, on ? fd : -1, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            return;
+    }
+}
+
+/* Stores a fresh record for fd. Whatever the slot held is superseded: an OPEN record means the
+ * number was closed behind our back (raw syscall, glibc internals) or replaced by dup2. */
+static void record(int fd, const char *via, uint32_t flags, struct fdl_site *site, uint64_t now)
+{
+    struct fdl_slot *s = fdl_table_slot(fd, true);
+    if (!s)
+        return;
+    uint32_t old = __atomic_exchange_n(&s->state, FDL_SLOT_OPEN, __ATOMIC_ACQ_REL);
+    if (old == FDL_SLOT_OPEN) {
+        account_close(s);
+    } else if (old == FDL_SLOT_INTERNAL) {
+        internal_set(fd, false);
+        fdl_warn_once(&warned_internal_reused,
+                      "the program took over a descriptor number fdleak kept for itself; stack capture may degrade");
+    }
+    fdl_slot_write_begin(s);
+    s->flags = flags;
+    s->tid = fdl_gettid();
+    s->via = via;
+    __atomic_store_n(&s->site, site, __ATOMIC_RELAXED);
+    s->created_ns = now;
+    s->local_len = s->peer_len = 0;
+    fdl_slot_write_end(s);
+    if (site)
+        __atomic_fetch_add(&site->created, 1, __ATOMIC_RELAXED);
+    count_open();
+}
+
+/* The calling thread's stack as a site; NULL when nested inside fdleak on this thread. */
+static struct fdl_site *capture_site(uint32_t *flags)
+{
+    if (fdl_tls.busy) {
+        *flags |= FDL_F_NESTED;
+        return 0;
+    }
+    fdl_tls.busy++;
+    unsigned depth = (unsigned)fdl_config()->depth;
+    uintptr_t pcs[depth + FDL_CAPTURE_SLACK];
+    unsigned n = fdl_capture(pcs, depth);
+    struct fdl_site *site = n ? fdl_site_intern(pcs, n, 0) : 0;
+    fdl_tls.busy--;
+    return site;
+}
+
+void fdl_created(int fd, const char *via, uint32_t flags)
+{
+    if (fd < 0)
+        return;
+    int saved = errno;
+    struct fdl_site *site = capture_site(&flags);
+    record(fd, via, flags, site, fdl_now_mono_ns());
+    errno = saved;
+}
+
+/* Moves one of fdleak's own descriptors to the top of the range and hides it. */
+static int adopt_internal(int fd)
+{
+    struct rlimit rl;
+    if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur > 64) {
+        rlim_t cap = rl.rlim_cur < FDL_FD_LIMIT ? rl.rlim_cur : FDL_FD_LIMIT;
+        long high = syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, (long)(cap - 16));
+        if (high >= 0) {
+            syscall(SYS_close, fd);
+            fd = (int)high;
+        }
+    }
+    struct fdl_slot *s = fdl_table_slot(fd, true);
+    if (s) {
+        __atomic_store_n(&s->state, FDL_SLOT_INTERNAL, __ATOMIC_RELEASE);
+        internal_set(fd, true);
+    }
+    return fd;
+}
+
+void fdl_created_pair(int fds[2], const char *via, uintptr_t caller)
+{
+    int saved = errno;
+    if (fdl_tls.busy && fdl_pc_in_unwinder(caller)) {
+        fds[0] = adopt_internal(fds[0]);
+        fds[1] = adopt_internal(fds[1]);
+    } else {
+        uint32_t flags = 0;
+        struct fdl_site *site = capture_site(&flags);
+        uint64_t now = fdl_now_mono_ns();
+        record(fds[0], via, flags, site, now);
+        record(fds[1], via, flags, site, now);
+    }
+    errno = saved;
+}
+
+bool fdl_release(int fd, uintptr_t caller)
+{
+    struct fdl_slot *s = fdl_table_slot(fd, false);
+    if (!s)
+        return true;
+    uint32_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+    if (st == FDL_SLOT_INTERNAL) {
+        if (!(fdl_tls.busy && fdl_pc_in_unwinder(caller)))
+            return false;
+        uint32_t expect = FDL_SLOT_INTERNAL;
+        if (__atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_FREE, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            internal_set(fd, false);
+        return true;
+    }
+    uint32_t expect = FDL_SLOT_OPEN;
+    if (st == FDL_SLOT_OPEN &&
+        __atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_FREE, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        account_close(s);
+    return true;
+}
+
+int fdl_release_range(unsigned lo, unsigned hi, int *skip, int max_skip)
+{
+    int n = 0;
+    for (int i = 0; i < MAX_INTERNAL && n < max_skip; i++) {
+        int fd = __atomic_load_n(&internal_fds[i], __ATOMIC_ACQUIRE);
+        if (fd >= 0 && (unsigned)fd >= lo && (unsigned)fd <= hi)
+            skip[n++] = fd;
+    }
+    for (int i = 1; i < n; i++) /* insertion sort: n <= 8 */
+        for (int j = i; j > 0 && skip[j - 1] > skip[j]; j--) {
+            int t = skip[j];
+            skip[j] = skip[j - 1];
+            skip[j - 1] = t;
+        }
+    unsigned bound = (unsigned)fdl_table_bound();
+    for (unsigned fd = lo; fd < bound && fd <= hi; fd++) {
+        struct fdl_slot *s = fdl_table_slot((int)fd, false);
+        if (!s) { /* unmapped chunk: nothing tracked there */
+            fd |= FDL_CHUNK_SLOTS - 1;
+            continue;
+        }
+        uint32_t expect = FDL_SLOT_OPEN;
+        if (__atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_FREE, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            account_close(s);
+    }
+    return n;
+}
+
+static void note_addr(int fd, const struct sockaddr *a, socklen_t len, bool peer)
+{
+    struct fdl_slot *s = fdl_table_slot(fd, false);
+    if (!s || !a || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN)
+        return;
+    size_t cap = peer ? FDL_ADDR_PEER_MAX : FDL_ADDR_LOCAL_MAX;
+    if (len > cap)
+        len = peer ? (socklen_t)cap : 0; /* a long unix path still names the peer; truncated */
+    fdl_slot_write_begin(s);
+    if (peer) {
+        memcpy(s->peer, a, len);
+        s->peer_len = (uint8_t)len;
+    } else {
+        memcpy(s->local, a, len);
+        s->local_len = (uint8_t)len;
+    }
+    fdl_slot_write_end(s);
+}
+
+void fdl_note_local(int fd, const struct sockaddr *a, socklen_t len) { note_addr(fd, a, len, false); }
+void fdl_note_peer(int fd, const struct sockaddr *a, socklen_t len) { note_addr(fd, a, len, true); }
+
+void fdl_note_flags(int fd, uint32_t flags)
+{
+    struct fdl_slot *s = fdl_table_slot(fd, false);
+    if (!s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN)
+        return;
+    fdl_slot_write_begin(s);
+    s->flags |= flags;
+    fdl_slot_write_end(s);
+}
+
+/* ---- start-up and fork ---- */
+
+/* Marks every descriptor open now that has no record as inherited (raw syscalls only). */
+static void scan_inherited(void)
+{
+    int dfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return;
+    char buf[4096];
+    long n;
+    while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
+        for (long off = 0; off < n;) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+            off += d->reclen;
+            if (d->name[0] < '0' || d->name[0] > '9')
+                continue;
+            int fd = 0;
+            for (const char *p = d->name; *p; p++)
+                fd = fd * 10 + (*p - '0');
+            if (fd == dfd)
+                continue;
+            struct fdl_slot *s = fdl_table_slot(fd, true);
+            uint32_t expect = FDL_SLOT_FREE;
+            if (!s || !__atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_OPEN, false,
+                                                   __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+                continue;
+            fdl_slot_write_begin(s);
+            s->flags = FDL_F_INHERITED;
+            s->via = 0;
+            s->site = 0;
+            s->tid = 0;
+            s->created_ns = fdl_now_mono_ns();
+            s->local_len = s->peer_len = 0;
+            fdl_slot_write_end(s);
+            count_open();
+        }
+    }
+    syscall(SYS_close, dfd);
+}
+
+/* In the child of fork(): what the parent had open is inherited, with the parent's sites.
+ * Runs single-threaded in the child, before fork() returns there. */
+static void atfork_child(void)
+{
+    fdl_tls.tid = 0;
+    start_pid = (int)syscall(SYS_getpid);
+    int bound = fdl_table_bound();
+    for (int fd = 0; fd < bound; fd++) {
+        struct fdl_slot *s = fdl_table_slot(fd, false);
+        if (!s) {
+            fd |= FDL_CHUNK_SLOTS - 1;
+            continue;
+        }
+        if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == FDL_SLOT_OPEN)
+            s->flags |= FDL_F_FORKED;
+    }
+}
+
+static int inited;
+
+void fdl_init(void)
+{
+    if (__atomic_exchange_n(&inited, 1, __ATOMIC_ACQ_REL))
+        return;
+    int saved = errno;
+    fdl_tls.busy++;
+    start_pid = (int)syscall(SYS_getpid);
+    fdl_real_ensure();
+    fdl_config();
+    fdl_capture_init();
+    scan_inherited();
+    pthread_atfork(0, 0, atfork_child);
+    fdl_tls.busy--;
+    errno = saved;
+}

@@ -1,0 +1,51 @@
+/* core.h — what the wrappers tell the core: a descriptor was created, is being released, got
+ * an address or an owner. Every function here preserves errno, takes no lock, never blocks,
+ * and is safe from any thread and from a signal handler that interrupted another wrapper on
+ * the same thread (such a nested creation is recorded without a stack). */
+#ifndef FDL_CORE_H
+#define FDL_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "table.h"
+
+/* One-time start-up: settings, libunwind warm-up, descriptors already open (inherited), the
+ * fork handler. Called by the constructor; wrappers work before it too. Not signal-safe. */
+void fdl_init(void);
+
+/* fd was just created by the wrapped call `via` (a static string: the wrapper's __func__).
+ * flags: FDL_F_STREAM / FDL_F_DIR when a FILE* / DIR* owns it. Captures the stack. */
+void fdl_created(int fd, const char *via, uint32_t flags);
+
+/* Two descriptors from one call (pipe, socketpair): one stack for both. When libunwind itself
+ * made the call (caller inside it, thread busy) the pair is fdleak's own: it is moved to high
+ * numbers out of the program's way, fds[] is updated and the pair is hidden. */
+void fdl_created_pair(int fds[2], const char *via, uintptr_t caller);
+
+/* fd is about to be released (close, fclose, closedir …): call before the real release so a
+ * number reused by another thread at once is not wiped. Returns false when fd is fdleak's own
+ * and the caller is the program: the wrapper must then fail with EBADF, as it would have
+ * without fdleak, instead of closing it. */
+bool fdl_release(int fd, uintptr_t caller);
+
+/* Releases every tracked descriptor in [lo, hi] except fdleak's own; fills skip[] (sorted)
+ * with fdleak's descriptors inside the range so the real call can step around them. Returns
+ * how many were put in skip (at most max_skip). */
+int fdl_release_range(unsigned lo, unsigned hi, int *skip, int max_skip);
+
+/* Endpoints and ownership of an open descriptor. */
+void fdl_note_local(int fd, const struct sockaddr *a, socklen_t len);
+void fdl_note_peer(int fd, const struct sockaddr *a, socklen_t len);
+void fdl_note_flags(int fd, uint32_t flags);
+
+struct fdl_counts {
+    uint64_t open, peak;
+};
+void fdl_counts(struct fdl_counts *out);
+
+/* The pid fdleak started in, refreshed after fork. */
+int fdl_pid(void);
+
+#endif

@@ -1,0 +1,185 @@
+/* describe.c — kind and description of a descriptor from fstat, /proc/self/fd and socket
+ * options; sockets show their endpoints as "tcp 127.0.0.1:40142 -> 127.0.0.1:6379". */
+#include "describe.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static void put_addr(struct fdl_buf *b, const struct sockaddr *sa, socklen_t len)
+{
+    char t[INET6_ADDRSTRLEN];
+    if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = (const void *)sa;
+        fdl_buf_puts(b, inet_ntop(AF_INET, &in->sin_addr, t, sizeof t) ? t : "?");
+        fdl_buf_putc(b, ':');
+        fdl_buf_u64(b, ntohs(in->sin_port));
+    } else if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *in6 = (const void *)sa;
+        fdl_buf_putc(b, '[');
+        fdl_buf_puts(b, inet_ntop(AF_INET6, &in6->sin6_addr, t, sizeof t) ? t : "?");
+        fdl_buf_puts(b, "]:");
+        fdl_buf_u64(b, ntohs(in6->sin6_port));
+    } else if (sa->sa_family == AF_UNIX) {
+        const struct sockaddr_un *un = (const void *)sa;
+        size_t n = len > offsetof(struct sockaddr_un, sun_path) ? len - offsetof(struct sockaddr_un, sun_path) : 0;
+        if (n && un->sun_path[0] == 0) { /* abstract name */
+            fdl_buf_putc(b, '@');
+            fdl_buf_putn(b, un->sun_path + 1, strnlen(un->sun_path + 1, n - 1));
+        } else {
+            fdl_buf_putn(b, un->sun_path, strnlen(un->sun_path, n));
+        }
+    }
+}
+
+static bool has_addr(const struct sockaddr *sa, socklen_t len)
+{
+    if (sa->sa_family == AF_UNIX)
+        return len > offsetof(struct sockaddr_un, sun_path);
+    if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in))
+        return ((const struct sockaddr_in *)(const void *)sa)->sin_port != 0 ||
+               ((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr != 0;
+    if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6))
+        return ((const struct sockaddr_in6 *)(const void *)sa)->sin6_port != 0;
+    return false;
+}
+
+static void describe_socket(int fd, const struct fdl_slot *rec, const char *link, struct fdl_buf *b)
+{
+    int dom = -1, type = -1, proto = -1, acc = 0;
+    socklen_t l = sizeof(int);
+    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &l);
+    l = sizeof(int);
+    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l);
+    l = sizeof(int);
+    getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l);
+    l = sizeof(int);
+    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &l);
+
+    const char *name;
+    switch (dom) {
+    case AF_INET:
+    case AF_INET6:
+        name = proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : type == SOCK_RAW ? "raw" : "inet";
+        if (dom == AF_INET6 && (proto == IPPROTO_TCP || proto == IPPROTO_UDP))
+            name = proto == IPPROTO_TCP ? "tcp6" : "udp6";
+        break;
+    case AF_UNIX: name = "unix"; break;
+    case AF_NETLINK: name = "netlink"; break;
+    case AF_PACKET: name = "packet"; break;
+    default: name = "socket"; break;
+    }
+    fdl_buf_puts(b, name);
+    if (dom != AF_INET && dom != AF_INET6 && dom != AF_UNIX) {
+        fdl_buf_putc(b, ' ');
+        fdl_buf_puts(b, link);
+        return;
+    }
+    if (acc)
+        fdl_buf_puts(b, " listen");
+
+    struct sockaddr_storage loc, peer;
+    socklen_t ll = sizeof loc, pl = sizeof peer;
+    bool have_loc = !getsockname(fd, (struct sockaddr *)&loc, &ll) && has_addr((struct sockaddr *)&loc, ll);
+    if (!have_loc && rec && rec->local_len) {
+        memcpy(&loc, rec->local, rec->local_len);
+        ll = rec->local_len;
+        have_loc = has_addr((struct sockaddr *)&loc, ll);
+    }
+    bool have_peer = !acc && !getpeername(fd, (struct sockaddr *)&peer, &pl) && has_addr((struct sockaddr *)&peer, pl);
+    bool broken = false;
+    if (!have_peer && !acc && rec && rec->peer_len) {
+        memcpy(&peer, rec->peer, rec->peer_len);
+        pl = rec->peer_len;
+        have_peer = broken = has_addr((struct sockaddr *)&peer, pl);
+    }
+    if (have_loc) {
+        fdl_buf_putc(b, ' ');
+        put_addr(b, (struct sockaddr *)&loc, ll);
+    }
+    if (have_peer) {
+        fdl_buf_puts(b, " -> ");
+        put_addr(b, (struct sockaddr *)&peer, pl);
+        if (broken)
+            fdl_buf_puts(b, " (disconnected)");
+    }
+    if (!have_loc && !have_peer) {
+        fdl_buf_putc(b, ' ');
+        fdl_buf_puts(b, link);
+    }
+}
+
+static const char *anon_kind(const char *link)
+{
+    static const struct {
+        const char *needle, *kind;
+    } map[] = {
+        {"[eventpoll]", "epoll"}, {"[eventfd]", "eventfd"}, {"[timerfd]", "timerfd"},
+        {"[signalfd]", "signalfd"}, {"inotify", "inotify"}, {"[fanotify]", "fanotify"},
+        {"pidfd", "pidfd"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (strstr(link, map[i].needle))
+            return map[i].kind;
+    return "other";
+}
+
+void fdl_describe(int fd, const struct fdl_slot *rec, struct fdl_fdinfo *out)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = "other";
+    long fl = syscall(SYS_fcntl, fd, F_GETFD);
+    struct stat st;
+    if (fl < 0 || fstat(fd, &st)) {
+        out->alive = false;
+        return;
+    }
+    out->alive = true;
+    out->cloexec = fl & FD_CLOEXEC;
+
+    char path[64], link[FDL_DESC_MAX];
+    struct fdl_buf pb;
+    fdl_buf_init_mem(&pb, path, sizeof path);
+    fdl_buf_puts(&pb, "/proc/self/fd/");
+    fdl_buf_u64(&pb, (uint64_t)fd);
+    ssize_t n = readlink(fdl_buf_cstr(&pb), link, sizeof link - 1);
+    link[n > 0 ? n : 0] = 0;
+
+    struct fdl_buf b;
+    fdl_buf_init_mem(&b, out->desc, sizeof out->desc);
+    switch (st.st_mode & S_IFMT) {
+    case S_IFREG:
+        out->kind = !strncmp(link, "/memfd:", 7) ? "memfd" : "file";
+        fdl_buf_puts(&b, link);
+        break;
+    case S_IFDIR: out->kind = "dir"; fdl_buf_puts(&b, link); break;
+    case S_IFIFO:
+        out->kind = !strncmp(link, "pipe:", 5) ? "pipe" : "fifo";
+        fdl_buf_puts(&b, link);
+        break;
+    case S_IFSOCK:
+        out->kind = "socket";
+        describe_socket(fd, rec, link, &b);
+        break;
+    case S_IFCHR: {
+        unsigned maj = major(st.st_rdev);
+        out->kind = (maj == 4 || maj == 5 || (maj >= 136 && maj <= 143)) ? "tty" : "char";
+        fdl_buf_puts(&b, link);
+        break;
+    }
+    case S_IFBLK: out->kind = "other"; fdl_buf_puts(&b, link); break;
+    default:
+        out->kind = !strncmp(link, "anon_inode:", 11) || !strncmp(link, "pidfd:", 6) ? anon_kind(link) : "other";
+        fdl_buf_puts(&b, link);
+        break;
+    }
+    fdl_buf_cstr(&b);
+}

@@ -1,0 +1,23 @@
+/* describe.h — what a live descriptor is (kind) and points at (desc), for reports. Uses only
+ * raw syscalls and non-wrapped libc calls that do not allocate: async-signal-safe. */
+#ifndef FDL_DESCRIBE_H
+#define FDL_DESCRIBE_H
+
+#include <stdbool.h>
+
+#include "table.h"
+
+#define FDL_DESC_MAX 512
+
+struct fdl_fdinfo {
+    bool alive;                /* the kernel says fd is open */
+    bool cloexec;
+    const char *kind;          /* file, dir, pipe, fifo, socket, epoll, … (static string) */
+    char desc[FDL_DESC_MAX];
+};
+
+/* rec (may be NULL) supplies endpoints recorded at connect/accept/bind time, used when the
+ * kernel no longer knows them (a broken connection). */
+void fdl_describe(int fd, const struct fdl_slot *rec, struct fdl_fdinfo *out);
+
+#endif

@@ -1,0 +1,190 @@
+/* report_json.c — the report for machines: schema version 1, documented in README.md. The
+ * field names are a contract; add fields, never rename them. */
+#include "report.h"
+#include "sites.h"
+
+static void key(struct fdl_buf *b, const char *k)
+{
+    fdl_buf_json_str(b, k);
+    fdl_buf_putc(b, ':');
+}
+
+static void fd_entry(struct fdl_buf *b, const struct fdl_rep_fd *e, bool leak)
+{
+    fdl_buf_putc(b, '{');
+    key(b, "fd");
+    fdl_buf_u64(b, (uint64_t)e->fd);
+    fdl_buf_putc(b, ',');
+    key(b, "kind");
+    fdl_buf_json_str(b, e->info.kind);
+    fdl_buf_putc(b, ',');
+    key(b, "desc");
+    fdl_buf_json_str(b, e->info.desc);
+    fdl_buf_putc(b, ',');
+    key(b, "cloexec");
+    fdl_buf_puts(b, e->info.cloexec ? "true" : "false");
+    if (e->rec.via) {
+        fdl_buf_putc(b, ',');
+        key(b, "via");
+        fdl_buf_json_str(b, e->rec.via);
+    }
+    if (leak || e->rec.site) {
+        fdl_buf_putc(b, ',');
+        key(b, "site");
+        if (e->rec.site)
+            fdl_buf_u64(b, e->rec.site->id);
+        else
+            fdl_buf_puts(b, "null");
+    }
+    if (leak) {
+        fdl_buf_putc(b, ',');
+        key(b, "age");
+        fdl_buf_fixed(b, e->age, 3);
+        fdl_buf_putc(b, ',');
+        key(b, "tid");
+        fdl_buf_i64(b, e->rec.tid);
+    }
+    fdl_buf_putc(b, '}');
+}
+
+static void fd_list(struct fdl_buf *b, const char *name, const struct fdl_rep_fd *v, size_t n, bool leak)
+{
+    fdl_buf_putc(b, ',');
+    key(b, name);
+    fdl_buf_putc(b, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fdl_buf_putc(b, ',');
+        fdl_buf_puts(b, "\n  ");
+        fd_entry(b, &v[i], leak);
+    }
+    fdl_buf_putc(b, ']');
+}
+
+static void frame(struct fdl_buf *b, const struct fdl_frame *f)
+{
+    fdl_buf_putc(b, '{');
+    key(b, "pc");
+    fdl_buf_putc(b, '"');
+    fdl_buf_hex(b, f->pc);
+    fdl_buf_puts(b, "\",");
+    key(b, "module");
+    fdl_buf_json_str(b, f->module);
+    fdl_buf_putc(b, ',');
+    key(b, "offset");
+    if (f->module) {
+        fdl_buf_putc(b, '"');
+        fdl_buf_hex(b, f->offset);
+        fdl_buf_putc(b, '"');
+    } else {
+        fdl_buf_puts(b, "null");
+    }
+    fdl_buf_putc(b, ',');
+    key(b, "function");
+    fdl_buf_json_str(b, f->function);
+    fdl_buf_putc(b, ',');
+    key(b, "file");
+    fdl_buf_json_str(b, f->file);
+    fdl_buf_putc(b, ',');
+    key(b, "line");
+    if (f->line)
+        fdl_buf_u64(b, (uint64_t)f->line);
+    else
+        fdl_buf_puts(b, "null");
+    fdl_buf_putc(b, '}');
+}
+
+void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
+{
+    fdl_buf_putc(b, '{');
+    key(b, "fdleak");
+    fdl_buf_puts(b, "1,");
+    key(b, "trigger");
+    fdl_buf_json_str(b, r->trigger);
+    if (r->label) {
+        fdl_buf_putc(b, ',');
+        key(b, "label");
+        fdl_buf_json_str(b, r->label);
+    }
+    fdl_buf_putc(b, ',');
+    key(b, "pid");
+    fdl_buf_i64(b, r->pid);
+    fdl_buf_putc(b, ',');
+    key(b, "ppid");
+    fdl_buf_i64(b, r->ppid);
+    fdl_buf_putc(b, ',');
+    key(b, "exe");
+    fdl_buf_json_str(b, r->exe);
+    fdl_buf_putc(b, ',');
+    key(b, "argv");
+    fdl_buf_putc(b, '[');
+    bool first_arg = true;
+    for (size_t i = 0, start = 0; r->cmdline && i < r->cmdline_len; i++) {
+        if (r->cmdline[i])
+            continue;
+        if (!first_arg)
+            fdl_buf_putc(b, ',');
+        first_arg = false;
+        fdl_buf_json_str(b, r->cmdline + start);
+        start = i + 1;
+    }
+    fdl_buf_puts(b, "],");
+    key(b, "time");
+    fdl_buf_fixed(b, r->time, 3);
+    fdl_buf_putc(b, ',');
+    key(b, "open");
+    fdl_buf_u64(b, r->open);
+    fdl_buf_putc(b, ',');
+    key(b, "limit");
+    fdl_buf_u64(b, r->limit);
+    fdl_buf_putc(b, ',');
+    key(b, "peak");
+    fdl_buf_u64(b, r->peak);
+    fd_list(b, "leaks", r->leaks, r->nleaks, true);
+    fd_list(b, "inherited", r->inherited, r->ninherited, false);
+    fd_list(b, "unattributed", r->unattributed, r->nunattributed, false);
+    fdl_buf_puts(b, ",\n");
+    key(b, "sites");
+    fdl_buf_putc(b, '[');
+    bool first = true;
+    for (size_t k = 0; k < r->nsites; k++) {
+        const struct fdl_rep_site *s = &r->sites[k];
+        if (!s->site)
+            continue;
+        if (!first)
+            fdl_buf_putc(b, ',');
+        first = false;
+        fdl_buf_puts(b, "\n  {");
+        key(b, "id");
+        fdl_buf_u64(b, s->site->id);
+        fdl_buf_putc(b, ',');
+        key(b, "created");
+        fdl_buf_u64(b, __atomic_load_n(&s->site->created, __ATOMIC_RELAXED));
+        fdl_buf_putc(b, ',');
+        key(b, "closed");
+        fdl_buf_u64(b, __atomic_load_n(&s->site->closed, __ATOMIC_RELAXED));
+        fdl_buf_putc(b, ',');
+        key(b, "open");
+        uint64_t c = __atomic_load_n(&s->site->created, __ATOMIC_RELAXED);
+        uint64_t d = __atomic_load_n(&s->site->closed, __ATOMIC_RELAXED);
+        fdl_buf_u64(b, c > d ? c - d : 0);
+        fdl_buf_putc(b, ',');
+        key(b, "leaks");
+        fdl_buf_u64(b, s->nleaks);
+        fdl_buf_putc(b, ',');
+        key(b, "native");
+        fdl_buf_putc(b, '[');
+        for (unsigned f = 0; s->frames && f < s->site->n_native; f++) {
+            if (f)
+                fdl_buf_putc(b, ',');
+            fdl_buf_puts(b, "\n    ");
+            frame(b, &s->frames[f]);
+        }
+        fdl_buf_puts(b, "],");
+        key(b, "python");
+        fdl_buf_puts(b, "[]}");
+    }
+    fdl_buf_puts(b, "],\n");
+    key(b, "errors");
+    fdl_buf_puts(b, "[]}\n");
+}

@@ -1,0 +1,143 @@
+/* report_text.c — the report for a person: a summary line, then one block per site, most
+ * leaks first: its descriptors, then the stack (valgrind-like "at … by …"). */
+#include "report.h"
+#include "sites.h"
+
+#include <string.h>
+
+#define FDS_SHOWN 20 /* per site; the JSON report lists them all */
+
+static void cmdline(const struct fdl_report *r, struct fdl_buf *b)
+{
+    size_t n = r->cmdline_len && r->cmdline && !r->cmdline[r->cmdline_len - 1] ? r->cmdline_len - 1 : r->cmdline_len;
+    for (size_t i = 0; r->cmdline && i < n; i++) {
+        if (i > 200) {
+            fdl_buf_puts(b, "…");
+            return;
+        }
+        fdl_buf_putc(b, r->cmdline[i] ? r->cmdline[i] : ' ');
+    }
+}
+
+static void plural(struct fdl_buf *b, size_t n, const char *one, const char *many)
+{
+    fdl_buf_u64(b, n);
+    fdl_buf_putc(b, ' ');
+    fdl_buf_puts(b, n == 1 ? one : many);
+}
+
+static void fd_line(struct fdl_buf *b, const struct fdl_rep_fd *e, bool with_age)
+{
+    fdl_buf_puts(b, "fdleak:    fd ");
+    fdl_buf_u64(b, (uint64_t)e->fd);
+    fdl_buf_puts(b, "  ");
+    fdl_buf_puts(b, e->info.kind);
+    fdl_buf_puts(b, "  ");
+    fdl_buf_puts(b, e->info.desc);
+    if (with_age) {
+        fdl_buf_puts(b, "  (via ");
+        fdl_buf_puts(b, e->rec.via ? e->rec.via : "?");
+        fdl_buf_puts(b, ", age ");
+        fdl_buf_fixed(b, e->age, 1);
+        fdl_buf_puts(b, "s)");
+    }
+    fdl_buf_putc(b, '\n');
+}
+
+static void frame_line(struct fdl_buf *b, const struct fdl_frame *f, bool first)
+{
+    fdl_buf_puts(b, first ? "fdleak:    at " : "fdleak:    by ");
+    fdl_buf_hex(b, f->pc);
+    fdl_buf_puts(b, ": ");
+    fdl_buf_puts(b, f->function ? f->function : "???");
+    if (f->file) {
+        const char *base = strrchr(f->file, '/');
+        fdl_buf_puts(b, " (");
+        fdl_buf_puts(b, base ? base + 1 : f->file);
+        fdl_buf_putc(b, ':');
+        fdl_buf_u64(b, (uint64_t)f->line);
+        fdl_buf_putc(b, ')');
+    }
+    if (f->module) {
+        fdl_buf_puts(b, " in ");
+        fdl_buf_puts(b, f->module);
+    }
+    fdl_buf_putc(b, '\n');
+}
+
+void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
+{
+    size_t named = 0;
+    for (size_t k = 0; k < r->nsites; k++)
+        named += r->sites[k].site != 0;
+    fdl_buf_puts(b, "fdleak: ");
+    if (r->nleaks) {
+        plural(b, r->nleaks, "descriptor", "descriptors");
+        fdl_buf_puts(b, " leaked from ");
+        plural(b, r->nsites, "site", "sites");
+    } else {
+        fdl_buf_puts(b, "no leaks");
+    }
+    fdl_buf_puts(b, " (pid ");
+    fdl_buf_u64(b, (uint64_t)r->pid);
+    fdl_buf_puts(b, ", ");
+    cmdline(r, b);
+    fdl_buf_puts(b, ")");
+    if (strcmp(r->trigger, "exit")) {
+        fdl_buf_puts(b, " [");
+        fdl_buf_puts(b, r->trigger);
+        if (r->label) {
+            fdl_buf_puts(b, ": ");
+            fdl_buf_puts(b, r->label);
+        }
+        fdl_buf_putc(b, ']');
+    }
+    fdl_buf_putc(b, '\n');
+
+    size_t i = 0;
+    for (size_t k = 0; k < r->nsites; k++) {
+        const struct fdl_rep_site *s = &r->sites[k];
+        fdl_buf_puts(b, "fdleak:\nfdleak: ");
+        plural(b, s->nleaks, "descriptor", "descriptors");
+        if (s->site) {
+            fdl_buf_puts(b, " leaked at site ");
+            fdl_buf_u64(b, s->site->id);
+            fdl_buf_puts(b, " (created ");
+            fdl_buf_u64(b, __atomic_load_n(&s->site->created, __ATOMIC_RELAXED));
+            fdl_buf_puts(b, ", closed ");
+            fdl_buf_u64(b, __atomic_load_n(&s->site->closed, __ATOMIC_RELAXED));
+            fdl_buf_puts(b, "):\n");
+        } else {
+            fdl_buf_puts(b, " leaked where no stack could be taken (created inside a signal handler"
+                            " that interrupted fdleak, or the stack could not be unwound):\n");
+        }
+        size_t shown = 0;
+        for (; i < r->nleaks && r->leaks[i].rank == k; i++)
+            if (shown++ < FDS_SHOWN)
+                fd_line(b, &r->leaks[i], true);
+        if (shown > FDS_SHOWN) {
+            fdl_buf_puts(b, "fdleak:    … and ");
+            fdl_buf_u64(b, shown - FDS_SHOWN);
+            fdl_buf_puts(b, " more\n");
+        }
+        for (unsigned f = 0; s->site && s->frames && f < s->site->n_native; f++)
+            frame_line(b, &s->frames[f], f == 0);
+    }
+    if (r->nunattributed) {
+        fdl_buf_puts(b, "fdleak:\nfdleak: ");
+        plural(b, r->nunattributed, "descriptor is", "descriptors are");
+        fdl_buf_puts(b, " open that fdleak did not see created (libc internals, raw syscalls):\n");
+        for (size_t u = 0; u < r->nunattributed && u < FDS_SHOWN; u++)
+            fd_line(b, &r->unattributed[u], false);
+    }
+    if (r->ninherited) {
+        fdl_buf_puts(b, "fdleak:\nfdleak: inherited (not leaks):");
+        for (size_t h = 0; h < r->ninherited && h < 64; h++) {
+            fdl_buf_putc(b, ' ');
+            fdl_buf_u64(b, (uint64_t)r->inherited[h].fd);
+        }
+        if (r->ninherited > 64)
+            fdl_buf_puts(b, " …");
+        fdl_buf_putc(b, '\n');
+    }
+}

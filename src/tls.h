@@ -1,0 +1,16 @@
+/* tls.h — the little per-thread state fdleak keeps. It is initial-exec TLS so that reading it
+ * never enters __tls_get_addr (which can lock and allocate): safe in signal handlers. */
+#ifndef FDL_TLS_H
+#define FDL_TLS_H
+
+#include <sys/types.h>
+
+struct fdl_tls {
+    int busy;      /* > 0 while this thread is inside fdleak (unwinding, reporting) */
+    int resolving; /* inside fdl_real_init: dlsym may call back into wrappers */
+    pid_t tid;     /* cached gettid(); 0 = unknown (reset in the child after fork) */
+};
+
+extern __thread struct fdl_tls fdl_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+#endif

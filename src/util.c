@@ -1,0 +1,206 @@
+/* util.c — the async-signal-safe writer and helpers shared by the core and the reports. */
+#include "util.h"
+#include "tls.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+void fdl_buf_init_mem(struct fdl_buf *b, char *mem, size_t cap)
+{
+    b->data = mem;
+    b->len = 0;
+    b->cap = cap;
+    b->fd = -1;
+    b->failed = false;
+}
+
+void fdl_buf_init_fd(struct fdl_buf *b, int fd, char *mem, size_t cap)
+{
+    fdl_buf_init_mem(b, mem, cap);
+    b->fd = fd;
+}
+
+bool fdl_write_all(int fd, const void *p, size_t n)
+{
+    int saved = errno;
+    const char *c = p;
+    bool ok = true;
+    while (n) {
+        ssize_t w = syscall(SYS_write, fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            ok = false;
+            break;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    errno = saved;
+    return ok;
+}
+
+bool fdl_buf_flush(struct fdl_buf *b)
+{
+    if (b->fd >= 0 && b->len) {
+        if (!fdl_write_all(b->fd, b->data, b->len))
+            b->failed = true;
+        b->len = 0;
+    }
+    return !b->failed;
+}
+
+void fdl_buf_putn(struct fdl_buf *b, const char *s, size_t n)
+{
+    while (n) {
+        size_t room = b->cap - b->len - (b->fd < 0); /* memory mode keeps a byte for NUL */
+        if (!room) {
+            if (b->fd < 0) {
+                b->failed = true;
+                return;
+            }
+            fdl_buf_flush(b);
+            continue;
+        }
+        size_t k = n < room ? n : room;
+        memcpy(b->data + b->len, s, k);
+        b->len += k;
+        s += k;
+        n -= k;
+    }
+}
+
+void fdl_buf_puts(struct fdl_buf *b, const char *s) { fdl_buf_putn(b, s, strlen(s)); }
+void fdl_buf_putc(struct fdl_buf *b, char c) { fdl_buf_putn(b, &c, 1); }
+
+void fdl_buf_u64(struct fdl_buf *b, uint64_t v)
+{
+    char t[24];
+    int i = sizeof t;
+    do
+        t[--i] = (char)('0' + v % 10);
+    while (v /= 10);
+    fdl_buf_putn(b, t + i, sizeof t - (size_t)i);
+}
+
+void fdl_buf_i64(struct fdl_buf *b, int64_t v)
+{
+    if (v < 0) {
+        fdl_buf_putc(b, '-');
+        fdl_buf_u64(b, (uint64_t)0 - (uint64_t)v);
+    } else {
+        fdl_buf_u64(b, (uint64_t)v);
+    }
+}
+
+void fdl_buf_hex(struct fdl_buf *b, uint64_t v)
+{
+    char t[18];
+    int i = sizeof t;
+    do
+        t[--i] = "0123456789abcdef"[v & 15];
+    while (v >>= 4);
+    t[--i] = 'x';
+    t[--i] = '0';
+    fdl_buf_putn(b, t + i, sizeof t - (size_t)i);
+}
+
+void fdl_buf_fixed(struct fdl_buf *b, double v, int decimals)
+{
+    if (v != v) { /* NaN never reaches JSON */
+        fdl_buf_putc(b, '0');
+        return;
+    }
+    if (v < 0) {
+        fdl_buf_putc(b, '-');
+        v = -v;
+    }
+    uint64_t scale = 1;
+    for (int i = 0; i < decimals; i++)
+        scale *= 10;
+    if (v > 1e15)
+        v = 1e15;
+    uint64_t x = (uint64_t)(v * (double)scale + 0.5);
+    fdl_buf_u64(b, x / scale);
+    if (decimals) {
+        fdl_buf_putc(b, '.');
+        char t[20];
+        uint64_t f = x % scale;
+        for (int i = decimals - 1; i >= 0; i--, f /= 10)
+            t[i] = (char)('0' + f % 10);
+        fdl_buf_putn(b, t, (size_t)decimals);
+    }
+}
+
+void fdl_buf_json_str(struct fdl_buf *b, const char *s)
+{
+    if (!s) {
+        fdl_buf_puts(b, "null");
+        return;
+    }
+    fdl_buf_putc(b, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            fdl_buf_putc(b, '\\');
+            fdl_buf_putc(b, (char)c);
+        } else if (c < 0x20 || c == 0x7f) {
+            char e[7] = {'\\', 'u', '0', '0', "0123456789abcdef"[c >> 4], "0123456789abcdef"[c & 15], 0};
+            fdl_buf_puts(b, e);
+        } else if (c < 0x80) {
+            fdl_buf_putc(b, (char)c);
+        } else {
+            /* Paths are bytes, JSON is UTF-8: pass valid UTF-8 through, escape the rest. */
+            int n = c >= 0xf0 && c < 0xf5 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 && c < 0xe0 ? 1 : -1;
+            int ok = n > 0;
+            for (int i = 1; ok && i <= n; i++)
+                ok = (p[i] & 0xc0) == 0x80;
+            if (ok) {
+                fdl_buf_putn(b, (const char *)p, (size_t)n + 1);
+                p += n;
+            } else {
+                fdl_buf_puts(b, "\\ufffd");
+            }
+        }
+    }
+    fdl_buf_putc(b, '"');
+}
+
+const char *fdl_buf_cstr(struct fdl_buf *b)
+{
+    b->data[b->len < b->cap ? b->len : b->cap - 1] = 0;
+    return b->data;
+}
+
+void fdl_warn_once(int *flag, const char *msg)
+{
+    if (__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED))
+        return;
+    fdl_write_all(2, "fdleak: ", 8);
+    fdl_write_all(2, msg, strlen(msg));
+    fdl_write_all(2, "\n", 1);
+}
+
+uint64_t fdl_now_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+double fdl_now_real(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int fdl_gettid(void)
+{
+    if (!fdl_tls.tid)
+        fdl_tls.tid = (pid_t)syscall(SYS_gettid);
+    return fdl_tls.tid;
+}

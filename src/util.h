@@ -1,0 +1,40 @@
+/* util.h — small async-signal-safe helpers: a buffered writer over memory or a descriptor,
+ * number formatting, raw I/O. No malloc, no stdio, no locks. */
+#ifndef FDL_UTIL_H
+#define FDL_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct fdl_buf {
+    char *data;
+    size_t len, cap;
+    int fd;      /* -1: memory only (truncates when full) */
+    bool failed; /* a write to fd failed, or memory truncated */
+};
+
+void fdl_buf_init_mem(struct fdl_buf *b, char *mem, size_t cap);
+void fdl_buf_init_fd(struct fdl_buf *b, int fd, char *mem, size_t cap);
+void fdl_buf_putn(struct fdl_buf *b, const char *s, size_t n);
+void fdl_buf_puts(struct fdl_buf *b, const char *s);
+void fdl_buf_putc(struct fdl_buf *b, char c);
+void fdl_buf_u64(struct fdl_buf *b, uint64_t v);
+void fdl_buf_i64(struct fdl_buf *b, int64_t v);
+void fdl_buf_hex(struct fdl_buf *b, uint64_t v); /* 0x… */
+void fdl_buf_fixed(struct fdl_buf *b, double v, int decimals);
+void fdl_buf_json_str(struct fdl_buf *b, const char *s); /* "…" escaped, or null for NULL */
+bool fdl_buf_flush(struct fdl_buf *b);                   /* true if everything reached fd */
+const char *fdl_buf_cstr(struct fdl_buf *b);             /* memory mode: NUL-terminated */
+
+/* write(2) until done, retrying EINTR; preserves errno. */
+bool fdl_write_all(int fd, const void *p, size_t n);
+
+/* One line on stderr the first time a given flag is raised ("said once"). */
+void fdl_warn_once(int *flag, const char *msg);
+
+uint64_t fdl_now_mono_ns(void);
+double fdl_now_real(void);
+int fdl_gettid(void); /* cached per thread */
+
+#endif

@@ -1,0 +1,55 @@
+/* wrap.h — what every wrapper file shares: the export attribute and the few shapes a wrapper
+ * takes, so that each wrapped name is one line of "call the real one, tell the core". */
+#ifndef FDL_WRAP_H
+#define FDL_WRAP_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "core.h"
+#include "real.h"
+
+#define FDL_EXPORT __attribute__((visibility("default")))
+
+/* The wrapper's own return address: tells libunwind's calls apart from the program's. */
+#define FDL_CALLER ((uintptr_t)__builtin_return_address(0))
+
+/* A libc-level real function is NULL only while this thread is inside dlsym. */
+#define FDL_NEED(name, fail)         \
+    do {                             \
+        if (!REAL(name)) {           \
+            errno = ENOSYS;          \
+            return fail;             \
+        }                            \
+    } while (0)
+
+static inline int fdl_ret_fd(int fd, const char *via, uint32_t flags)
+{
+    if (fd >= 0)
+        fdl_created(fd, via, flags);
+    return fd;
+}
+
+/* A call whose result is a new descriptor. */
+#define FDL_WRAP_FD(name, params, args) \
+    FDL_EXPORT int name params { return fdl_ret_fd(REAL(name) args, #name, 0); }
+#define FDL_WRAP_FD_LIBC(name, params, args) \
+    FDL_EXPORT int name params             \
+    {                                      \
+        FDL_NEED(name, -1);                \
+        return fdl_ret_fd(REAL(name) args, #name, 0); \
+    }
+
+/* open's mode argument exists only when the call may create a file. */
+#define FDL_VA_MODE(mode, flags, last)                                        \
+    mode_t mode = 0;                                                          \
+    if (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE) {          \
+        va_list ap_;                                                          \
+        va_start(ap_, last);                                                  \
+        mode = (mode_t)va_arg(ap_, int);                                      \
+        va_end(ap_);                                                          \
+    }
+
+#endif

@@ -1,0 +1,57 @@
+/* wrap_close.c — release: close, close_range, closefrom. fdleak's own descriptors inside a
+ * range are stepped around, so the program's closefrom(3) cannot pull them away. */
+#include "wrap.h"
+
+#include <linux/close_range.h>
+#include <unistd.h>
+
+FDL_EXPORT int close(int fd)
+{
+    if (!fdl_release(fd, FDL_CALLER)) { /* fdleak's own: without fdleak this number is not open */
+        errno = EBADF;
+        return -1;
+    }
+    return REAL(close)(fd);
+}
+
+/* Closes [lo, hi] except fdleak's descriptors, with as few real close_range calls as there
+ * are gaps. Returns the first failure, if any. */
+static int close_span(unsigned lo, unsigned hi, int flags)
+{
+    int skip[8];
+    int n = fdl_release_range(lo, hi, skip, 8);
+    int r = 0, err = 0;
+    int64_t cur = lo;
+    for (int i = 0; i <= n; i++) {
+        int64_t end = i < n ? (int64_t)skip[i] - 1 : (int64_t)hi;
+        if (cur <= end && REAL(close_range)((unsigned)cur, (unsigned)end, flags) && !r)
+            err = errno, r = -1;
+        if (i < n)
+            cur = (int64_t)skip[i] + 1;
+    }
+    if (r)
+        errno = err;
+    return r;
+}
+
+FDL_EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
+{
+    /* CLOSE_RANGE_CLOEXEC closes nothing; bad arguments fail in the kernel untouched. */
+    if ((flags & CLOSE_RANGE_CLOEXEC) || lo > hi || (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
+        return REAL(close_range)(lo, hi, flags);
+    return close_span(lo, hi, flags);
+}
+
+FDL_EXPORT void closefrom(int lowfd)
+{
+    if (lowfd < 0) {
+        REAL(closefrom)(lowfd);
+        return;
+    }
+    int saved = errno;
+    if (close_span((unsigned)lowfd, ~0U, 0)) {
+        errno = saved;
+        REAL(closefrom)(lowfd); /* close_range unavailable: libc's own fallback */
+    }
+    errno = saved;
+}

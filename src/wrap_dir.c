@@ -1,0 +1,30 @@
+/* wrap_dir.c — DIR* streams, tracked like FILE* streams through dirfd(). */
+#include "wrap.h"
+
+#include <dirent.h>
+
+FDL_EXPORT DIR *opendir(const char *path)
+{
+    FDL_NEED(opendir, NULL);
+    DIR *d = REAL(opendir)(path);
+    if (d)
+        fdl_ret_fd(dirfd(d), __func__, FDL_F_DIR);
+    return d;
+}
+
+FDL_EXPORT DIR *fdopendir(int fd)
+{
+    FDL_NEED(fdopendir, NULL);
+    DIR *d = REAL(fdopendir)(fd);
+    if (d)
+        fdl_note_flags(fd, FDL_F_DIR);
+    return d;
+}
+
+FDL_EXPORT int closedir(DIR *d)
+{
+    FDL_NEED(closedir, -1);
+    if (d)
+        fdl_release(dirfd(d), FDL_CALLER);
+    return REAL(closedir)(d);
+}

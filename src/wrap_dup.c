@@ -1,0 +1,45 @@
+/* wrap_dup.c — duplication: dup, dup2/dup3 (which also close the target silently) and
+ * fcntl's F_DUPFD commands. */
+#include "wrap.h"
+
+#include <unistd.h>
+
+int fcntl64(int, int, ...);
+
+FDL_WRAP_FD(dup, (int fd), (fd))
+
+/* dup2/dup3 replace newfd atomically in the kernel, so the old record is superseded after the
+ * call (record() accounts it as closed); on failure nothing changed. */
+FDL_EXPORT int dup2(int oldfd, int newfd)
+{
+    int r = REAL(dup2)(oldfd, newfd);
+    return oldfd == newfd ? r : fdl_ret_fd(r, __func__, 0);
+}
+
+FDL_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+    return fdl_ret_fd(REAL(dup3)(oldfd, newfd, flags), __func__, 0);
+}
+
+static int dup_cmd(int cmd) { return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC; }
+
+/* Every fcntl argument fits a pointer; passing it on as one is what glibc itself does. */
+FDL_EXPORT int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    int r = REAL(fcntl)(fd, cmd, arg);
+    return dup_cmd(cmd) ? fdl_ret_fd(r, __func__, 0) : r;
+}
+
+FDL_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    int r = REAL(fcntl64)(fd, cmd, arg);
+    return dup_cmd(cmd) ? fdl_ret_fd(r, __func__, 0) : r;
+}

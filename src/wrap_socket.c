@@ -1,0 +1,67 @@
+/* wrap_socket.c — sockets: creation, accept, and the endpoints (connect/bind/listen) that let
+ * a report name the peer even after the connection broke. */
+#include "wrap.h"
+
+#include <sys/socket.h>
+
+FDL_WRAP_FD(socket, (int domain, int type, int proto), (domain, type, proto))
+
+FDL_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
+{
+    int r = REAL(socketpair)(domain, type, proto, sv);
+    if (r == 0)
+        fdl_created_pair(sv, __func__, FDL_CALLER);
+    return r;
+}
+
+/* The peer is read back from the kernel rather than from the caller's buffer, whose size the
+ * call has already overwritten. */
+static int accepted(int fd, const char *via)
+{
+    if (fd < 0)
+        return fd;
+    fdl_created(fd, via, 0);
+    int saved = errno;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (!getpeername(fd, (struct sockaddr *)&ss, &len))
+        fdl_note_peer(fd, (struct sockaddr *)&ss, len);
+    errno = saved;
+    return fd;
+}
+
+/* glibc declares the address parameters as transparent unions (__SOCKADDR_ARG); the
+ * definitions must match its prototypes exactly. */
+FDL_EXPORT int accept(int s, __SOCKADDR_ARG addr, socklen_t *len)
+{
+    return accepted(REAL(accept)(s, addr.__sockaddr__, len), __func__);
+}
+
+FDL_EXPORT int accept4(int s, __SOCKADDR_ARG addr, socklen_t *len, int flags)
+{
+    return accepted(REAL(accept4)(s, addr.__sockaddr__, len, flags), __func__);
+}
+
+FDL_EXPORT int connect(int s, __CONST_SOCKADDR_ARG addr, socklen_t len)
+{
+    int r = REAL(connect)(s, addr.__sockaddr__, len);
+    if (r == 0 || errno == EINPROGRESS) /* non-blocking connects (asyncio) count too */
+        fdl_note_peer(s, addr.__sockaddr__, len);
+    return r;
+}
+
+FDL_EXPORT int bind(int s, __CONST_SOCKADDR_ARG addr, socklen_t len)
+{
+    int r = REAL(bind)(s, addr.__sockaddr__, len);
+    if (r == 0)
+        fdl_note_local(s, addr.__sockaddr__, len);
+    return r;
+}
+
+FDL_EXPORT int listen(int s, int backlog)
+{
+    int r = REAL(listen)(s, backlog);
+    if (r == 0)
+        fdl_note_flags(s, FDL_F_LISTEN);
+    return r;
+}

@@ -22,7 +22,7 @@ static int start_pid;
 
 #define MAX_INTERNAL 8
 static _Atomic int internal_fds[MAX_INTERNAL] = {-1, -1, -1, -1, -1, -1, -1, -1};
-static int warned_internal_reused;
+static int warned_internal_reused, warned_unwind;
 
 int fdl_pid(void) { return start_pid ? start_pid : (int)syscall(SYS_getpid); }
 
@@ -100,6 +100,8 @@ static struct fdl_site *capture_site(uint32_t *flags)
     unsigned n = fdl_capture(pcs, depth);
     struct fdl_site *site = n ? fdl_site_intern(pcs, n, 0) : 0;
     fdl_tls.busy--;
+    if (!n)
+        fdl_warn_once(&warned_unwind, "a call stack could not be unwound; such descriptors are reported without a site");
     return site;
 }
 

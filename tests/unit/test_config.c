@@ -1,0 +1,115 @@
+/* test_config.c — FDLEAK_* parsing: defaults, valid values, and one clear line per bad value. */
+#include "config.h"
+#include "unit.h"
+
+#include <unistd.h>
+
+static const char *const *fake_env;
+
+static const char *fake_getenv(const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *const *e = fake_env; *e; e++)
+        if (!strncmp(*e, name, n) && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+
+/* Parses env into cfg; returns what was written to the error descriptor. */
+static int parse(const char *const *env, struct fdl_config *cfg, char *msg, size_t cap)
+{
+    int p[2];
+    if (pipe(p))
+        return -1;
+    fake_env = env;
+    int bad = fdl_config_parse(cfg, fake_getenv, p[1]);
+    close(p[1]);
+    ssize_t n = read(p[0], msg, cap - 1);
+    msg[n > 0 ? n : 0] = 0;
+    close(p[0]);
+    return bad;
+}
+
+static int lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static void test_defaults(void)
+{
+    const char *env[] = {NULL};
+    struct fdl_config c;
+    char msg[1024];
+    CHECK_EQ(parse(env, &c, msg, sizeof msg), 0);
+    CHECK_EQ(c.format, FDL_FORMAT_TEXT);
+    CHECK_STR(c.output, "");
+    CHECK_EQ(c.depth, 32);
+    CHECK_EQ(c.exitcode, -1);
+    CHECK_EQ(c.quiet, 0);
+    CHECK_STR(msg, "");
+}
+
+static void test_valid(void)
+{
+    const char *env[] = {"FDLEAK_FORMAT=json", "FDLEAK_OUTPUT=/tmp/r.%p.json", "FDLEAK_DEPTH=256",
+                         "FDLEAK_EXITCODE=0", "FDLEAK_QUIET=1", NULL};
+    struct fdl_config c;
+    char msg[1024];
+    CHECK_EQ(parse(env, &c, msg, sizeof msg), 0);
+    CHECK_EQ(c.format, FDL_FORMAT_JSON);
+    CHECK_STR(c.output, "/tmp/r.%p.json");
+    CHECK_EQ(c.depth, 256);
+    CHECK_EQ(c.exitcode, 0);
+    CHECK_EQ(c.quiet, 1);
+    CHECK_STR(msg, "");
+
+    const char *dash[] = {"FDLEAK_OUTPUT=-", "FDLEAK_DEPTH=1", "FDLEAK_EXITCODE=255", NULL};
+    CHECK_EQ(parse(dash, &c, msg, sizeof msg), 0);
+    CHECK_STR(c.output, "");
+    CHECK_EQ(c.depth, 1);
+    CHECK_EQ(c.exitcode, 255);
+}
+
+static void test_invalid(void)
+{
+    static const struct {
+        const char *var;
+        const char *name;
+    } cases[] = {
+        {"FDLEAK_FORMAT=xml", "FDLEAK_FORMAT"},   {"FDLEAK_DEPTH=0", "FDLEAK_DEPTH"},
+        {"FDLEAK_DEPTH=257", "FDLEAK_DEPTH"},     {"FDLEAK_DEPTH=12abc", "FDLEAK_DEPTH"},
+        {"FDLEAK_DEPTH=-3", "FDLEAK_DEPTH"},      {"FDLEAK_DEPTH=99999999999999999999", "FDLEAK_DEPTH"},
+        {"FDLEAK_EXITCODE=256", "FDLEAK_EXITCODE"}, {"FDLEAK_EXITCODE=x", "FDLEAK_EXITCODE"},
+        {"FDLEAK_QUIET=yes", "FDLEAK_QUIET"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *env[] = {cases[i].var, NULL};
+        struct fdl_config c;
+        char msg[1024];
+        CHECK_EQ(parse(env, &c, msg, sizeof msg), 1);
+        CHECK_EQ(lines(msg), 1);
+        CHECK(strstr(msg, cases[i].name) != NULL);
+        CHECK(strstr(msg, "accepted") != NULL);
+        /* The default stays in force. */
+        CHECK_EQ(c.format, FDL_FORMAT_TEXT);
+        CHECK_EQ(c.depth, 32);
+        CHECK_EQ(c.exitcode, -1);
+        CHECK_EQ(c.quiet, 0);
+    }
+    const char *many[] = {"FDLEAK_FORMAT=", "FDLEAK_DEPTH=", "FDLEAK_FORMAT=bad", NULL};
+    struct fdl_config c;
+    char msg[1024];
+    /* Empty means unset; the first definition of a name wins, as with getenv. */
+    CHECK_EQ(parse(many, &c, msg, sizeof msg), 0);
+}
+
+int main(void)
+{
+    RUN(test_defaults);
+    RUN(test_valid);
+    RUN(test_invalid);
+    UNIT_END();
+}

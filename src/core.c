@@ -135,6 +135,32 @@ static int adopt_internal(int fd)
     return fd;
 }
 
+static _Atomic int saved_stderr = -1;
+
+void fdl_keep_stderr(void)
+{
+    if (fdl_config()->output[0] || __atomic_load_n(&saved_stderr, __ATOMIC_ACQUIRE) >= 0)
+        return;
+    int saved = errno;
+    int fd = (int)syscall(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 3);
+    if (fd >= 0) {
+        int expect = -1;
+        fd = adopt_internal(fd);
+        if (!__atomic_compare_exchange_n(&saved_stderr, &expect, fd, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            fdl_table_slot(fd, false)->state = FDL_SLOT_FREE; /* another thread kept one first */
+            internal_set(fd, false);
+            syscall(SYS_close, fd);
+        }
+    }
+    errno = saved;
+}
+
+int fdl_stderr_fd(void)
+{
+    int fd = __atomic_load_n(&saved_stderr, __ATOMIC_ACQUIRE);
+    return syscall(SYS_fcntl, 2, F_GETFD) >= 0 || fd < 0 ? 2 : fd;
+}
+
 void fdl_created_pair(int fds[2], const char *via, uintptr_t caller)
 {
     int saved = errno;
@@ -153,6 +179,8 @@ void fdl_created_pair(int fds[2], const char *via, uintptr_t caller)
 
 bool fdl_release(int fd, uintptr_t caller)
 {
+    if (fd == 2)
+        fdl_keep_stderr();
     struct fdl_slot *s = fdl_table_slot(fd, false);
     if (!s)
         return true;
@@ -174,6 +202,8 @@ bool fdl_release(int fd, uintptr_t caller)
 
 int fdl_release_range(unsigned lo, unsigned hi, int *skip, int max_skip)
 {
+    if (lo <= 2 && hi >= 2)
+        fdl_keep_stderr();
     int n = 0;
     for (int i = 0; i < MAX_INTERNAL && n < max_skip; i++) {
         int fd = __atomic_load_n(&internal_fds[i], __ATOMIC_ACQUIRE);

@@ -35,6 +35,13 @@ bool fdl_release(int fd, uintptr_t caller);
  * how many were put in skip (at most max_skip). */
 int fdl_release_range(unsigned lo, unsigned hi, int *skip, int max_skip);
 
+/* fdl_release calls this when the program releases its stderr (GNU programs fclose it in an
+ * atexit handler, before the exit report). When reports go to stderr, it keeps a close-on-exec
+ * copy at a high number so the report still arrives; fdl_stderr_fd() is where a stderr report
+ * goes: fd 2 while it is open, else that copy. */
+void fdl_keep_stderr(void);
+int fdl_stderr_fd(void);
+
 /* Endpoints and ownership of an open descriptor. */
 void fdl_note_local(int fd, const struct sockaddr *a, socklen_t len);
 void fdl_note_peer(int fd, const struct sockaddr *a, socklen_t len);

@@ -281,7 +281,7 @@ static void say(const char *a, const char *b, const char *c)
     fdl_buf_puts(&m, b);
     fdl_buf_puts(&m, c);
     fdl_buf_putc(&m, '\n');
-    fdl_write_all(2, m.data, m.len);
+    fdl_write_all(fdl_stderr_fd(), m.data, m.len);
 }
 
 /* Writes to the configured path through a temporary name (a reader never sees half a report),
@@ -314,7 +314,7 @@ static void deliver(const struct fdl_report *r)
     } else if (cfg->quiet && !r->nleaks) {
         return;
     }
-    write_to(2, r, cfg->format, &ok);
+    write_to(fdl_stderr_fd(), r, cfg->format, &ok);
 }
 
 long fdl_report_now(const char *trigger, const char *label)

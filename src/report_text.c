@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#define FDS_SHOWN 20 /* per site; the JSON report lists them all */
+#define FDS_SHOWN 8 /* per site; the JSON report lists them all */
 
 static void cmdline(const struct fdl_report *r, struct fdl_buf *b)
 {

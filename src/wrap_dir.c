@@ -24,7 +24,6 @@ FDL_EXPORT DIR *fdopendir(int fd)
 FDL_EXPORT int closedir(DIR *d)
 {
     FDL_NEED(closedir, -1);
-    if (d)
-        fdl_release(dirfd(d), FDL_CALLER);
+    fdl_release(dirfd(d), FDL_CALLER); /* closedir(NULL) crashes in libc too */
     return REAL(closedir)(d);
 }

@@ -107,7 +107,7 @@ static struct fdl_site *capture_site(uint32_t *flags)
 
 void fdl_created(int fd, const char *via, uint32_t flags)
 {
-    if (fd < 0)
+    if (fd < 0 || fdl_in_vfork_child())
         return;
     int saved = errno;
     struct fdl_site *site = capture_site(&flags);
@@ -163,6 +163,8 @@ int fdl_stderr_fd(void)
 
 void fdl_created_pair(int fds[2], const char *via, uintptr_t caller)
 {
+    if (fdl_in_vfork_child())
+        return;
     int saved = errno;
     if (fdl_tls.busy && fdl_pc_in_unwinder(caller)) {
         fds[0] = adopt_internal(fds[0]);
@@ -179,6 +181,8 @@ void fdl_created_pair(int fds[2], const char *via, uintptr_t caller)
 
 bool fdl_release(int fd, uintptr_t caller)
 {
+    if (fdl_in_vfork_child())
+        return true;
     if (fd == 2)
         fdl_keep_stderr();
     struct fdl_slot *s = fdl_table_slot(fd, false);
@@ -202,9 +206,11 @@ bool fdl_release(int fd, uintptr_t caller)
 
 int fdl_release_range(unsigned lo, unsigned hi, int *skip, int max_skip)
 {
+    int n = 0;
+    if (fdl_in_vfork_child())
+        return 0;
     if (lo <= 2 && hi >= 2)
         fdl_keep_stderr();
-    int n = 0;
     for (int i = 0; i < MAX_INTERNAL && n < max_skip; i++) {
         int fd = __atomic_load_n(&internal_fds[i], __ATOMIC_ACQUIRE);
         if (fd >= 0 && (unsigned)fd >= lo && (unsigned)fd <= hi)
@@ -232,7 +238,7 @@ int fdl_release_range(unsigned lo, unsigned hi, int *skip, int max_skip)
 
 static void note_addr(int fd, const struct sockaddr *a, socklen_t len, bool peer)
 {
-    struct fdl_slot *s = fdl_table_slot(fd, false);
+    struct fdl_slot *s = fdl_in_vfork_child() ? 0 : fdl_table_slot(fd, false);
     if (!s || !a || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN)
         return;
     size_t cap = peer ? FDL_ADDR_PEER_MAX : FDL_ADDR_LOCAL_MAX;
@@ -254,7 +260,7 @@ void fdl_note_peer(int fd, const struct sockaddr *a, socklen_t len) { note_addr(
 
 void fdl_note_flags(int fd, uint32_t flags)
 {
-    struct fdl_slot *s = fdl_table_slot(fd, false);
+    struct fdl_slot *s = fdl_in_vfork_child() ? 0 : fdl_table_slot(fd, false);
     if (!s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN)
         return;
     fdl_slot_write_begin(s);

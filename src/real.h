@@ -74,7 +74,8 @@
     L(int, fclose, (FILE *))                                                               \
     L(DIR *, opendir, (const char *))                                                      \
     L(DIR *, fdopendir, (int))                                                             \
-    L(int, closedir, (DIR *))
+    L(int, closedir, (DIR *))                                                              \
+    L(pid_t, vfork, (void))
 
 #define FDL_REAL_FIELD(ret, name, params) ret (*name) params;
 struct fdl_real {

@@ -9,8 +9,14 @@ struct fdl_tls {
     int busy;      /* > 0 while this thread is inside fdleak (unwinding, reporting) */
     int resolving; /* inside fdl_real_init: dlsym may call back into wrappers */
     pid_t tid;     /* cached gettid(); 0 = unknown (reset in the child after fork) */
+    int vfork_child; /* this thread's memory is being borrowed by a vfork() child */
 };
 
+
 extern __thread struct fdl_tls fdl_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+/* Bail-out test for every core entry point: a vfork child runs on its parent's memory (this
+ * very TLS block), so nothing it does may touch the table. */
+static inline int fdl_in_vfork_child(void) { return fdl_tls.vfork_child; }
 
 #endif

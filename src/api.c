@@ -6,4 +6,8 @@
 
 FDL_EXPORT int fdleak_is_loaded(void) { return 1; }
 
-FDL_EXPORT long fdleak_report(const char *label) { return fdl_report_now("api", label); }
+FDL_EXPORT long fdleak_report(const char *label)
+{
+    struct fdl_report_opts o = {.trigger = "api", .label = label};
+    return fdl_report_now(&o);
+}

@@ -46,6 +46,8 @@ int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char
     cfg->format = FDL_FORMAT_TEXT;
     cfg->depth = 32;
     cfg->exitcode = -1;
+    cfg->exec_report = true;
+    cfg->misuse = FDL_MISUSE_REPORT;
 
     const char *v;
     long n;
@@ -80,6 +82,22 @@ int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char
             cfg->quiet = v[0] == '1';
         else
             bad++, complain(errfd, "FDLEAK_QUIET", v, "0, 1", "0");
+    }
+    if ((v = getenv_fn("FDLEAK_EXEC")) && *v) {
+        if (!strcmp(v, "report") || !strcmp(v, "ignore"))
+            cfg->exec_report = v[0] == 'r';
+        else
+            bad++, complain(errfd, "FDLEAK_EXEC", v, "report, ignore", "report");
+    }
+    if ((v = getenv_fn("FDLEAK_MISUSE")) && *v) {
+        if (!strcmp(v, "report"))
+            cfg->misuse = FDL_MISUSE_REPORT;
+        else if (!strcmp(v, "abort"))
+            cfg->misuse = FDL_MISUSE_ABORT;
+        else if (!strcmp(v, "ignore"))
+            cfg->misuse = FDL_MISUSE_IGNORE;
+        else
+            bad++, complain(errfd, "FDLEAK_MISUSE", v, "report, abort, ignore", "report");
     }
     errno = saved;
     return bad;

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 enum fdl_format { FDL_FORMAT_TEXT, FDL_FORMAT_JSON };
+enum fdl_misuse_mode { FDL_MISUSE_REPORT, FDL_MISUSE_ABORT, FDL_MISUSE_IGNORE };
 
 #define FDL_DEPTH_MAX 256
 #define FDL_PATH_MAX 1024
@@ -15,6 +16,8 @@ struct fdl_config {
     int depth;                     /* FDLEAK_DEPTH=1..256 native frames kept per site */
     int exitcode;                  /* FDLEAK_EXITCODE=0..255, -1 = leave the status alone */
     bool quiet;                    /* FDLEAK_QUIET=0|1 */
+    bool exec_report;              /* FDLEAK_EXEC=report|ignore */
+    enum fdl_misuse_mode misuse;   /* FDLEAK_MISUSE=report|abort|ignore */
 };
 
 /* Fills *cfg from getenv_fn (getenv in the library, a table in the unit tests). Each invalid

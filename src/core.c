@@ -2,6 +2,8 @@
 #include "core.h"
 #include "capture.h"
 #include "config.h"
+#include "misuse.h"
+#include "report.h"
 #include "real.h"
 #include "sites.h"
 #include "tls.h"
@@ -80,6 +82,7 @@ static void record(int fd, const char *via, uint32_t flags, struct fdl_site *sit
     s->via = via;
     __atomic_store_n(&s->site, site, __ATOMIC_RELAXED);
     s->created_ns = now;
+    s->closed_by = 0;
     s->local_len = s->peer_len = 0;
     fdl_slot_write_end(s);
     if (site)
@@ -103,6 +106,12 @@ static struct fdl_site *capture_site(uint32_t *flags)
     if (!n)
         fdl_warn_once(&warned_unwind, "a call stack could not be unwound; such descriptors are reported without a site");
     return site;
+}
+
+struct fdl_site *fdl_capture_stack(void)
+{
+    uint32_t ignored = 0;
+    return capture_site(&ignored);
 }
 
 void fdl_created(int fd, const char *via, uint32_t flags)
@@ -179,7 +188,20 @@ void fdl_created_pair(int fds[2], const char *via, uintptr_t caller)
     errno = saved;
 }
 
-bool fdl_release(int fd, uintptr_t caller)
+/* Marks the slot closed by the current stack (kept for double-close reports). */
+static void stamp_closed(struct fdl_slot *s, struct fdl_site *by)
+{
+    fdl_slot_write_begin(s);
+    s->closed_by = by;
+    fdl_slot_write_end(s);
+}
+
+static struct fdl_site *close_stack(void)
+{
+    return fdl_config()->misuse == FDL_MISUSE_IGNORE ? 0 : fdl_capture_stack();
+}
+
+bool fdl_release(int fd, enum fdl_release_how how, uintptr_t caller)
 {
     if (fdl_in_vfork_child())
         return true;
@@ -197,11 +219,31 @@ bool fdl_release(int fd, uintptr_t caller)
             internal_set(fd, false);
         return true;
     }
+    if (st != FDL_SLOT_OPEN)
+        return true;
+    int saved = errno;
+    if (how == FDL_REL_CLOSE && (s->flags & (FDL_F_STREAM | FDL_F_DIR)))
+        fdl_misuse(FDL_E_CLOSE_OWNED, fd, __atomic_load_n(&s->site, __ATOMIC_RELAXED), 0);
+    struct fdl_site *by = close_stack();
     uint32_t expect = FDL_SLOT_OPEN;
-    if (st == FDL_SLOT_OPEN &&
-        __atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_FREE, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+    if (__atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_FREE, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
         account_close(s);
+        stamp_closed(s, by);
+    }
+    errno = saved;
     return true;
+}
+
+void fdl_close_ebadf(int fd)
+{
+    if (fdl_in_vfork_child())
+        return;
+    struct fdl_slot *s = fdl_table_slot(fd, false), rec;
+    if (s && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == FDL_SLOT_FREE && fdl_slot_read(s, &rec) &&
+        rec.closed_by)
+        fdl_misuse(FDL_E_DOUBLE_CLOSE, fd, rec.site, rec.closed_by);
+    else
+        fdl_misuse(FDL_E_BAD_CLOSE, fd, 0, 0);
 }
 
 int fdl_release_range(unsigned lo, unsigned hi, int *skip, int max_skip)
@@ -223,15 +265,27 @@ int fdl_release_range(unsigned lo, unsigned hi, int *skip, int max_skip)
             skip[j - 1] = t;
         }
     unsigned bound = (unsigned)fdl_table_bound();
+    struct fdl_site *by = 0;
+    bool captured = false;
     for (unsigned fd = lo; fd < bound && fd <= hi; fd++) {
         struct fdl_slot *s = fdl_table_slot((int)fd, false);
         if (!s) { /* unmapped chunk: nothing tracked there */
             fd |= FDL_CHUNK_SLOTS - 1;
             continue;
         }
+        if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN)
+            continue;
+        if (!captured) { /* one stack for the whole range, taken only if something is open */
+            int saved = errno;
+            by = close_stack();
+            captured = true;
+            errno = saved;
+        }
         uint32_t expect = FDL_SLOT_OPEN;
-        if (__atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_FREE, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        if (__atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_FREE, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
             account_close(s);
+            stamp_closed(s, by);
+        }
     }
     return n;
 }
@@ -320,6 +374,8 @@ static void atfork_child(void)
 {
     fdl_tls.tid = 0;
     start_pid = (int)syscall(SYS_getpid);
+    fdl_report_reset_seq(1);
+    fdl_misuse_forget();
     int bound = fdl_table_bound();
     for (int fd = 0; fd < bound; fd++) {
         struct fdl_slot *s = fdl_table_slot(fd, false);

@@ -24,11 +24,23 @@ void fdl_created(int fd, const char *via, uint32_t flags);
  * numbers out of the program's way, fds[] is updated and the pair is hidden. */
 void fdl_created_pair(int fds[2], const char *via, uintptr_t caller);
 
-/* fd is about to be released (close, fclose, closedir …): call before the real release so a
- * number reused by another thread at once is not wiped. Returns false when fd is fdleak's own
- * and the caller is the program: the wrapper must then fail with EBADF, as it would have
- * without fdleak, instead of closing it. */
-bool fdl_release(int fd, uintptr_t caller);
+enum fdl_release_how {
+    FDL_REL_CLOSE,  /* close(): a live FILE* or DIR* owner makes it misuse */
+    FDL_REL_STREAM, /* fclose, pclose, freopen, closedir: the owner lets go */
+};
+
+/* fd is about to be released: call before the real release so a number reused by another
+ * thread at once is not wiped. Returns false when fd is fdleak's own and the caller is the
+ * program: the wrapper must then fail with EBADF, as it would have without fdleak, instead of
+ * closing it (fdl_close_ebadf logs the bad close). */
+bool fdl_release(int fd, enum fdl_release_how how, uintptr_t caller);
+
+/* The program's close(fd) failed with EBADF (or would have): log a double-close when this
+ * process closed fd before and nobody reopened it, else a bad-close. */
+void fdl_close_ebadf(int fd);
+
+/* The calling thread's stack as an interned site (NULL when nested inside fdleak). */
+struct fdl_site *fdl_capture_stack(void);
 
 /* Releases every tracked descriptor in [lo, hi] except fdleak's own; fills skip[] (sorted)
  * with fdleak's descriptors inside the range so the real call can step around them. Returns

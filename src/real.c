@@ -96,6 +96,13 @@ static void fb_closefrom(int fd)
     errno = saved;
 }
 
+static int fb_execve(const char *p, char *const a[], char *const e[]) { return (int)syscall(SYS_execve, p, a, e); }
+static void fb_exit(int status)
+{
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
 struct fdl_real fdl_real = {
     .open = fb_open, .open64 = fb_open, .__open_2 = fb_open_2, .__open64_2 = fb_open_2,
     .openat = fb_openat, .openat64 = fb_openat, .__openat_2 = fb_openat_2,
@@ -108,6 +115,7 @@ struct fdl_real fdl_real = {
     .signalfd = fb_signalfd, .inotify_init = fb_inotify_init, .inotify_init1 = fb_inotify_init1,
     .fanotify_init = fb_fanotify_init, .memfd_create = fb_memfd_create,
     .close = fb_close, .close_range = fb_close_range, .closefrom = fb_closefrom,
+    .execve = fb_execve, ._exit = fb_exit, ._Exit = fb_exit,
 };
 
 int fdl_real_state;

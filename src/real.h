@@ -51,6 +51,9 @@
     X(int, close, (int))                                                                   \
     X(int, close_range, (unsigned int, unsigned int, int))                                 \
     X(void, closefrom, (int))                                                              \
+    X(int, execve, (const char *, char *const[], char *const[]))                           \
+    X(void, _exit, (int))                                                                  \
+    X(void, _Exit, (int))                                                                  \
     L(int, mkstemp, (char *))                                                              \
     L(int, mkstemp64, (char *))                                                            \
     L(int, mkostemp, (char *, int))                                                        \
@@ -75,7 +78,12 @@
     L(DIR *, opendir, (const char *))                                                      \
     L(DIR *, fdopendir, (int))                                                             \
     L(int, closedir, (DIR *))                                                              \
-    L(pid_t, vfork, (void))
+    L(pid_t, vfork, (void))                                                                \
+    L(int, execvpe, (const char *, char *const[], char *const[]))                          \
+    L(int, fexecve, (int, char *const[], char *const[]))                                   \
+    L(int, execveat, (int, const char *, char *const[], char *const[], int))               \
+    L(int, sigaction, (int, const struct sigaction *, struct sigaction *))                 \
+    L(__sighandler_t, signal, (int, __sighandler_t))
 
 #define FDL_REAL_FIELD(ret, name, params) ret (*name) params;
 struct fdl_real {

@@ -1,34 +1,56 @@
-/* report.c — builds a report from the table and delivers it (file written whole via a
- * temporary name and rename, or stderr). */
+/* report.c — builds a report from the table and the misuse log and delivers it (a file
+ * written whole via a temporary name and rename, or stderr). */
 #include "report.h"
 #include "config.h"
 #include "core.h"
+#include "lineage.h"
 #include "sites.h"
 #include "tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static _Atomic unsigned report_seq;
+static unsigned seq_base = 1;     /* number of this image's first report */
+static _Atomic unsigned seq_done; /* reports this image delivered */
+static unsigned vfork_done;       /* reports the current vfork child delivered */
+
+unsigned fdl_report_next_seq(void)
+{
+    return fdl_in_vfork_child() ? 1 + vfork_done : seq_base + __atomic_load_n(&seq_done, __ATOMIC_RELAXED);
+}
+
+static unsigned take_seq(void)
+{
+    return fdl_in_vfork_child() ? 1 + vfork_done++ : seq_base + __atomic_fetch_add(&seq_done, 1, __ATOMIC_RELAXED);
+}
+
+void fdl_report_reset_seq(unsigned base)
+{
+    seq_base = base;
+    __atomic_store_n(&seq_done, 0, __ATOMIC_RELAXED);
+}
+
+void fdl_report_vfork_child(void) { vfork_done = 0; }
 
 struct vec {
     struct fdl_rep_fd *v;
     size_t n, cap;
 };
 
-static struct fdl_rep_fd *vec_push(struct vec *a)
+static struct fdl_rep_fd *vec_push(struct fdl_region *r, struct vec *a)
 {
     if (a->n == a->cap) {
         size_t cap = a->cap ? a->cap * 2 : 64;
-        struct fdl_rep_fd *nv = realloc(a->v, cap * sizeof *nv);
+        struct fdl_rep_fd *nv = fdl_region_alloc(r, cap * sizeof *nv);
         if (!nv)
             return 0;
+        if (a->v)
+            memcpy(nv, a->v, a->n * sizeof *nv);
         a->v = nv;
         a->cap = cap;
     }
@@ -38,41 +60,24 @@ static struct fdl_rep_fd *vec_push(struct vec *a)
 }
 
 /* Reads a small /proc file whole with raw syscalls. */
-static char *slurp(const char *path, size_t *len)
+static char *slurp(struct fdl_region *r, const char *path, size_t *len)
 {
+    *len = 0;
     int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap + 1);
-    while (b) {
-        ssize_t r = read(fd, b + n, cap - n);
-        if (r < 0 && errno == EINTR)
+    size_t cap = 64 * 1024;
+    char *b = fdl_region_alloc(r, cap + 1);
+    while (b && *len < cap) {
+        ssize_t n = read(fd, b + *len, cap - *len);
+        if (n < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
+        if (n <= 0)
             break;
-        n += (size_t)r;
-        if (n == cap) {
-            char *nb = realloc(b, (cap *= 2) + 1);
-            if (!nb)
-                break;
-            b = nb;
-        }
+        *len += (size_t)n;
     }
     syscall(SYS_close, fd);
-    if (b)
-        b[n] = 0;
-    *len = n;
     return b;
-}
-
-static int cmp_site(const void *a, const void *b)
-{
-    const struct fdl_rep_site *x = a, *y = b;
-    if (x->nleaks != y->nleaks)
-        return x->nleaks > y->nleaks ? -1 : 1;
-    unsigned xi = x->site ? x->site->id : ~0u, yi = y->site ? y->site->id : ~0u;
-    return xi < yi ? -1 : xi > yi;
 }
 
 static int cmp_fd(const void *a, const void *b)
@@ -89,6 +94,15 @@ static int cmp_rank(const void *a, const void *b)
     return cmp_fd(a, b);
 }
 
+static int cmp_site(const void *a, const void *b)
+{
+    const struct fdl_rep_site *x = a, *y = b;
+    if (x->nleaks != y->nleaks)
+        return x->nleaks > y->nleaks ? -1 : 1;
+    unsigned xi = x->site ? x->site->id : ~0u, yi = y->site ? y->site->id : ~0u;
+    return xi < yi ? -1 : xi > yi;
+}
+
 const struct fdl_rep_site *fdl_report_site(const struct fdl_report *r, const struct fdl_site *s)
 {
     for (size_t i = 0; i < r->nsites; i++)
@@ -98,7 +112,7 @@ const struct fdl_rep_site *fdl_report_site(const struct fdl_report *r, const str
 }
 
 /* Open descriptors the table has no record of: created where no wrapper could see. */
-static void scan_unattributed(struct vec *out)
+static void scan_unattributed(struct fdl_region *rg, struct vec *out)
 {
     int dfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
@@ -117,13 +131,15 @@ static void scan_unattributed(struct vec *out)
             off += d->reclen;
             if (d->name[0] < '0' || d->name[0] > '9')
                 continue;
-            int fd = atoi(d->name);
+            int fd = 0;
+            for (const char *p = d->name; *p; p++)
+                fd = fd * 10 + (*p - '0');
             if (fd == dfd)
                 continue;
             struct fdl_slot *s = fdl_table_slot(fd, false);
             if (s && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_FREE)
                 continue;
-            struct fdl_rep_fd *e = vec_push(out);
+            struct fdl_rep_fd *e = vec_push(rg, out);
             if (!e)
                 continue;
             e->fd = fd;
@@ -133,11 +149,32 @@ static void scan_unattributed(struct vec *out)
         }
     }
     syscall(SYS_close, dfd);
-    qsort(out->v, out->n, sizeof *out->v, cmp_fd);
+    fdl_sort(out->v, out->n, sizeof *out->v, cmp_fd);
+}
+
+/* Adds site to the report's list (without leaks) unless it is there already. */
+static void want_site(struct fdl_report *r, size_t cap, struct fdl_site *site)
+{
+    if (!site || fdl_report_site(r, site) || r->nsites >= cap)
+        return;
+    r->sites[r->nsites++].site = site;
+}
+
+static struct fdl_frame *frames_of(struct fdl_report *r, struct fdl_site *s, unsigned *n)
+{
+    *n = 0;
+    if (!s)
+        return 0;
+    struct fdl_frame *f = fdl_region_alloc(&r->region, (s->n_native + 1) * sizeof *f);
+    for (unsigned i = 0; f && i < s->n_native; i++)
+        fdl_sym_lookup(r->sym, s->frames[i], &f[i]);
+    *n = f ? s->n_native : 0;
+    return f;
 }
 
 static void build(struct fdl_report *r)
 {
+    struct fdl_region *rg = &r->region;
     struct vec leaks = {0}, inh = {0}, unat = {0};
     uint64_t now = fdl_now_mono_ns();
     int bound = fdl_table_bound();
@@ -156,110 +193,149 @@ static void build(struct fdl_report *r)
         fdl_describe(fd, &rec, &info);
         if (!info.alive)
             continue; /* closed behind our back (raw syscall): not a leak we can vouch for */
-        /* The standard streams are the program's by contract, whoever (re)opened them. */
-        bool inherited = (rec.flags & (FDL_F_INHERITED | FDL_F_FORKED)) || fd <= 2;
-        struct fdl_rep_fd *e = vec_push(inherited ? &inh : &leaks);
+        /* The standard streams are the program's by contract, whoever (re)opened them; and a
+         * vfork child about to exec holds its parent's descriptors, not its own. */
+        bool inherited = (rec.flags & (FDL_F_INHERITED | FDL_F_FORKED)) || fd <= 2 || fdl_in_vfork_child();
+        struct fdl_rep_fd *e = vec_push(rg, inherited ? &inh : &leaks);
         if (!e)
             continue;
         e->fd = fd;
         e->rec = rec;
         e->info = info;
         e->age = rec.created_ns && now > rec.created_ns ? (double)(now - rec.created_ns) / 1e9 : 0;
+        if (rec.flags & FDL_F_INHERITED)
+            e->parent = fdl_lineage_find(fd);
     }
-    scan_unattributed(&unat);
+    scan_unattributed(rg, &unat);
 
-    /* Group leaks by site. */
-    struct fdl_rep_site *sites = calloc(leaks.n ? leaks.n : 1, sizeof *sites);
-    size_t nsites = 0;
-    for (size_t i = 0; sites && i < leaks.n; i++) {
-        struct fdl_site *site = leaks.v[i].rec.site;
-        size_t k = 0;
-        while (k < nsites && sites[k].site != site)
-            k++;
-        if (k == nsites)
-            sites[nsites++].site = site;
-        sites[k].nleaks++;
-    }
-    if (sites)
-        qsort(sites, nsites, sizeof *sites, cmp_site);
-    /* Leaks in site order, then by fd. */
-    for (size_t i = 0; sites && i < leaks.n; i++)
-        for (size_t k = 0; k < nsites; k++)
-            if (sites[k].site == leaks.v[i].rec.site)
-                leaks.v[i].rank = k;
-    qsort(leaks.v, leaks.n, sizeof *leaks.v, cmp_rank);
-
-    struct fdl_symbolizer *sym = fdl_sym_new();
-    for (size_t k = 0; sym && k < nsites; k++)
-        for (unsigned f = 0; sites[k].site && f < sites[k].site->n_native; f++)
-            fdl_sym_add(sym, sites[k].site->frames[f]);
-    fdl_sym_resolve(sym);
-    for (size_t k = 0; sites && k < nsites; k++) {
-        struct fdl_site *site = sites[k].site;
-        if (!site)
+    /* Errors: the misuse log, and for exec the descriptors about to cross it. */
+    unsigned nlog;
+    const struct fdl_error *log = fdl_errors(&nlog, &r->errors_dropped);
+    size_t ecap = nlog + (r->o.crossing ? leaks.n + inh.n : 0);
+    r->errors = fdl_region_alloc(rg, (ecap + 1) * sizeof *r->errors);
+    for (size_t i = 0; r->o.crossing && r->errors && i < leaks.n + inh.n; i++) {
+        struct fdl_rep_fd *e = i < leaks.n ? &leaks.v[i] : &inh.v[i - leaks.n];
+        /* What fdleak saw created here or in a forked parent, not what it was handed. */
+        if (e->fd <= 2 || e->info.cloexec || (e->rec.flags & FDL_F_INHERITED))
             continue;
-        sites[k].frames = calloc(site->n_native ? site->n_native : 1, sizeof *sites[k].frames);
-        for (unsigned f = 0; sites[k].frames && f < site->n_native; f++)
-            fdl_sym_lookup(sym, site->frames[f], &sites[k].frames[f]);
+        r->errors[r->nerrors++] = (struct fdl_rep_error){.what = FDL_E_CROSSES_EXEC, .fd = e->fd,
+                                                         .site = e->rec.site, .count = 1};
     }
-    /* Frames point into the symbolizer: it lives as long as the report (freed in destroy). */
+    for (unsigned i = 0; r->errors && i < nlog; i++)
+        if (__atomic_load_n(&log[i].ready, __ATOMIC_ACQUIRE))
+            r->errors[r->nerrors++] = (struct fdl_rep_error){
+                .what = log[i].what, .fd = log[i].fd, .site = log[i].site,
+                .count = __atomic_load_n(&log[i].count, __ATOMIC_RELAXED),
+                .stack_site = log[i].stack, .first_site = log[i].first_close};
+
+    /* Sites: those with leaks, most leaks first; then those inherited and error entries name. */
+    size_t scap = leaks.n + inh.n + r->nerrors + 1;
+    r->sites = fdl_region_alloc(rg, scap * sizeof *r->sites);
+    if (r->sites) {
+        for (size_t i = 0; i < leaks.n; i++) {
+            struct fdl_site *site = leaks.v[i].rec.site;
+            size_t k = 0;
+            while (k < r->nsites && r->sites[k].site != site)
+                k++;
+            if (k == r->nsites)
+                r->sites[r->nsites++].site = site;
+            r->sites[k].nleaks++;
+        }
+        fdl_sort(r->sites, r->nsites, sizeof *r->sites, cmp_site);
+        r->nleak_sites = r->nsites;
+        for (size_t i = 0; i < leaks.n; i++)
+            for (size_t k = 0; k < r->nsites; k++)
+                if (r->sites[k].site == leaks.v[i].rec.site)
+                    leaks.v[i].rank = k;
+        for (size_t i = 0; i < inh.n; i++)
+            want_site(r, scap, inh.v[i].rec.site);
+        for (size_t i = 0; i < r->nerrors; i++)
+            want_site(r, scap, r->errors[i].site);
+    }
+    fdl_sort(leaks.v, leaks.n, sizeof *leaks.v, cmp_rank);
+
+    r->sym = fdl_sym_new(rg);
+    for (size_t k = 0; k < r->nsites; k++)
+        for (unsigned f = 0; r->sites[k].site && f < r->sites[k].site->n_native; f++)
+            fdl_sym_add(r->sym, r->sites[k].site->frames[f]);
+    for (size_t i = 0; i < r->nerrors; i++) {
+        struct fdl_site *st[2] = {r->errors[i].stack_site, r->errors[i].first_site};
+        for (int j = 0; j < 2; j++)
+            for (unsigned f = 0; st[j] && f < st[j]->n_native; f++)
+                fdl_sym_add(r->sym, st[j]->frames[f]);
+    }
+    fdl_sym_resolve(r->sym);
+    for (size_t k = 0; k < r->nsites; k++) {
+        unsigned n;
+        r->sites[k].frames = frames_of(r, r->sites[k].site, &n);
+    }
+    for (size_t i = 0; i < r->nerrors; i++) {
+        struct fdl_rep_error *e = &r->errors[i];
+        e->stack = frames_of(r, e->stack_site, &e->nstack);
+        e->first_close = frames_of(r, e->first_site, &e->nfirst);
+    }
+
     r->leaks = leaks.v, r->nleaks = leaks.n;
     r->inherited = inh.v, r->ninherited = inh.n;
     r->unattributed = unat.v, r->nunattributed = unat.n;
-    r->sites = sites, r->nsites = sites ? nsites : 0;
     r->open = leaks.n + inh.n + unat.n;
-    r->cmdline = slurp("/proc/self/cmdline", &r->cmdline_len);
+    r->cmdline = slurp(rg, "/proc/self/cmdline", &r->cmdline_len);
     ssize_t n = readlink("/proc/self/exe", r->exe, sizeof r->exe - 1);
     r->exe[n > 0 ? n : 0] = 0;
     r->pid = (int)syscall(SYS_getpid);
-    r->ppid = getppid();
+    r->ppid = (int)syscall(SYS_getppid);
     r->time = fdl_now_real();
     struct rlimit rl;
     r->limit = getrlimit(RLIMIT_NOFILE, &rl) ? 0 : (uint64_t)rl.rlim_cur;
     struct fdl_counts c;
     fdl_counts(&c);
     r->peak = c.peak > r->open ? c.peak : r->open;
-    r->sym = sym;
 }
 
-static void destroy(struct fdl_report *r)
-{
-    for (size_t k = 0; k < r->nsites; k++)
-        free(r->sites[k].frames);
-    free(r->sites);
-    free(r->leaks);
-    free(r->inherited);
-    free(r->unattributed);
-    free(r->cmdline);
-    fdl_sym_free(r->sym);
-}
-
-/* FDLEAK_OUTPUT with %p (pid), %n (report number) and %% expanded. */
+/* FDLEAK_OUTPUT with %p (pid), %n (report number) and %% expanded. Without %n, the second and
+ * later reports of one pid get ".N" before the extension, so none overwrites another. */
 static void expand_path(const char *pat, int pid, unsigned seq, char *out, size_t cap)
 {
     struct fdl_buf b;
     fdl_buf_init_mem(&b, out, cap);
+    bool has_n = false;
     for (const char *p = pat; *p; p++) {
         if (*p != '%' || !p[1]) {
             fdl_buf_putc(&b, *p);
             continue;
         }
         p++;
-        if (*p == 'p')
+        if (*p == 'p') {
             fdl_buf_u64(&b, (uint64_t)pid);
-        else if (*p == 'n')
+        } else if (*p == 'n') {
             fdl_buf_u64(&b, seq);
-        else if (*p == '%')
+            has_n = true;
+        } else if (*p == '%') {
             fdl_buf_putc(&b, '%');
-        else {
+        } else {
             fdl_buf_putc(&b, '%');
             fdl_buf_putc(&b, *p);
         }
     }
     fdl_buf_cstr(&b);
+    if (has_n || seq <= 1)
+        return;
+    char *slash = strrchr(out, '/'), *dot = strrchr(out, '.');
+    if (!dot || (slash && dot < slash) || dot == (slash ? slash + 1 : out))
+        dot = out + strlen(out);
+    char tail[FDL_PATH_MAX];
+    size_t tl = strlen(dot);
+    if (tl >= sizeof tail)
+        return;
+    memcpy(tail, dot, tl + 1);
+    b.len = (size_t)(dot - out);
+    fdl_buf_putc(&b, '.');
+    fdl_buf_u64(&b, seq);
+    fdl_buf_puts(&b, tail);
+    fdl_buf_cstr(&b);
 }
 
-static void write_to(int fd, const struct fdl_report *r, enum fdl_format fmt, bool *ok)
+static bool write_to(int fd, const struct fdl_report *r, enum fdl_format fmt)
 {
     char mem[16384];
     struct fdl_buf b;
@@ -268,7 +344,7 @@ static void write_to(int fd, const struct fdl_report *r, enum fdl_format fmt, bo
         fdl_report_write_json(r, &b);
     else
         fdl_report_write_text(r, &b);
-    *ok = fdl_buf_flush(&b);
+    return fdl_buf_flush(&b);
 }
 
 static void say(const char *a, const char *b, const char *c)
@@ -289,10 +365,10 @@ static void say(const char *a, const char *b, const char *c)
 static void deliver(const struct fdl_report *r)
 {
     const struct fdl_config *cfg = fdl_config();
-    bool ok;
+    unsigned seq = take_seq();
     if (cfg->output[0]) {
         char path[FDL_PATH_MAX + 64], tmp[FDL_PATH_MAX + 96];
-        expand_path(cfg->output, r->pid, __atomic_add_fetch(&report_seq, 1, __ATOMIC_RELAXED), path, sizeof path);
+        expand_path(cfg->output, r->pid, seq, path, sizeof path);
         struct fdl_buf tb;
         fdl_buf_init_mem(&tb, tmp, sizeof tmp);
         fdl_buf_puts(&tb, path);
@@ -301,35 +377,80 @@ static void deliver(const struct fdl_report *r)
         fdl_buf_cstr(&tb);
         int fd = (int)syscall(SYS_openat, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd >= 0) {
-            write_to(fd, r, cfg->format, &ok);
+            bool ok = write_to(fd, r, cfg->format);
             syscall(SYS_close, fd);
-            if (ok && !rename(tmp, path))
+            if (ok && !syscall(SYS_rename, tmp, path))
                 return;
-            unlink(tmp);
+            syscall(SYS_unlink, tmp);
             say("could not write the report to ", path, "; writing it to stderr");
         } else {
-            say("cannot create the report in ", path, errno == ENOENT ? " (no such directory); writing it to stderr"
-                                                                      : " (not writable); writing it to stderr");
+            say("cannot create the report in ", path,
+                errno == ENOENT ? " (no such directory); writing it to stderr"
+                                : " (not writable); writing it to stderr");
         }
-    } else if (cfg->quiet && !r->nleaks) {
+    } else if (cfg->quiet && !r->nleaks && !r->nerrors) {
         return;
     }
-    write_to(fdl_stderr_fd(), r, cfg->format, &ok);
+    write_to(fdl_stderr_fd(), r, cfg->format);
 }
 
-long fdl_report_now(const char *trigger, const char *label)
+long fdl_report_now(const struct fdl_report_opts *o)
 {
     int saved = errno;
     fdl_tls.busy++;
     struct fdl_report r;
     memset(&r, 0, sizeof r);
-    r.trigger = trigger;
-    r.label = label;
+    r.o = *o;
     build(&r);
     deliver(&r);
     long n = (long)r.nleaks;
-    destroy(&r);
+    fdl_sym_free(r.sym);
+    fdl_region_free(&r.region);
     fdl_tls.busy--;
     errno = saved;
     return n;
+}
+
+static void stack_lines(struct fdl_buf *b, struct fdl_symbolizer *sym, struct fdl_site *s, const char *first)
+{
+    for (unsigned i = 0; s && i < s->n_native; i++) {
+        struct fdl_frame f;
+        fdl_sym_lookup(sym, s->frames[i], &f);
+        fdl_buf_puts(b, i ? "fdleak:    by " : first);
+        fdl_buf_hex(b, f.pc);
+        fdl_buf_puts(b, ": ");
+        fdl_buf_puts(b, f.function ? f.function : "???");
+        if (f.module) {
+            fdl_buf_puts(b, " in ");
+            fdl_buf_puts(b, f.module);
+        }
+        fdl_buf_putc(b, '\n');
+    }
+}
+
+void fdl_report_misuse_now(enum fdl_misuse_kind what, int fd, struct fdl_site *site,
+                           struct fdl_site *stack, struct fdl_site *first_close)
+{
+    fdl_tls.busy++;
+    struct fdl_region rg = {0};
+    struct fdl_symbolizer *sym = fdl_sym_new(&rg);
+    struct fdl_site *all[3] = {stack, first_close, site};
+    for (int j = 0; j < 3; j++)
+        for (unsigned i = 0; all[j] && i < all[j]->n_native; i++)
+            fdl_sym_add(sym, all[j]->frames[i]);
+    char mem[8192];
+    struct fdl_buf b;
+    fdl_buf_init_fd(&b, fdl_stderr_fd(), mem, sizeof mem);
+    fdl_buf_puts(&b, "fdleak: ");
+    fdl_buf_puts(&b, fdl_misuse_name(what));
+    fdl_buf_puts(&b, " of fd ");
+    fdl_buf_i64(&b, fd);
+    fdl_buf_puts(&b, " (FDLEAK_MISUSE=abort)\n");
+    stack_lines(&b, sym, stack, "fdleak:    at ");
+    stack_lines(&b, sym, first_close, "fdleak:  first closed at ");
+    stack_lines(&b, sym, site, "fdleak:  created at ");
+    fdl_buf_flush(&b);
+    fdl_sym_free(sym);
+    fdl_region_free(&rg);
+    fdl_tls.busy--;
 }

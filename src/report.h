@@ -1,12 +1,18 @@
-/* report.h — a report: a snapshot of the table, grouped by site and symbolized, handed to a
- * writer (text or JSON) and delivered to FDLEAK_OUTPUT. */
+/* report.h — a report: a snapshot of the table and the misuse log, grouped by site and
+ * symbolized, handed to a writer (text or JSON) and delivered to FDLEAK_OUTPUT. Building and
+ * writing use only a private mmap region and system calls (no malloc, no stdio, no locks of
+ * fdleak's), so a report can be made at exit, in _exit, in a fatal-signal handler or in a
+ * vfork child about to exec. */
 #ifndef FDL_REPORT_H
 #define FDL_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "describe.h"
+#include "lineage.h"
+#include "misuse.h"
 #include "symbolize.h"
 #include "table.h"
 #include "util.h"
@@ -17,36 +23,68 @@ struct fdl_rep_fd {
     struct fdl_fdinfo info;
     double age;          /* seconds since creation */
     size_t rank;         /* index of its site in fdl_report.sites (leaks only) */
+    const struct fdl_parent_site *parent; /* crossed exec from the parent, if it said so */
 };
 
 struct fdl_rep_site {
-    struct fdl_site *site;
+    struct fdl_site *site; /* NULL: leaks with no stack */
     size_t nleaks;
     struct fdl_frame *frames; /* site->n_native entries */
 };
 
+struct fdl_rep_error {
+    enum fdl_misuse_kind what;
+    int fd;
+    struct fdl_site *site;   /* creating site, listed in sites */
+    struct fdl_site *stack_site, *first_site; /* the bad call's stack; the earlier close's */
+    struct fdl_frame *stack, *first_close;    /* … symbolized */
+    unsigned nstack, nfirst;
+    uint64_t count;
+};
+
+struct fdl_report_opts {
+    const char *trigger;  /* "exit", "api", "exec" */
+    const char *label;    /* api: the caller's label */
+    const char *signal;   /* exit by a fatal signal: its name */
+    bool crossing;        /* exec: list descriptors about to cross it as errors */
+};
+
 struct fdl_report {
-    const char *trigger, *label;
+    struct fdl_report_opts o;
     int pid, ppid;
     char exe[1024];
     char *cmdline; /* argv joined by NULs */
     size_t cmdline_len;
     double time;
-    uint64_t open, limit, peak;
+    uint64_t open, limit, peak, errors_dropped;
     struct fdl_rep_fd *leaks, *inherited, *unattributed;
     size_t nleaks, ninherited, nunattributed;
-    struct fdl_rep_site *sites; /* sites with leaks, most leaks first */
-    size_t nsites;
-    struct fdl_symbolizer *sym; /* owns the frames' strings */
+    struct fdl_rep_site *sites; /* leak sites first (most leaks first), then other referenced sites */
+    size_t nsites, nleak_sites;
+    struct fdl_rep_error *errors;
+    size_t nerrors;
+    struct fdl_region region; /* owns everything above */
+    struct fdl_symbolizer *sym;
 };
 
 /* Builds the report, writes it where FDLEAK_OUTPUT says, returns the number of leaks (or -1 if
- * it could not be built). Normal context only (allocates, symbolizes); thread-safe (a second
- * report at the same time builds its own snapshot). The calling thread is marked busy, so
- * whatever the report opens is fdleak's own. */
-long fdl_report_now(const char *trigger, const char *label);
+ * it could not be built). Thread-safe (each report has its own region) and async-signal-safe
+ * as described above. The calling thread is marked busy, so whatever the report opens is
+ * fdleak's own. Preserves errno. */
+long fdl_report_now(const struct fdl_report_opts *o);
 
-/* The site record of a report site, by id (NULL if absent). */
+/* Report numbers (%n, and the ".N" of a second report of one pid): the number the next
+ * report will carry; restarting the count at base (after fork: 1; after exec: where the image
+ * before it stopped); and a fresh count for a vfork child, whose memory is its parent's. */
+unsigned fdl_report_next_seq(void);
+void fdl_report_reset_seq(unsigned base);
+void fdl_report_vfork_child(void);
+
+/* FDLEAK_MISUSE=abort: describes one misuse on stderr before the abort. */
+void fdl_report_misuse_now(enum fdl_misuse_kind what, int fd, struct fdl_site *site,
+                           struct fdl_site *stack, struct fdl_site *first_close);
+
+/* The report's record of a site (NULL if absent). */
 const struct fdl_rep_site *fdl_report_site(const struct fdl_report *r, const struct fdl_site *s);
 
 void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b);

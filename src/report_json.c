@@ -36,6 +36,33 @@ static void fd_entry(struct fdl_buf *b, const struct fdl_rep_fd *e, bool leak)
         else
             fdl_buf_puts(b, "null");
     }
+    if (e->parent) {
+        const struct fdl_parent_site *p = e->parent;
+        fdl_buf_putc(b, ',');
+        key(b, "parent");
+        fdl_buf_putc(b, '{');
+        key(b, "pid");
+        fdl_buf_i64(b, p->pid);
+        fdl_buf_putc(b, ',');
+        key(b, "via");
+        fdl_buf_json_str(b, p->via);
+        fdl_buf_putc(b, ',');
+        key(b, "function");
+        fdl_buf_json_str(b, p->function);
+        fdl_buf_putc(b, ',');
+        key(b, "module");
+        fdl_buf_json_str(b, p->module);
+        fdl_buf_putc(b, ',');
+        key(b, "file");
+        fdl_buf_json_str(b, p->file);
+        fdl_buf_putc(b, ',');
+        key(b, "line");
+        if (p->line)
+            fdl_buf_i64(b, p->line);
+        else
+            fdl_buf_puts(b, "null");
+        fdl_buf_putc(b, '}');
+    }
     if (leak) {
         fdl_buf_putc(b, ',');
         key(b, "age");
@@ -94,17 +121,34 @@ static void frame(struct fdl_buf *b, const struct fdl_frame *f)
     fdl_buf_putc(b, '}');
 }
 
+static void frames(struct fdl_buf *b, const struct fdl_frame *f, unsigned n)
+{
+    fdl_buf_putc(b, '[');
+    for (unsigned i = 0; f && i < n; i++) {
+        if (i)
+            fdl_buf_putc(b, ',');
+        fdl_buf_puts(b, "\n    ");
+        frame(b, &f[i]);
+    }
+    fdl_buf_putc(b, ']');
+}
+
 void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
 {
     fdl_buf_putc(b, '{');
     key(b, "fdleak");
     fdl_buf_puts(b, "1,");
     key(b, "trigger");
-    fdl_buf_json_str(b, r->trigger);
-    if (r->label) {
+    fdl_buf_json_str(b, r->o.trigger);
+    if (r->o.label) {
         fdl_buf_putc(b, ',');
         key(b, "label");
-        fdl_buf_json_str(b, r->label);
+        fdl_buf_json_str(b, r->o.label);
+    }
+    if (r->o.signal) {
+        fdl_buf_putc(b, ',');
+        key(b, "signal");
+        fdl_buf_json_str(b, r->o.signal);
     }
     fdl_buf_putc(b, ',');
     key(b, "pid");
@@ -173,18 +217,48 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
         fdl_buf_u64(b, s->nleaks);
         fdl_buf_putc(b, ',');
         key(b, "native");
-        fdl_buf_putc(b, '[');
-        for (unsigned f = 0; s->frames && f < s->site->n_native; f++) {
-            if (f)
-                fdl_buf_putc(b, ',');
-            fdl_buf_puts(b, "\n    ");
-            frame(b, &s->frames[f]);
-        }
-        fdl_buf_puts(b, "],");
+        frames(b, s->frames, s->frames ? s->site->n_native : 0);
+        fdl_buf_putc(b, ',');
         key(b, "python");
         fdl_buf_puts(b, "[]}");
     }
     fdl_buf_puts(b, "],\n");
     key(b, "errors");
-    fdl_buf_puts(b, "[]}\n");
+    fdl_buf_putc(b, '[');
+    for (size_t i = 0; i < r->nerrors; i++) {
+        const struct fdl_rep_error *e = &r->errors[i];
+        if (i)
+            fdl_buf_putc(b, ',');
+        fdl_buf_puts(b, "\n  {");
+        key(b, "what");
+        fdl_buf_json_str(b, fdl_misuse_name(e->what));
+        fdl_buf_putc(b, ',');
+        key(b, "fd");
+        fdl_buf_i64(b, e->fd);
+        fdl_buf_putc(b, ',');
+        key(b, "site");
+        if (e->site)
+            fdl_buf_u64(b, e->site->id);
+        else
+            fdl_buf_puts(b, "null");
+        fdl_buf_putc(b, ',');
+        key(b, "count");
+        fdl_buf_u64(b, e->count);
+        fdl_buf_putc(b, ',');
+        key(b, "stack");
+        frames(b, e->stack, e->nstack);
+        if (e->what == FDL_E_DOUBLE_CLOSE) {
+            fdl_buf_putc(b, ',');
+            key(b, "first_close");
+            frames(b, e->first_close, e->nfirst);
+        }
+        fdl_buf_putc(b, '}');
+    }
+    fdl_buf_puts(b, "]");
+    if (r->errors_dropped) {
+        fdl_buf_putc(b, ',');
+        key(b, "errors_dropped");
+        fdl_buf_u64(b, r->errors_dropped);
+    }
+    fdl_buf_puts(b, "}\n");
 }

@@ -65,16 +65,74 @@ static void frame_line(struct fdl_buf *b, const struct fdl_frame *f, bool first)
     fdl_buf_putc(b, '\n');
 }
 
+static void site_headline(const struct fdl_report *r, struct fdl_buf *b, const struct fdl_site *site)
+{
+    const struct fdl_rep_site *rs = site ? fdl_report_site(r, site) : 0;
+    if (!rs || !rs->frames || !site->n_native) {
+        fdl_buf_puts(b, "an unknown site");
+        return;
+    }
+    fdl_buf_puts(b, "site ");
+    fdl_buf_u64(b, site->id);
+    fdl_buf_puts(b, ", ");
+    const struct fdl_frame *f = &rs->frames[0];
+    fdl_buf_puts(b, f->function ? f->function : "???");
+    if (f->file) {
+        const char *base = strrchr(f->file, '/');
+        fdl_buf_puts(b, " (");
+        fdl_buf_puts(b, base ? base + 1 : f->file);
+        fdl_buf_putc(b, ':');
+        fdl_buf_u64(b, (uint64_t)f->line);
+        fdl_buf_putc(b, ')');
+    }
+}
+
+/* Misuse first: a double close or a descriptor crossing exec is a bug now, a leak may be one. */
+static void errors(const struct fdl_report *r, struct fdl_buf *b)
+{
+    for (size_t i = 0; i < r->nerrors; i++) {
+        const struct fdl_rep_error *e = &r->errors[i];
+        fdl_buf_puts(b, "fdleak:\nfdleak: error: ");
+        fdl_buf_puts(b, fdl_misuse_name(e->what));
+        fdl_buf_puts(b, " of fd ");
+        fdl_buf_i64(b, e->fd);
+        if (e->count > 1) {
+            fdl_buf_puts(b, " (");
+            fdl_buf_u64(b, e->count);
+            fdl_buf_puts(b, " times at this stack)");
+        }
+        if (e->site) {
+            fdl_buf_puts(b, ", created at ");
+            site_headline(r, b, e->site);
+        }
+        fdl_buf_putc(b, '\n');
+        for (unsigned f = 0; f < e->nstack; f++)
+            frame_line(b, &e->stack[f], f == 0);
+        if (e->nfirst)
+            fdl_buf_puts(b, "fdleak:  first closed:\n");
+        for (unsigned f = 0; f < e->nfirst; f++)
+            frame_line(b, &e->first_close[f], f == 0);
+    }
+    if (r->errors_dropped) {
+        fdl_buf_puts(b, "fdleak: … and ");
+        fdl_buf_u64(b, r->errors_dropped);
+        fdl_buf_puts(b, " more errors (the log holds 256)\n");
+    }
+}
+
 void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
 {
-    size_t named = 0;
-    for (size_t k = 0; k < r->nsites; k++)
-        named += r->sites[k].site != 0;
     fdl_buf_puts(b, "fdleak: ");
-    if (r->nleaks) {
+    size_t crossing = 0;
+    for (size_t i = 0; i < r->nerrors; i++)
+        crossing += r->errors[i].what == FDL_E_CROSSES_EXEC;
+    if (crossing) {
+        plural(b, crossing, "descriptor crosses", "descriptors cross");
+        fdl_buf_puts(b, " exec without close-on-exec");
+    } else if (r->nleaks) {
         plural(b, r->nleaks, "descriptor", "descriptors");
         fdl_buf_puts(b, " leaked from ");
-        plural(b, r->nsites, "site", "sites");
+        plural(b, r->nleak_sites, "site", "sites");
     } else {
         fdl_buf_puts(b, "no leaks");
     }
@@ -83,19 +141,25 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
     fdl_buf_puts(b, ", ");
     cmdline(r, b);
     fdl_buf_puts(b, ")");
-    if (strcmp(r->trigger, "exit")) {
+    if (strcmp(r->o.trigger, "exit")) {
         fdl_buf_puts(b, " [");
-        fdl_buf_puts(b, r->trigger);
-        if (r->label) {
+        fdl_buf_puts(b, r->o.trigger);
+        if (r->o.label) {
             fdl_buf_puts(b, ": ");
-            fdl_buf_puts(b, r->label);
+            fdl_buf_puts(b, r->o.label);
         }
+        fdl_buf_putc(b, ']');
+    }
+    if (r->o.signal) {
+        fdl_buf_puts(b, " [killed by ");
+        fdl_buf_puts(b, r->o.signal);
         fdl_buf_putc(b, ']');
     }
     fdl_buf_putc(b, '\n');
 
+    errors(r, b);
     size_t i = 0;
-    for (size_t k = 0; k < r->nsites; k++) {
+    for (size_t k = 0; k < r->nleak_sites; k++) {
         const struct fdl_rep_site *s = &r->sites[k];
         fdl_buf_puts(b, "fdleak:\nfdleak: ");
         plural(b, s->nleaks, "descriptor", "descriptors");
@@ -139,5 +203,35 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
         if (r->ninherited > 64)
             fdl_buf_puts(b, " …");
         fdl_buf_putc(b, '\n');
+        /* Where a parent said (fork, or exec with FDLEAK_LINEAGE), name the creator. */
+        for (size_t h = 0, shown = 0; h < r->ninherited && shown < FDS_SHOWN; h++) {
+            const struct fdl_rep_fd *e = &r->inherited[h];
+            if (!e->parent && !(e->rec.flags & FDL_F_FORKED && e->rec.site))
+                continue;
+            shown++;
+            fdl_buf_puts(b, "fdleak:    fd ");
+            fdl_buf_u64(b, (uint64_t)e->fd);
+            fdl_buf_puts(b, "  ");
+            fdl_buf_puts(b, e->info.kind);
+            fdl_buf_puts(b, "  ");
+            fdl_buf_puts(b, e->info.desc);
+            fdl_buf_puts(b, "  (from the parent: ");
+            fdl_buf_puts(b, e->parent ? (e->parent->via ? e->parent->via : "?") : e->rec.via ? e->rec.via : "?");
+            fdl_buf_puts(b, " at ");
+            if (e->parent) {
+                fdl_buf_puts(b, e->parent->function ? e->parent->function : "???");
+                if (e->parent->file) {
+                    const char *base = strrchr(e->parent->file, '/');
+                    fdl_buf_puts(b, " (");
+                    fdl_buf_puts(b, base ? base + 1 : e->parent->file);
+                    fdl_buf_putc(b, ':');
+                    fdl_buf_u64(b, (uint64_t)e->parent->line);
+                    fdl_buf_putc(b, ')');
+                }
+            } else {
+                site_headline(r, b, e->rec.site);
+            }
+            fdl_buf_puts(b, ")\n");
+        }
     }
 }

@@ -7,9 +7,8 @@
 #include <fcntl.h>
 #include <link.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
-#include <spawn.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -17,6 +16,11 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* uthash allocates from the symbolizer's region (`s` is in scope at every use). */
+#define HASH_NONFATAL_OOM 1
+#define uthash_malloc(sz) fdl_region_alloc(s->region, sz)
+#define uthash_free(ptr, sz) ((void)(ptr), (void)(sz))
 #include <uthash.h>
 
 extern char **environ;
@@ -29,27 +33,41 @@ struct sym {
 struct module {
     char *path;
     uintptr_t bias, lo, hi;
-    int loaded;          /* symbols read (or tried) */
+    int loaded;    /* symbols read (or tried) */
     void *map;
     size_t map_len;
     struct sym *syms;
     size_t nsyms;
-    int has_debug;       /* .debug_line present: addr2line can give file:line */
+    int has_debug; /* .debug_line present: addr2line can give file:line */
 };
 
 struct entry {
     uintptr_t pc; /* key */
     struct fdl_frame f;
     struct module *mod;
-    char *file_owned;
     UT_hash_handle hh;
 };
 
 struct fdl_symbolizer {
+    struct fdl_region *region;
     struct module *mods;
-    size_t nmods;
+    size_t nmods, capmods;
     struct entry *entries; /* uthash by pc */
+    size_t nentries;
 };
+
+/* Grows an array held in a region: the old copy stays behind until the region is freed. */
+static void *grow(struct fdl_region *r, void *old, size_t n, size_t *cap, size_t size)
+{
+    size_t ncap = *cap ? *cap * 2 : 64;
+    void *p = fdl_region_alloc(r, ncap * size);
+    if (!p)
+        return 0;
+    if (old)
+        memcpy(p, old, n * size);
+    *cap = ncap;
+    return p;
+}
 
 static int mod_cb(struct dl_phdr_info *info, size_t size, void *p)
 {
@@ -68,11 +86,13 @@ static int mod_cb(struct dl_phdr_info *info, size_t size, void *p)
     }
     if (!hi)
         return 0;
-    struct module *m = realloc(s->mods, (s->nmods + 1) * sizeof *m);
-    if (!m)
-        return 1;
-    s->mods = m;
-    m = &s->mods[s->nmods];
+    if (s->nmods == s->capmods) {
+        struct module *m = grow(s->region, s->mods, s->nmods, &s->capmods, sizeof *m);
+        if (!m)
+            return 1;
+        s->mods = m;
+    }
+    struct module *m = &s->mods[s->nmods];
     memset(m, 0, sizeof *m);
     const char *name = info->dlpi_name;
     char exe[4096];
@@ -81,7 +101,7 @@ static int mod_cb(struct dl_phdr_info *info, size_t size, void *p)
         exe[n > 0 ? n : 0] = 0;
         name = exe;
     }
-    m->path = strdup(name);
+    m->path = fdl_region_strdup(s->region, name);
     m->bias = info->dlpi_addr;
     m->lo = lo;
     m->hi = hi;
@@ -89,11 +109,13 @@ static int mod_cb(struct dl_phdr_info *info, size_t size, void *p)
     return 0;
 }
 
-struct fdl_symbolizer *fdl_sym_new(void)
+struct fdl_symbolizer *fdl_sym_new(struct fdl_region *r)
 {
-    struct fdl_symbolizer *s = calloc(1, sizeof *s);
-    if (s)
+    struct fdl_symbolizer *s = fdl_region_alloc(r, sizeof *s);
+    if (s) {
+        s->region = r;
         dl_iterate_phdr(mod_cb, s);
+    }
     return s;
 }
 
@@ -104,11 +126,11 @@ static int sym_cmp(const void *a, const void *b)
 }
 
 /* Reads the function symbols of m's file (both .symtab and .dynsym) into a sorted array. */
-static void load_module(struct module *m)
+static void load_module(struct fdl_symbolizer *s, struct module *m)
 {
     m->loaded = 1;
     if (!m->path || m->path[0] != '/')
-        return; /* the vDSO and friends have no file */
+        return; /* the vDSO has no file */
     int fd = (int)syscall(SYS_openat, AT_FDCWD, m->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
@@ -127,18 +149,18 @@ static void load_module(struct module *m)
         eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > m->map_len)
         return;
     const ElfW(Shdr) *sh = (const void *)(base + eh->e_shoff);
-    const char *shstr = eh->e_shstrndx < eh->e_shnum && sh[eh->e_shstrndx].sh_offset < m->map_len
-                            ? (const char *)base + sh[eh->e_shstrndx].sh_offset : 0;
+    const ElfW(Shdr) *shs = eh->e_shstrndx < eh->e_shnum ? &sh[eh->e_shstrndx] : 0;
+    const char *shstr = shs && shs->sh_offset + shs->sh_size <= m->map_len ? (const char *)base + shs->sh_offset : 0;
     size_t cap = 0;
     for (int i = 0; i < eh->e_shnum; i++) {
-        if (shstr && sh[i].sh_name < sh[eh->e_shstrndx].sh_size && !strcmp(shstr + sh[i].sh_name, ".debug_line"))
+        if (shstr && sh[i].sh_name < shs->sh_size && !strncmp(shstr + sh[i].sh_name, ".debug_line", shs->sh_size - sh[i].sh_name))
             m->has_debug = 1;
         if (sh[i].sh_type != SHT_SYMTAB && sh[i].sh_type != SHT_DYNSYM)
             continue;
         if (sh[i].sh_link >= eh->e_shnum || sh[i].sh_offset + sh[i].sh_size > m->map_len)
             continue;
         const ElfW(Shdr) *strsh = &sh[sh[i].sh_link];
-        if (strsh->sh_offset + strsh->sh_size > m->map_len)
+        if (strsh->sh_offset + strsh->sh_size > m->map_len || !strsh->sh_size)
             continue;
         const ElfW(Sym) *sy = (const void *)(base + sh[i].sh_offset);
         size_t n = sh[i].sh_size / sizeof *sy;
@@ -146,11 +168,10 @@ static void load_module(struct module *m)
         for (size_t k = 0; k < n; k++) {
             int t = ELF64_ST_TYPE(sy[k].st_info);
             if ((t != STT_FUNC && t != STT_GNU_IFUNC) || !sy[k].st_value || sy[k].st_shndx == SHN_UNDEF ||
-                sy[k].st_name >= strsh->sh_size)
+                sy[k].st_name >= strsh->sh_size || str[strsh->sh_size - 1])
                 continue;
             if (m->nsyms == cap) {
-                cap = cap ? cap * 2 : 256;
-                struct sym *ns = realloc(m->syms, cap * sizeof *ns);
+                struct sym *ns = grow(s->region, m->syms, m->nsyms, &cap, sizeof *ns);
                 if (!ns)
                     return;
                 m->syms = ns;
@@ -158,14 +179,13 @@ static void load_module(struct module *m)
             m->syms[m->nsyms++] = (struct sym){sy[k].st_value, sy[k].st_size, str + sy[k].st_name};
         }
     }
-    if (m->nsyms)
-        qsort(m->syms, m->nsyms, sizeof *m->syms, sym_cmp);
+    fdl_sort(m->syms, m->nsyms, sizeof *m->syms, sym_cmp);
 }
 
-static const char *find_function(struct module *m, uintptr_t vaddr)
+static const char *find_function(struct fdl_symbolizer *s, struct module *m, uintptr_t vaddr)
 {
     if (!m->loaded)
-        load_module(m);
+        load_module(s, m);
     size_t lo = 0, hi = m->nsyms;
     while (lo < hi) { /* first symbol with value > vaddr */
         size_t mid = (lo + hi) / 2;
@@ -188,10 +208,12 @@ static const char *find_function(struct module *m, uintptr_t vaddr)
 void fdl_sym_add(struct fdl_symbolizer *s, uintptr_t pc)
 {
     struct entry *e;
+    if (!s)
+        return;
     HASH_FIND(hh, s->entries, &pc, sizeof pc, e);
     if (e)
         return;
-    e = calloc(1, sizeof *e);
+    e = fdl_region_alloc(s->region, sizeof *e);
     if (!e)
         return;
     e->pc = pc;
@@ -203,14 +225,15 @@ void fdl_sym_add(struct fdl_symbolizer *s, uintptr_t pc)
             e->mod = m;
             e->f.module = m->path;
             e->f.offset = pc - m->bias;
-            e->f.function = find_function(m, look - m->bias);
+            e->f.function = find_function(s, m, look - m->bias);
             break;
         }
     }
     HASH_ADD(hh, s->entries, pc, sizeof pc, e);
+    s->nentries++;
 }
 
-/* Finds prog on PATH (no allocation of the caller's strings). */
+/* Finds prog on PATH. */
 static int on_path(const char *prog, char *out, size_t cap)
 {
     const char *path = getenv("PATH");
@@ -231,17 +254,40 @@ static int on_path(const char *prog, char *out, size_t cap)
     return 0;
 }
 
-/* Runs addr2line on up to n entries of one module and stores file:line. The child gets the
- * environment without LD_PRELOAD and FDLEAK_*, so it is not itself traced. */
-static void addr2line_batch(const char *tool, struct module *m, struct entry **es, size_t n)
+struct child_args {
+    const char *tool;
+    char **argv, **envp;
+    int out;
+};
+
+/* The addr2line child: shares our memory until execve (CLONE_VFORK), so raw syscalls only. */
+static int child_main(void *p)
 {
-    char **argv = calloc(n + 4, sizeof *argv);
-    char (*addrs)[24] = calloc(n, sizeof *addrs);
+    struct child_args *a = p;
+    syscall(SYS_dup3, a->out, 1, 0);
+    int dn = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_WRONLY);
+    if (dn >= 0)
+        syscall(SYS_dup3, dn, 2, 0);
+    syscall(SYS_execve, a->tool, a->argv, a->envp);
+    syscall(SYS_exit, 127);
+    return 127;
+}
+
+/* Runs addr2line on n entries of one module and stores file:line. The child gets the
+ * environment without LD_PRELOAD and FDLEAK_*, so it is not itself traced, and it is a clone
+ * child with no exit signal: the program's SIGCHLD handling and waitpid(-1) never see it. */
+static void addr2line_batch(struct fdl_symbolizer *s, const char *tool, struct module *m,
+                            struct entry **es, size_t n)
+{
     size_t envn = 0;
     for (char **e = environ; e && *e; e++)
         envn++;
-    char **envp = calloc(envn + 1, sizeof *envp);
-    if (!argv || !addrs || !envp)
+    char **argv = fdl_region_alloc(s->region, (n + 4) * sizeof *argv);
+    char **envp = fdl_region_alloc(s->region, (envn + 1) * sizeof *envp);
+    char *addrs = fdl_region_alloc(s->region, n * 24);
+    size_t stack_size = 64 * 1024;
+    void *stack = mmap(0, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (!argv || !envp || !addrs || stack == MAP_FAILED)
         goto out;
     size_t k = 0;
     for (char **e = environ; e && *e; e++)
@@ -252,44 +298,32 @@ static void addr2line_batch(const char *tool, struct module *m, struct entry **e
     argv[2] = m->path;
     for (size_t i = 0; i < n; i++) {
         struct fdl_buf b;
-        fdl_buf_init_mem(&b, addrs[i], sizeof addrs[i]);
+        fdl_buf_init_mem(&b, addrs + i * 24, 24);
         fdl_buf_hex(&b, es[i]->f.offset - 1);
         argv[3 + i] = (char *)fdl_buf_cstr(&b);
     }
     int p[2];
     if (syscall(SYS_pipe2, p, O_CLOEXEC))
         goto out;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid;
-    int rc = posix_spawn(&pid, tool, &fa, 0, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
+    struct child_args ca = {tool, argv, envp, p[1]};
+    int pid = clone(child_main, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK, &ca);
     syscall(SYS_close, p[1]);
-    if (rc) {
+    if (pid < 0) {
         syscall(SYS_close, p[0]);
         goto out;
     }
-    size_t cap = 4096, len = 0;
-    char *txt = malloc(cap);
-    struct timespec t0;
+    size_t cap = 64 * 1024, len = 0;
+    char *txt = fdl_region_alloc(s->region, cap);
+    struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (txt) {
+    while (txt && len + 1 < cap) {
         struct pollfd pfd = {p[0], POLLIN, 0};
-        if (poll(&pfd, 1, 1000) <= 0) {
-            struct timespec t1;
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            if (t1.tv_sec - t0.tv_sec > 10)
-                break; /* a wedged addr2line must not hang the program's exit */
+        int pr = poll(&pfd, 1, 1000);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (t1.tv_sec - t0.tv_sec > 10)
+            break; /* a wedged addr2line must not hang the program */
+        if (pr <= 0)
             continue;
-        }
-        if (len + 1024 > cap) {
-            char *nt = realloc(txt, cap *= 2);
-            if (!nt)
-                break;
-            txt = nt;
-        }
         ssize_t r = read(p[0], txt + len, cap - len - 1);
         if (r < 0 && errno == EINTR)
             continue;
@@ -299,7 +333,7 @@ static void addr2line_batch(const char *tool, struct module *m, struct entry **e
     }
     syscall(SYS_close, p[0]);
     kill(pid, SIGKILL);
-    while (waitpid(pid, 0, 0) < 0 && errno == EINTR)
+    while (waitpid(pid, 0, __WALL) < 0 && errno == EINTR)
         ;
     if (!txt)
         goto out;
@@ -315,10 +349,11 @@ static void addr2line_batch(const char *tool, struct module *m, struct entry **e
         char *colon = strrchr(line, ':');
         if (colon && strncmp(line, "??", 2)) {
             *colon = 0;
-            int ln = atoi(colon + 1);
+            int ln = 0;
+            for (const char *d = colon + 1; *d >= '0' && *d <= '9'; d++)
+                ln = ln * 10 + (*d - '0');
             if (ln > 0) {
-                es[i]->file_owned = strdup(line);
-                es[i]->f.file = es[i]->file_owned;
+                es[i]->f.file = line;
                 es[i]->f.line = ln;
             }
         }
@@ -326,20 +361,17 @@ static void addr2line_batch(const char *tool, struct module *m, struct entry **e
             break;
         line = nl + 1;
     }
-    free(txt);
 out:
-    free(argv);
-    free(addrs);
-    free(envp);
+    if (stack != MAP_FAILED)
+        munmap(stack, stack_size);
 }
 
 void fdl_sym_resolve(struct fdl_symbolizer *s)
 {
     char tool[4096];
-    if (!s || !on_path("addr2line", tool, sizeof tool))
+    if (!s || !s->nentries || !on_path("addr2line", tool, sizeof tool))
         return;
-    size_t total = HASH_COUNT(s->entries);
-    struct entry **batch = calloc(total ? total : 1, sizeof *batch);
+    struct entry **batch = fdl_region_alloc(s->region, s->nentries * sizeof *batch);
     if (!batch)
         return;
     for (size_t i = 0; i < s->nmods; i++) {
@@ -351,9 +383,8 @@ void fdl_sym_resolve(struct fdl_symbolizer *s)
             if (e->mod == m)
                 batch[n++] = e;
         for (size_t off = 0; off < n; off += 256)
-            addr2line_batch(tool, m, batch + off, n - off < 256 ? n - off : 256);
+            addr2line_batch(s, tool, m, batch + off, n - off < 256 ? n - off : 256);
     }
-    free(batch);
 }
 
 void fdl_sym_lookup(struct fdl_symbolizer *s, uintptr_t pc, struct fdl_frame *out)
@@ -371,20 +402,7 @@ void fdl_sym_lookup(struct fdl_symbolizer *s, uintptr_t pc, struct fdl_frame *ou
 
 void fdl_sym_free(struct fdl_symbolizer *s)
 {
-    if (!s)
-        return;
-    struct entry *e, *t;
-    HASH_ITER(hh, s->entries, e, t) {
-        HASH_DEL(s->entries, e);
-        free(e->file_owned);
-        free(e);
-    }
-    for (size_t i = 0; i < s->nmods; i++) {
-        free(s->mods[i].path);
-        free(s->mods[i].syms);
+    for (size_t i = 0; s && i < s->nmods; i++)
         if (s->mods[i].map)
             munmap(s->mods[i].map, s->mods[i].map_len);
-    }
-    free(s->mods);
-    free(s);
 }

@@ -1,7 +1,9 @@
 /* symbolize.h — turns raw return addresses into module, function and file:line when a report
  * is written: function names from the ELF symbol tables (static functions too, from .symtab),
- * file:line from addr2line where the module carries debug info. Normal context only: it
- * allocates, maps files and may start addr2line. Not thread-safe per symbolizer. */
+ * file:line from addr2line where the module carries debug info. Memory comes from the caller's
+ * region and addr2line runs as a clone child that sends no SIGCHLD, so this works in a signal
+ * handler, a vfork child or _exit (dl_iterate_phdr takes the loader's recursive lock). Not
+ * thread-safe per symbolizer. */
 #ifndef FDL_SYMBOLIZE_H
 #define FDL_SYMBOLIZE_H
 
@@ -17,13 +19,16 @@ struct fdl_frame {
 };
 
 struct fdl_symbolizer;
+struct fdl_region;
 
-struct fdl_symbolizer *fdl_sym_new(void);
+/* All memory, including the strings handed out, lives in r until the caller frees it. */
+struct fdl_symbolizer *fdl_sym_new(struct fdl_region *r);
 /* Queue pc; names are looked up in one batch by fdl_sym_resolve. */
 void fdl_sym_add(struct fdl_symbolizer *s, uintptr_t pc);
 void fdl_sym_resolve(struct fdl_symbolizer *s);
-/* Fills *out for pc (queued and resolved before); strings live until fdl_sym_free. */
+/* Fills *out for pc (queued and resolved before). */
 void fdl_sym_lookup(struct fdl_symbolizer *s, uintptr_t pc, struct fdl_frame *out);
+/* Unmaps the module files it mapped (the region holds the rest). */
 void fdl_sym_free(struct fdl_symbolizer *s);
 
 #endif

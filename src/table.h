@@ -36,6 +36,7 @@ struct fdl_slot {
     const char *via;        /* name of the wrapped call that created it (static string) */
     struct fdl_site *site;  /* NULL when unknown */
     uint64_t created_ns;    /* CLOCK_MONOTONIC */
+    struct fdl_site *closed_by; /* stack of the close that freed the slot (double-close reports) */
     uint8_t local_len, peer_len;
     uint8_t local[FDL_ADDR_LOCAL_MAX]; /* bind() address when it fits */
     uint8_t peer[FDL_ADDR_PEER_MAX];   /* connect()/accept() peer, kept after the link breaks */

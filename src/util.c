@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -203,4 +204,87 @@ int fdl_gettid(void)
     if (!fdl_tls.tid)
         fdl_tls.tid = (pid_t)syscall(SYS_gettid);
     return fdl_tls.tid;
+}
+
+struct fdl_region_chunk {
+    struct fdl_region_chunk *next;
+    size_t used, cap;
+    char data[] __attribute__((aligned(64))); /* table slots are cache-line aligned */
+};
+
+void *fdl_region_alloc(struct fdl_region *r, size_t size)
+{
+    size = (size + 63) & ~(size_t)63;
+    struct fdl_region_chunk *c = r->head;
+    if (!c || c->cap - c->used < size) {
+        size_t cap = size + sizeof *c > (1u << 20) ? size + sizeof *c : (1u << 20);
+        void *m = mmap(0, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+            return 0;
+        c = m;
+        c->cap = cap - sizeof *c;
+        c->used = 0;
+        c->next = r->head;
+        r->head = c;
+    }
+    void *p = c->data + c->used;
+    c->used += size;
+    return p;
+}
+
+char *fdl_region_strdup(struct fdl_region *r, const char *s)
+{
+    if (!s)
+        return 0;
+    size_t n = strlen(s) + 1;
+    char *d = fdl_region_alloc(r, n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+void fdl_region_free(struct fdl_region *r)
+{
+    while (r->head) {
+        struct fdl_region_chunk *c = r->head;
+        r->head = c->next;
+        munmap(c, c->cap + sizeof *c);
+    }
+}
+
+static void swap_bytes(char *a, char *b, size_t n)
+{
+    while (n--) {
+        char t = *a;
+        *a++ = *b;
+        *b++ = t;
+    }
+}
+
+static void sift(char *base, size_t root, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    for (;;) {
+        size_t child = 2 * root + 1;
+        if (child >= n)
+            return;
+        if (child + 1 < n && cmp(base + child * size, base + (child + 1) * size) < 0)
+            child++;
+        if (cmp(base + root * size, base + child * size) >= 0)
+            return;
+        swap_bytes(base + root * size, base + child * size, size);
+        root = child;
+    }
+}
+
+void fdl_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    char *b = base;
+    if (n < 2)
+        return;
+    for (size_t i = n / 2; i-- > 0;)
+        sift(b, i, n, size, cmp);
+    for (size_t end = n - 1; end > 0; end--) {
+        swap_bytes(b, b + end * size, size);
+        sift(b, 0, end, size, cmp);
+    }
 }

@@ -37,4 +37,18 @@ uint64_t fdl_now_mono_ns(void);
 double fdl_now_real(void);
 int fdl_gettid(void); /* cached per thread */
 
+
+
+/* A region: memory from mmap, handed out by bumping a pointer and released all at once.
+ * Async-signal-safe (no malloc), so a report can be built in a signal handler, in a vfork
+ * child or in _exit. Not thread-safe: one region per report. Memory comes zeroed. */
+struct fdl_region {
+    struct fdl_region_chunk *head;
+};
+void *fdl_region_alloc(struct fdl_region *r, size_t size);
+char *fdl_region_strdup(struct fdl_region *r, const char *s);
+void fdl_region_free(struct fdl_region *r);
+
+/* In-place heapsort: qsort may call malloc. Async-signal-safe. */
+void fdl_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
 #endif

@@ -7,11 +7,15 @@
 
 FDL_EXPORT int close(int fd)
 {
-    if (!fdl_release(fd, FDL_CALLER)) { /* fdleak's own: without fdleak this number is not open */
+    if (!fdl_release(fd, FDL_REL_CLOSE, FDL_CALLER)) { /* fdleak's own: not open without fdleak */
+        fdl_close_ebadf(fd);
         errno = EBADF;
         return -1;
     }
-    return REAL(close)(fd);
+    int r = REAL(close)(fd);
+    if (r < 0 && errno == EBADF)
+        fdl_close_ebadf(fd);
+    return r;
 }
 
 /* Closes [lo, hi] except fdleak's descriptors, with as few real close_range calls as there

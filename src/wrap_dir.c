@@ -24,6 +24,6 @@ FDL_EXPORT DIR *fdopendir(int fd)
 FDL_EXPORT int closedir(DIR *d)
 {
     FDL_NEED(closedir, -1);
-    fdl_release(dirfd(d), FDL_CALLER); /* closedir(NULL) crashes in libc too */
+    fdl_release(dirfd(d), FDL_REL_STREAM, FDL_CALLER); /* closedir(NULL) crashes in libc too */
     return REAL(closedir)(d);
 }

@@ -3,8 +3,12 @@
  * rewrite the parent's table. The wrapper marks the borrowed thread state for the child and
  * clears it when the parent resumes. */
 #include "wrap.h"
+#include "report.h"
 #include "tls.h"
+#include "trigger.h"
 
+#include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* The return address is kept off the stack: the child returns first and reuses the stack the
@@ -24,6 +28,8 @@ __attribute__((used, visibility("hidden"))) fdl_vfork_fn fdl_vfork_real(void)
 __attribute__((used, visibility("hidden"))) void fdl_vfork_returned(int result)
 {
     fdl_tls.vfork_child = result == 0;
+    if (result == 0)
+        fdl_report_vfork_child();
 }
 
 #if defined(__x86_64__)
@@ -54,3 +60,131 @@ __asm__(
 #else
 #warning "no vfork trampoline for this architecture: vfork children may disturb the parent's records"
 #endif
+
+/* ---- exec: the report of what crosses it is written before the real call ---- */
+
+extern char **environ;
+
+/* Runs one exec with the prepared environment; returns only if it failed. */
+#define FDL_EXEC(call, envp)                                    \
+    do {                                                        \
+        struct fdl_region r_ = {0};                             \
+        char **env_ = fdl_exec_prepare(&r_, (envp));            \
+        int rc_ = (call);                                       \
+        int e_ = errno;                                         \
+        fdl_region_free(&r_);                                   \
+        errno = e_;                                             \
+        return rc_;                                             \
+    } while (0)
+
+FDL_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    FDL_EXEC(REAL(execve)(path, argv, env_), envp);
+}
+
+FDL_EXPORT int execv(const char *path, char *const argv[])
+{
+    FDL_EXEC(REAL(execve)(path, argv, env_), environ);
+}
+
+FDL_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    FDL_NEED(execvpe, -1);
+    FDL_EXEC(REAL(execvpe)(file, argv, env_), envp);
+}
+
+FDL_EXPORT int execvp(const char *file, char *const argv[])
+{
+    FDL_NEED(execvpe, -1);
+    FDL_EXEC(REAL(execvpe)(file, argv, env_), environ);
+}
+
+FDL_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    FDL_NEED(fexecve, -1);
+    FDL_EXEC(REAL(fexecve)(fd, argv, env_), envp);
+}
+
+FDL_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
+{
+    FDL_NEED(execveat, -1);
+    FDL_EXEC(REAL(execveat)(dirfd, path, argv, env_, flags), envp);
+}
+
+/* The execl family: arguments up to the terminating NULL (execle: then envp). */
+#define FDL_COLLECT_ARGS(argv, arg0, with_env, envp)                    \
+    va_list ap_;                                                        \
+    size_t n_ = 1;                                                      \
+    va_start(ap_, arg0);                                                \
+    while (va_arg(ap_, const char *))                                   \
+        n_++;                                                           \
+    va_end(ap_);                                                        \
+    const char *argv[n_ + 1];                                           \
+    char *const *envp = environ;                                        \
+    argv[0] = arg0;                                                     \
+    va_start(ap_, arg0);                                                \
+    for (size_t i_ = 1; i_ <= n_; i_++)                                 \
+        argv[i_] = va_arg(ap_, const char *);                           \
+    if (with_env)                                                       \
+        envp = va_arg(ap_, char *const *);                              \
+    va_end(ap_)
+
+FDL_EXPORT int execl(const char *path, const char *arg, ...)
+{
+    FDL_COLLECT_ARGS(argv, arg, 0, envp);
+    FDL_EXEC(REAL(execve)(path, (char *const *)argv, env_), envp);
+}
+
+FDL_EXPORT int execle(const char *path, const char *arg, ...)
+{
+    FDL_COLLECT_ARGS(argv, arg, 1, envp);
+    FDL_EXEC(REAL(execve)(path, (char *const *)argv, env_), envp);
+}
+
+FDL_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    FDL_NEED(execvpe, -1);
+    FDL_COLLECT_ARGS(argv, arg, 0, envp);
+    FDL_EXEC(REAL(execvpe)(file, (char *const *)argv, env_), envp);
+}
+
+/* ---- endings that skip atexit ---- */
+
+FDL_EXPORT void _exit(int status)
+{
+    fdl_exit_now(&status);
+    REAL(_exit)(status);
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
+FDL_EXPORT void _Exit(int status)
+{
+    fdl_exit_now(&status);
+    REAL(_Exit)(status);
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
+/* ---- signal dispositions, as the program should see them (trigger_exit.c) ---- */
+
+FDL_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    return fdl_sigaction(sig, act, old);
+}
+
+/* glibc's signal() has BSD semantics; emulated on top of sigaction so that it goes through the
+ * same filter (glibc's own goes to the kernel directly). */
+FDL_EXPORT __sighandler_t signal(int sig, __sighandler_t handler)
+{
+    struct sigaction act, old;
+    memset(&act, 0, sizeof act);
+    act.sa_handler = handler;
+    sigemptyset(&act.sa_mask);
+    if (sigaddset(&act.sa_mask, sig) < 0 || handler == SIG_ERR) {
+        errno = EINVAL;
+        return SIG_ERR;
+    }
+    act.sa_flags = SA_RESTART;
+    return fdl_sigaction(sig, &act, &old) ? SIG_ERR : old.sa_handler;
+}

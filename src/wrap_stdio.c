@@ -48,7 +48,7 @@ FDL_EXPORT FILE *fdopen(int fd, const char *mode)
     FDL_EXPORT FILE *name(const char *path, const char *mode, FILE *f)             \
     {                                                                              \
         FDL_NEED(name, NULL);                                                      \
-        fdl_release(stream_fd(f), FDL_CALLER);                                     \
+        fdl_release(stream_fd(f), FDL_REL_STREAM, FDL_CALLER);                                     \
         return opened(REAL(name)(path, mode, f), #name);                           \
     }
 FDL_WRAP_FREOPEN(freopen)
@@ -58,7 +58,7 @@ FDL_WRAP_FREOPEN(freopen64)
     FDL_EXPORT int name(FILE *f)                                                   \
     {                                                                              \
         FDL_NEED(name, EOF);                                                       \
-        fdl_release(stream_fd(f), FDL_CALLER);                                     \
+        fdl_release(stream_fd(f), FDL_REL_STREAM, FDL_CALLER);                                     \
         return REAL(name)(f);                                                      \
     }
 FDL_WRAP_STREAM_CLOSE(fclose)

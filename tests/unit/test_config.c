@@ -49,13 +49,16 @@ static void test_defaults(void)
     CHECK_EQ(c.depth, 32);
     CHECK_EQ(c.exitcode, -1);
     CHECK_EQ(c.quiet, 0);
+    CHECK_EQ(c.exec_report, 1);
+    CHECK_EQ(c.misuse, FDL_MISUSE_REPORT);
     CHECK_STR(msg, "");
 }
 
 static void test_valid(void)
 {
     const char *env[] = {"FDLEAK_FORMAT=json", "FDLEAK_OUTPUT=/tmp/r.%p.json", "FDLEAK_DEPTH=256",
-                         "FDLEAK_EXITCODE=0", "FDLEAK_QUIET=1", NULL};
+                         "FDLEAK_EXITCODE=0", "FDLEAK_QUIET=1", "FDLEAK_EXEC=ignore",
+                         "FDLEAK_MISUSE=abort", NULL};
     struct fdl_config c;
     char msg[1024];
     CHECK_EQ(parse(env, &c, msg, sizeof msg), 0);
@@ -64,6 +67,8 @@ static void test_valid(void)
     CHECK_EQ(c.depth, 256);
     CHECK_EQ(c.exitcode, 0);
     CHECK_EQ(c.quiet, 1);
+    CHECK_EQ(c.exec_report, 0);
+    CHECK_EQ(c.misuse, FDL_MISUSE_ABORT);
     CHECK_STR(msg, "");
 
     const char *dash[] = {"FDLEAK_OUTPUT=-", "FDLEAK_DEPTH=1", "FDLEAK_EXITCODE=255", NULL};
@@ -83,7 +88,8 @@ static void test_invalid(void)
         {"FDLEAK_DEPTH=257", "FDLEAK_DEPTH"},     {"FDLEAK_DEPTH=12abc", "FDLEAK_DEPTH"},
         {"FDLEAK_DEPTH=-3", "FDLEAK_DEPTH"},      {"FDLEAK_DEPTH=99999999999999999999", "FDLEAK_DEPTH"},
         {"FDLEAK_EXITCODE=256", "FDLEAK_EXITCODE"}, {"FDLEAK_EXITCODE=x", "FDLEAK_EXITCODE"},
-        {"FDLEAK_QUIET=yes", "FDLEAK_QUIET"},
+        {"FDLEAK_QUIET=yes", "FDLEAK_QUIET"},     {"FDLEAK_EXEC=always", "FDLEAK_EXEC"},
+        {"FDLEAK_MISUSE=warn", "FDLEAK_MISUSE"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *env[] = {cases[i].var, NULL};
@@ -98,6 +104,8 @@ static void test_invalid(void)
         CHECK_EQ(c.depth, 32);
         CHECK_EQ(c.exitcode, -1);
         CHECK_EQ(c.quiet, 0);
+        CHECK_EQ(c.exec_report, 1);
+        CHECK_EQ(c.misuse, FDL_MISUSE_REPORT);
     }
     const char *many[] = {"FDLEAK_FORMAT=", "FDLEAK_DEPTH=", "FDLEAK_FORMAT=bad", NULL};
     struct fdl_config c;

@@ -46,10 +46,10 @@ static void test_record_release(void)
     CHECK(fdl_slot_read(s, &r));
     CHECK_STR(r.via, "dup2");
 
-    CHECK(fdl_release(7000, 0));
+    CHECK(fdl_release(7000, FDL_REL_CLOSE, 0));
     CHECK(fdl_slot_read(s, &r));
     CHECK_EQ(r.state, FDL_SLOT_FREE);
-    CHECK(fdl_release(7000, 0)); /* twice: harmless, counted once */
+    CHECK(fdl_release(7000, FDL_REL_CLOSE, 0)); /* twice: harmless, counted once */
     fdl_counts(&after);
     CHECK_EQ(after.open, before.open);
     CHECK(created >= 1);
@@ -86,7 +86,7 @@ static void test_addresses(void)
     CHECK_EQ(r.peer_len, 110);
     CHECK_EQ(r.local_len, 0);
     CHECK_STR((char *)r.peer + 2, "/run/some/long/unix/socket/path/that/is/longer/than/thirty/two/bytes");
-    fdl_release(9000, 0);
+    fdl_release(9000, FDL_REL_CLOSE, 0);
     fdl_note_peer(9000, (struct sockaddr *)&ss, 110); /* on a closed slot: ignored */
 }
 
@@ -96,7 +96,7 @@ static void *churn(void *arg)
     for (int i = 0; i < 20000; i++) {
         int fd = base + (i % 64);
         fdl_created(fd, "open", 0);
-        fdl_release(fd, 0);
+        fdl_release(fd, FDL_REL_CLOSE, 0);
     }
     return NULL;
 }

@@ -1,0 +1,45 @@
+/* trigger_exec.c — before exec: report every descriptor about to cross into a program that
+ * does not know it exists (no close-on-exec), and tell that program where they came from. */
+#include "trigger.h"
+#include "config.h"
+#include "core.h"
+#include "lineage.h"
+#include "report.h"
+#include "table.h"
+#include "tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+
+/* Descriptors fdleak saw created (here or in a forked parent) that exec would pass on. */
+static int crossing(void)
+{
+    int n = 0, bound = fdl_table_bound();
+    for (int fd = 3; fd < bound; fd++) {
+        struct fdl_slot *s = fdl_table_slot(fd, false);
+        if (!s) {
+            fd |= FDL_CHUNK_SLOTS - 1;
+            continue;
+        }
+        if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN || (s->flags & FDL_F_INHERITED))
+            continue;
+        long fl = syscall(SYS_fcntl, fd, F_GETFD);
+        n += fl >= 0 && !(fl & FD_CLOEXEC);
+    }
+    return n;
+}
+
+char **fdl_exec_prepare(struct fdl_region *r, char *const envp[])
+{
+    int saved = errno;
+    fdl_tls.busy++;
+    if (fdl_config()->exec_report && crossing()) {
+        struct fdl_report_opts o = {.trigger = "exec", .crossing = true};
+        fdl_report_now(&o);
+    }
+    char **env = fdl_lineage_env(r, envp, fdl_report_next_seq());
+    fdl_tls.busy--;
+    errno = saved;
+    return env;
+}

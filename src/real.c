@@ -96,6 +96,14 @@ static void fb_closefrom(int fd)
     errno = saved;
 }
 
+static ssize_t fb_recvmsg(int s, struct msghdr *m, int f) { return syscall(SYS_recvmsg, s, m, f); }
+static int fb_recvmmsg(int s, struct mmsghdr *v, unsigned int n, int f, struct timespec *t)
+{
+    return (int)syscall(SYS_recvmmsg, s, v, n, f, t);
+}
+static int fb_pidfd_open(pid_t p, unsigned int f) { return (int)syscall(SYS_pidfd_open, p, f); }
+static int fb_pidfd_getfd(int p, int t, unsigned int f) { return (int)syscall(SYS_pidfd_getfd, p, t, f); }
+static int fb_open_by_handle_at(int d, struct file_handle *h, int f) { return (int)syscall(SYS_open_by_handle_at, d, h, f); }
 static int fb_execve(const char *p, char *const a[], char *const e[]) { return (int)syscall(SYS_execve, p, a, e); }
 static void fb_exit(int status)
 {
@@ -115,6 +123,8 @@ struct fdl_real fdl_real = {
     .signalfd = fb_signalfd, .inotify_init = fb_inotify_init, .inotify_init1 = fb_inotify_init1,
     .fanotify_init = fb_fanotify_init, .memfd_create = fb_memfd_create,
     .close = fb_close, .close_range = fb_close_range, .closefrom = fb_closefrom,
+    .recvmsg = fb_recvmsg, .recvmmsg = fb_recvmmsg, .pidfd_open = fb_pidfd_open,
+    .pidfd_getfd = fb_pidfd_getfd, .open_by_handle_at = fb_open_by_handle_at,
     .execve = fb_execve, ._exit = fb_exit, ._Exit = fb_exit,
 };
 

@@ -4,6 +4,10 @@
 #define FDL_REAL_H
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <termios.h>
+#include <time.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -49,6 +53,11 @@
     X(int, fanotify_init, (unsigned int, unsigned int))                                    \
     X(int, memfd_create, (const char *, unsigned int))                                     \
     X(int, close, (int))                                                                   \
+    X(ssize_t, recvmsg, (int, struct msghdr *, int))                                       \
+    X(int, recvmmsg, (int, struct mmsghdr *, unsigned int, int, struct timespec *))        \
+    X(int, pidfd_open, (pid_t, unsigned int))                                              \
+    X(int, pidfd_getfd, (int, int, unsigned int))                                          \
+    X(int, open_by_handle_at, (int, struct file_handle *, int))                            \
     X(int, close_range, (unsigned int, unsigned int, int))                                 \
     X(void, closefrom, (int))                                                              \
     X(int, execve, (const char *, char *const[], char *const[]))                           \
@@ -65,6 +74,9 @@
     L(int, posix_openpt, (int))                                                            \
     L(int, getpt, (void))                                                                  \
     L(int, shm_open, (const char *, int, mode_t))                                          \
+    L(int, mq_open, (const char *, int, ...))                                              \
+    L(int, openpty, (int *, int *, char *, const struct termios *, const struct winsize *)) \
+    L(pid_t, forkpty, (int *, char *, const struct termios *, const struct winsize *))      \
     L(FILE *, tmpfile, (void))                                                             \
     L(FILE *, tmpfile64, (void))                                                           \
     L(FILE *, fopen, (const char *, const char *))                                         \

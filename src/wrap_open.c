@@ -37,3 +37,4 @@ FDL_WRAP_FD(__openat_2, (int dirfd, const char *path, int flags), (dirfd, path, 
 FDL_WRAP_FD(__openat64_2, (int dirfd, const char *path, int flags), (dirfd, path, flags))
 FDL_WRAP_FD(creat, (const char *path, mode_t mode), (path, mode))
 FDL_WRAP_FD(creat64, (const char *path, mode_t mode), (path, mode))
+FDL_WRAP_FD(open_by_handle_at, (int mountfd, struct file_handle *h, int flags), (mountfd, h, flags))

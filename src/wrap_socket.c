@@ -2,6 +2,7 @@
  * a report name the peer even after the connection broke. */
 #include "wrap.h"
 
+#include <string.h>
 #include <sys/socket.h>
 
 FDL_WRAP_FD(socket, (int domain, int type, int proto), (domain, type, proto))
@@ -63,5 +64,38 @@ FDL_EXPORT int listen(int s, int backlog)
     int r = REAL(listen)(s, backlog);
     if (r == 0)
         fdl_note_flags(s, FDL_F_LISTEN);
+    return r;
+}
+
+/* Descriptors passed over a unix socket (SCM_RIGHTS) are created by the receiving call. */
+static void received(struct msghdr *m, const char *via)
+{
+    if (!m || !m->msg_control)
+        return;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0))
+            continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof fd, sizeof fd); /* CMSG_DATA may be unaligned */
+            fdl_created(fd, via, 0);
+        }
+    }
+}
+
+FDL_EXPORT ssize_t recvmsg(int s, struct msghdr *m, int flags)
+{
+    ssize_t r = REAL(recvmsg)(s, m, flags);
+    if (r >= 0)
+        received(m, __func__);
+    return r;
+}
+
+FDL_EXPORT int recvmmsg(int s, struct mmsghdr *v, unsigned int n, int flags, struct timespec *t)
+{
+    int r = REAL(recvmmsg)(s, v, n, flags, t);
+    for (int i = 0; i < r; i++)
+        received(&v[i].msg_hdr, __func__);
     return r;
 }

@@ -438,6 +438,7 @@ void fdl_report_misuse_now(enum fdl_misuse_kind what, int fd, struct fdl_site *s
     for (int j = 0; j < 3; j++)
         for (unsigned i = 0; all[j] && i < all[j]->n_native; i++)
             fdl_sym_add(sym, all[j]->frames[i]);
+    fdl_sym_resolve(sym);
     char mem[8192];
     struct fdl_buf b;
     fdl_buf_init_fd(&b, fdl_stderr_fd(), mem, sizeof mem);

@@ -90,10 +90,12 @@ static void record(int fd, const char *via, uint32_t flags, struct fdl_site *sit
     count_open();
 }
 
-/* The calling thread's stack as a site; NULL when nested inside fdleak on this thread. */
+/* The calling thread's stack as a site; NULL when nested inside fdleak on this thread, and in
+ * a vfork child: libunwind keeps global state (its validation pipe's numbers) that the child
+ * would rewrite in its parent's memory. */
 static struct fdl_site *capture_site(uint32_t *flags)
 {
-    if (fdl_tls.busy) {
+    if (fdl_tls.busy || fdl_in_vfork_child()) {
         *flags |= FDL_F_NESTED;
         return 0;
     }
@@ -208,11 +210,14 @@ bool fdl_release(int fd, enum fdl_release_how how, uintptr_t caller)
     if (fd == 2)
         fdl_keep_stderr();
     struct fdl_slot *s = fdl_table_slot(fd, false);
+    uint32_t st = s ? __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) : FDL_SLOT_FREE;
+    bool unwinder = fdl_tls.busy && fdl_pc_in_unwinder(caller);
+    if (unwinder && st != FDL_SLOT_INTERNAL)
+        return false; /* libunwind holding a stale number must not close the program's descriptor */
     if (!s)
         return true;
-    uint32_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
     if (st == FDL_SLOT_INTERNAL) {
-        if (!(fdl_tls.busy && fdl_pc_in_unwinder(caller)))
+        if (!unwinder)
             return false;
         uint32_t expect = FDL_SLOT_INTERNAL;
         if (__atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_FREE, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
@@ -236,7 +241,7 @@ bool fdl_release(int fd, enum fdl_release_how how, uintptr_t caller)
 
 void fdl_close_ebadf(int fd)
 {
-    if (fdl_in_vfork_child())
+    if (fdl_in_vfork_child() || fdl_tls.busy) /* busy: libunwind's stale number, not the program */
         return;
     struct fdl_slot *s = fdl_table_slot(fd, false), rec;
     if (s && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == FDL_SLOT_FREE && fdl_slot_read(s, &rec) &&

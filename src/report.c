@@ -219,7 +219,8 @@ static void build(struct fdl_report *r)
         if (e->fd <= 2 || e->info.cloexec || (e->rec.flags & FDL_F_INHERITED))
             continue;
         r->errors[r->nerrors++] = (struct fdl_rep_error){.what = FDL_E_CROSSES_EXEC, .fd = e->fd,
-                                                         .site = e->rec.site, .count = 1};
+                                                         .site = e->rec.site, .count = 1,
+                                                         .stack_site = r->o.exec_stack};
     }
     for (unsigned i = 0; r->errors && i < nlog; i++)
         if (__atomic_load_n(&log[i].ready, __ATOMIC_ACQUIRE))

@@ -47,6 +47,7 @@ struct fdl_report_opts {
     const char *label;    /* api: the caller's label */
     const char *signal;   /* exit by a fatal signal: its name */
     bool crossing;        /* exec: list descriptors about to cross it as errors */
+    struct fdl_site *exec_stack; /* … and the stack of the exec call */
 };
 
 struct fdl_report {

@@ -33,9 +33,10 @@ static int crossing(void)
 char **fdl_exec_prepare(struct fdl_region *r, char *const envp[])
 {
     int saved = errno;
+    struct fdl_site *stack = fdl_config()->exec_report ? fdl_capture_stack() : 0;
     fdl_tls.busy++;
     if (fdl_config()->exec_report && crossing()) {
-        struct fdl_report_opts o = {.trigger = "exec", .crossing = true};
+        struct fdl_report_opts o = {.trigger = "exec", .crossing = true, .exec_stack = stack};
         fdl_report_now(&o);
     }
     char **env = fdl_lineage_env(r, envp, fdl_report_next_seq());

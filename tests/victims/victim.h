@@ -19,6 +19,13 @@
  * descriptor is open and of the declared kind/cloexec state, and (when not preloaded) nothing
  * else the victim opened is still open. So a bare run of a victim validates its leak lines
  * without fdleak; the meson suite `victims` does exactly that.
+ *
+ * Other reports (check_leaks.py documents the full syntax): a line tagged `@<pid>` is about the
+ * exit report of another process, `@<pid>/exec` about the report written before an exec.
+ * Declarations made in a fork child (after v_child_begin()) are tagged with its pid
+ * automatically; v_decl()/v_decl_pid() print `report`, `inherited` and `error` lines, and
+ * V_ERROR/V_EXEC_ERROR name the calling function as the one making the bad call, like V_LEAK.
+ * Every line goes out with one write(2) (no stdio buffer that a fork would duplicate).
  */
 #ifndef FDLEAK_TEST_VICTIM_H
 #define FDLEAK_TEST_VICTIM_H
@@ -31,12 +38,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -60,6 +69,16 @@
 #define V_LEAK(fd, kind, desc, via, cloexec)                                                \
     v_leak((fd), (kind), __func__, (desc), NULL, (via), (cloexec), 0)
 
+/* V_ERROR(what, fd, extra): declare that the calling function just made a bad call (a misuse
+ * fdleak must list in errors[] of this process's exit report); extra is more attributes
+ * ("site=open_it first_close=close_it", "site=null", "count=3", "optional") or "". */
+#define V_ERROR(what, fd, extra) v_decl(NULL, "error %s %d %s %s", (what), (fd), __func__, (extra))
+
+/* V_EXEC_ERROR(fd, site_fn): the calling function is about to exec with fd open and not
+ * close-on-exec; site_fn created it. For this process's exec report. */
+#define V_EXEC_ERROR(fd, site_fn)                                                           \
+    v_decl("exec", "error crosses-exec %d %s site=%s", (fd), __func__, (site_fn))
+
 struct v_leak_rec {
     char kind[32];
     char desc[256];
@@ -76,7 +95,8 @@ static struct {
     char dir[PATH_MAX];
     int own_dir; /* 1: we made dir and remove it at the end */
     int failed;
-} v_state = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, NULL, 0, "", 0, 0};
+    pid_t main_pid; /* the victim's own process (set by v_begin) */
+} v_state = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, NULL, 0, "", 0, 0, 0};
 
 __attribute__((noreturn)) V_API void v_die(const char *file, int line, const char *what)
 {
@@ -103,6 +123,62 @@ V_API int v_preloaded(void)
     const char *p = getenv("LD_PRELOAD");
     return p && *p;
 }
+
+/* Writes one line to stdout with a single write(2): atomic in a pipe, never duplicated by fork,
+ * never lost by _exit or a signal. */
+__attribute__((format(printf, 1, 2))) V_API void v_say(const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n > sizeof line - 2)
+        n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    int saved = errno;
+    for (int off = 0; off < n;) {
+        ssize_t w = write(1, line + off, (size_t)(n - off));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (int)w;
+    }
+    errno = saved;
+}
+
+/* The tag naming a report: "" for the victim's own exit report, "@<pid> " or
+ * "@<pid>/<trigger> " otherwise. */
+V_API const char *v_tag(char *buf, size_t size, long pid, const char *trigger)
+{
+    if (trigger && !strcmp(trigger, "exit"))
+        trigger = NULL;
+    if (pid == (long)v_state.main_pid && !trigger)
+        buf[0] = '\0';
+    else if (trigger)
+        snprintf(buf, size, "@%ld/%s ", pid, trigger);
+    else
+        snprintf(buf, size, "@%ld ", pid);
+    return buf;
+}
+
+/* Prints a declaration about the report (pid, trigger); trigger NULL means "exit". */
+__attribute__((format(printf, 3, 4))) V_API void v_decl_pid(long pid, const char *trigger,
+                                                             const char *fmt, ...)
+{
+    char body[900], tag[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    v_say("%s%s", v_tag(tag, sizeof tag, pid, trigger), body);
+}
+
+/* The same about a report of this process. */
+#define v_decl(trigger, ...) v_decl_pid((long)getpid(), (trigger), __VA_ARGS__)
 
 /* The working directory for the victim's files: $FDLEAK_TEST_DIR (made by the checker, which
  * removes it) or a fresh /tmp directory removed by v_finish. */
@@ -185,9 +261,62 @@ V_API void v_note_before(int fd, void *arg)
 /* Call first in main: prints the pid line and remembers the descriptors already open. */
 V_API void v_begin(void)
 {
-    printf("pid %ld\n", (long)getpid());
+    v_state.main_pid = getpid();
+    v_say("pid %ld", (long)getpid());
     v_each_open_fd(v_note_before, NULL);
     v_dir();
+}
+
+/* Call first in a fork child that declares anything: from now on its declarations are tagged
+ * with its pid, and what it holds now (the parent's declared leaks included) counts as there
+ * at the start for its own v_finish(). The child never removes the scratch directory. */
+V_API void v_child_begin(void)
+{
+    for (int fd = 0; fd < v_state.nleaks_cap; fd++)
+        v_state.leaks[fd].declared = 0;
+    v_each_open_fd(v_note_before, NULL);
+    v_state.own_dir = 0;
+    v_state.failed = 0;
+}
+
+/* Waits for a child at most timeout_s seconds; returns its wait status, or -1 after killing a
+ * child that did not finish (a deadlock, probably) and failing the self-check. */
+V_API int v_wait_child(pid_t pid, int timeout_s)
+{
+    int st;
+    V_CHECK(pid > 0);
+    for (long i = 0; i < (long)timeout_s * 200; i++) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return st;
+        V_CHECK(r == 0 || (r < 0 && errno == EINTR));
+        usleep(5000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    v_fail("child %ld did not finish within %d s (deadlock?); killed", (long)pid, timeout_s);
+    return -1;
+}
+
+/* The same, and the child must have exited with status 0 (its own self-check passed). */
+V_API void v_wait_ok(pid_t pid, int timeout_s)
+{
+    int st = v_wait_child(pid, timeout_s);
+    if (st == -1)
+        return;
+    if (WIFSIGNALED(st))
+        v_fail("child %ld killed by signal %d", (long)pid, WTERMSIG(st));
+    else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        v_fail("child %ld exited with status %d", (long)pid, WEXITSTATUS(st));
+}
+
+/* fork() with stdio flushed first, so the child does not write the parent's buffered output. */
+V_API pid_t v_fork(void)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    V_CHECK(pid >= 0);
+    return pid;
 }
 
 /* Records a leak for the self-check; print != 0 also writes the `leak` line. */
@@ -207,8 +336,9 @@ V_API void v_leak(int fd, const char *kind, const char *fn, const char *desc, co
     r->cloexec = cloexec;
     snprintf(r->kind, sizeof r->kind, "%s", kind);
     snprintf(r->desc, sizeof r->desc, "%s", desc);
-    char line[1024];
-    int n = snprintf(line, sizeof line, "leak %d %s %s %s", fd, kind, fn, desc);
+    char line[1024], tag[64];
+    int n = snprintf(line, sizeof line, "%sleak %d %s %s %s",
+                     v_tag(tag, sizeof tag, (long)getpid(), NULL), fd, kind, fn, desc);
     if (module)
         n += snprintf(line + n, sizeof line - (size_t)n, " %s", module);
     if (via)
@@ -217,7 +347,7 @@ V_API void v_leak(int fd, const char *kind, const char *fn, const char *desc, co
         n += snprintf(line + n, sizeof line - (size_t)n, " cloexec=%d", cloexec);
     if (tid > 0)
         snprintf(line + n, sizeof line - (size_t)n, " tid=%ld", tid);
-    puts(line);
+    v_say("%s", line);
     pthread_mutex_unlock(&v_state.lock);
 }
 

@@ -269,15 +269,11 @@ int fdl_release_range(unsigned lo, unsigned hi, int *skip, int max_skip)
             skip[j] = skip[j - 1];
             skip[j - 1] = t;
         }
-    unsigned bound = (unsigned)fdl_table_bound();
     struct fdl_site *by = 0;
     bool captured = false;
-    for (unsigned fd = lo; fd < bound && fd <= hi; fd++) {
-        struct fdl_slot *s = fdl_table_slot((int)fd, false);
-        if (!s) { /* unmapped chunk: nothing tracked there */
-            fd |= FDL_CHUNK_SLOTS - 1;
-            continue;
-        }
+    struct fdl_slot *s;
+    int top = hi > (unsigned)INT32_MAX ? INT32_MAX : (int)hi;
+    for (int fd = (int)(lo > (unsigned)INT32_MAX ? INT32_MAX : lo); (s = fdl_table_next(&fd, top)); fd++) {
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN)
             continue;
         if (!captured) { /* one stack for the whole range, taken only if something is open */
@@ -329,48 +325,25 @@ void fdl_note_flags(int fd, uint32_t flags)
 
 /* ---- start-up and fork ---- */
 
-/* Marks every descriptor open now that has no record as inherited (raw syscalls only). */
-static void scan_inherited(void)
+/* A descriptor open when fdleak starts, with no record yet: inherited. */
+static void mark_inherited(int fd, void *arg)
 {
-    int dfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
+    (void)arg;
+    struct fdl_slot *s = fdl_table_slot(fd, true);
+    uint32_t expect = FDL_SLOT_FREE;
+    if (!s || !__atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_OPEN, false, __ATOMIC_ACQ_REL,
+                                           __ATOMIC_RELAXED))
         return;
-    char buf[4096];
-    long n;
-    while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
-        for (long off = 0; off < n;) {
-            struct {
-                uint64_t ino;
-                int64_t off;
-                unsigned short reclen;
-                unsigned char type;
-                char name[];
-            } *d = (void *)(buf + off);
-            off += d->reclen;
-            if (d->name[0] < '0' || d->name[0] > '9')
-                continue;
-            int fd = 0;
-            for (const char *p = d->name; *p; p++)
-                fd = fd * 10 + (*p - '0');
-            if (fd == dfd)
-                continue;
-            struct fdl_slot *s = fdl_table_slot(fd, true);
-            uint32_t expect = FDL_SLOT_FREE;
-            if (!s || !__atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_OPEN, false,
-                                                   __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-                continue;
-            fdl_slot_write_begin(s);
-            s->flags = FDL_F_INHERITED;
-            s->via = 0;
-            s->site = 0;
-            s->tid = 0;
-            s->created_ns = fdl_now_mono_ns();
-            s->local_len = s->peer_len = 0;
-            fdl_slot_write_end(s);
-            count_open();
-        }
-    }
-    syscall(SYS_close, dfd);
+    fdl_slot_write_begin(s);
+    s->flags = FDL_F_INHERITED;
+    s->via = 0;
+    s->site = 0;
+    s->tid = 0;
+    s->created_ns = fdl_now_mono_ns();
+    s->closed_by = 0;
+    s->local_len = s->peer_len = 0;
+    fdl_slot_write_end(s);
+    count_open();
 }
 
 /* In the child of fork(): what the parent had open is inherited, with the parent's sites.
@@ -381,16 +354,10 @@ static void atfork_child(void)
     start_pid = (int)syscall(SYS_getpid);
     fdl_report_reset_seq(1);
     fdl_misuse_forget();
-    int bound = fdl_table_bound();
-    for (int fd = 0; fd < bound; fd++) {
-        struct fdl_slot *s = fdl_table_slot(fd, false);
-        if (!s) {
-            fd |= FDL_CHUNK_SLOTS - 1;
-            continue;
-        }
+    struct fdl_slot *s;
+    for (int fd = 0; (s = fdl_table_next(&fd, INT32_MAX)); fd++)
         if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == FDL_SLOT_OPEN)
             s->flags |= FDL_F_FORKED;
-    }
 }
 
 static int inited;
@@ -405,7 +372,7 @@ void fdl_init(void)
     fdl_real_ensure();
     fdl_config();
     fdl_capture_init();
-    scan_inherited();
+    fdl_proc_fds(mark_inherited, 0);
     pthread_atfork(0, 0, atfork_child);
     fdl_tls.busy--;
     errno = saved;

@@ -127,13 +127,8 @@ char **fdl_lineage_env(struct fdl_region *r, char *const envp[], unsigned next_s
     fdl_buf_u64(&b, (uint64_t)syscall(SYS_getpid));
     fdl_buf_putc(&b, ';');
     fdl_buf_u64(&b, next_seq);
-    int bound = fdl_table_bound();
-    for (int fd = 3; fd < bound; fd++) {
-        struct fdl_slot *s = fdl_table_slot(fd, false), rec;
-        if (!s) {
-            fd |= FDL_CHUNK_SLOTS - 1;
-            continue;
-        }
+    struct fdl_slot *s, rec;
+    for (int fd = 3; (s = fdl_table_next(&fd, INT32_MAX)); fd++) {
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN || !fdl_slot_read(s, &rec))
             continue;
         long fl = syscall(SYS_fcntl, fd, F_GETFD);

@@ -111,45 +111,25 @@ const struct fdl_rep_site *fdl_report_site(const struct fdl_report *r, const str
     return 0;
 }
 
-/* Open descriptors the table has no record of: created where no wrapper could see. */
-static void scan_unattributed(struct fdl_region *rg, struct vec *out)
+struct unat_ctx {
+    struct fdl_region *rg;
+    struct vec *out;
+};
+
+/* An open descriptor the table has no record of: created where no wrapper could see. */
+static void unattributed(int fd, void *arg)
 {
-    int dfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
+    struct unat_ctx *c = arg;
+    struct fdl_slot *s = fdl_table_slot(fd, false);
+    if (s && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_FREE)
         return;
-    char buf[4096];
-    long n;
-    while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
-        for (long off = 0; off < n;) {
-            struct {
-                uint64_t ino;
-                int64_t off;
-                unsigned short reclen;
-                unsigned char type;
-                char name[];
-            } *d = (void *)(buf + off);
-            off += d->reclen;
-            if (d->name[0] < '0' || d->name[0] > '9')
-                continue;
-            int fd = 0;
-            for (const char *p = d->name; *p; p++)
-                fd = fd * 10 + (*p - '0');
-            if (fd == dfd)
-                continue;
-            struct fdl_slot *s = fdl_table_slot(fd, false);
-            if (s && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_FREE)
-                continue;
-            struct fdl_rep_fd *e = vec_push(rg, out);
-            if (!e)
-                continue;
-            e->fd = fd;
-            fdl_describe(fd, 0, &e->info);
-            if (!e->info.alive)
-                out->n--;
-        }
-    }
-    syscall(SYS_close, dfd);
-    fdl_sort(out->v, out->n, sizeof *out->v, cmp_fd);
+    struct fdl_rep_fd *e = vec_push(c->rg, c->out);
+    if (!e)
+        return;
+    e->fd = fd;
+    fdl_describe(fd, 0, &e->info);
+    if (!e->info.alive)
+        c->out->n--;
 }
 
 /* Adds site to the report's list (without leaks) unless it is there already. */
@@ -177,13 +157,8 @@ static void build(struct fdl_report *r)
     struct fdl_region *rg = &r->region;
     struct vec leaks = {0}, inh = {0}, unat = {0};
     uint64_t now = fdl_now_mono_ns();
-    int bound = fdl_table_bound();
-    for (int fd = 0; fd < bound; fd++) {
-        struct fdl_slot *s = fdl_table_slot(fd, false);
-        if (!s) {
-            fd |= FDL_CHUNK_SLOTS - 1;
-            continue;
-        }
+    struct fdl_slot *s;
+    for (int fd = 0; (s = fdl_table_next(&fd, INT32_MAX)); fd++) {
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN)
             continue;
         struct fdl_slot rec;
@@ -206,7 +181,9 @@ static void build(struct fdl_report *r)
         if (rec.flags & FDL_F_INHERITED)
             e->parent = fdl_lineage_find(fd);
     }
-    scan_unattributed(rg, &unat);
+    struct unat_ctx uc = {rg, &unat};
+    fdl_proc_fds(unattributed, &uc);
+    fdl_sort(unat.v, unat.n, sizeof *unat.v, cmp_fd);
 
     /* Errors: the misuse log, and for exec the descriptors about to cross it. */
     unsigned nlog;

@@ -44,20 +44,26 @@ static void fd_line(struct fdl_buf *b, const struct fdl_rep_fd *e, bool with_age
     fdl_buf_putc(b, '\n');
 }
 
+/* "function (file.c:12)", the file shown by its base name. */
+static void put_where(struct fdl_buf *b, const char *function, const char *file, int line)
+{
+    fdl_buf_puts(b, function ? function : "???");
+    if (file) {
+        const char *base = strrchr(file, '/');
+        fdl_buf_puts(b, " (");
+        fdl_buf_puts(b, base ? base + 1 : file);
+        fdl_buf_putc(b, ':');
+        fdl_buf_u64(b, (uint64_t)line);
+        fdl_buf_putc(b, ')');
+    }
+}
+
 static void frame_line(struct fdl_buf *b, const struct fdl_frame *f, bool first)
 {
     fdl_buf_puts(b, first ? "fdleak:    at " : "fdleak:    by ");
     fdl_buf_hex(b, f->pc);
     fdl_buf_puts(b, ": ");
-    fdl_buf_puts(b, f->function ? f->function : "???");
-    if (f->file) {
-        const char *base = strrchr(f->file, '/');
-        fdl_buf_puts(b, " (");
-        fdl_buf_puts(b, base ? base + 1 : f->file);
-        fdl_buf_putc(b, ':');
-        fdl_buf_u64(b, (uint64_t)f->line);
-        fdl_buf_putc(b, ')');
-    }
+    put_where(b, f->function, f->file, f->line);
     if (f->module) {
         fdl_buf_puts(b, " in ");
         fdl_buf_puts(b, f->module);
@@ -75,16 +81,7 @@ static void site_headline(const struct fdl_report *r, struct fdl_buf *b, const s
     fdl_buf_puts(b, "site ");
     fdl_buf_u64(b, site->id);
     fdl_buf_puts(b, ", ");
-    const struct fdl_frame *f = &rs->frames[0];
-    fdl_buf_puts(b, f->function ? f->function : "???");
-    if (f->file) {
-        const char *base = strrchr(f->file, '/');
-        fdl_buf_puts(b, " (");
-        fdl_buf_puts(b, base ? base + 1 : f->file);
-        fdl_buf_putc(b, ':');
-        fdl_buf_u64(b, (uint64_t)f->line);
-        fdl_buf_putc(b, ')');
-    }
+    put_where(b, rs->frames[0].function, rs->frames[0].file, rs->frames[0].line);
 }
 
 /* Misuse first: a double close or a descriptor crossing exec is a bug now, a leak may be one. */
@@ -219,15 +216,7 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
             fdl_buf_puts(b, e->parent ? (e->parent->via ? e->parent->via : "?") : e->rec.via ? e->rec.via : "?");
             fdl_buf_puts(b, " at ");
             if (e->parent) {
-                fdl_buf_puts(b, e->parent->function ? e->parent->function : "???");
-                if (e->parent->file) {
-                    const char *base = strrchr(e->parent->file, '/');
-                    fdl_buf_puts(b, " (");
-                    fdl_buf_puts(b, base ? base + 1 : e->parent->file);
-                    fdl_buf_putc(b, ':');
-                    fdl_buf_u64(b, (uint64_t)e->parent->line);
-                    fdl_buf_putc(b, ')');
-                }
+                put_where(b, e->parent->function, e->parent->file, e->parent->line);
             } else {
                 site_headline(r, b, e->rec.site);
             }

@@ -50,6 +50,21 @@ int fdl_table_bound(void)
     return __atomic_load_n(&bound_chunks, __ATOMIC_RELAXED) << FDL_CHUNK_BITS;
 }
 
+struct fdl_slot *fdl_table_next(int *fd, int hi)
+{
+    int bound = fdl_table_bound();
+    if (hi >= bound)
+        hi = bound - 1;
+    for (int f = *fd < 0 ? 0 : *fd; f <= hi; f = (f | (int)(FDL_CHUNK_SLOTS - 1)) + 1) {
+        struct fdl_slot *c = __atomic_load_n(&dir[(unsigned)f >> FDL_CHUNK_BITS], __ATOMIC_ACQUIRE);
+        if (c) {
+            *fd = f;
+            return &c[(unsigned)f & (FDL_CHUNK_SLOTS - 1)];
+        }
+    }
+    return 0;
+}
+
 bool fdl_slot_read(const struct fdl_slot *s, struct fdl_slot *out)
 {
     for (int tries = 0; tries < 64; tries++) {

@@ -55,6 +55,12 @@ struct fdl_slot *fdl_table_slot(int fd, bool create);
 /* Highest fd number whose chunk is mapped, plus one (an upper bound for scans). */
 int fdl_table_bound(void);
 
+/* Scanning: the slot of the first fd >= *fd (and <= hi) whose chunk is mapped, with *fd set to
+ * it; NULL when there is none. Use as
+ *     for (int fd = lo; (s = fdl_table_next(&fd, hi)); fd++)
+ * Lock-free and async-signal-safe. */
+struct fdl_slot *fdl_table_next(int *fd, int hi);
+
 /* Writer side of the sequence count. */
 static inline void fdl_slot_write_begin(struct fdl_slot *s)
 {

@@ -15,13 +15,9 @@
 /* Descriptors fdleak saw created (here or in a forked parent) that exec would pass on. */
 static int crossing(void)
 {
-    int n = 0, bound = fdl_table_bound();
-    for (int fd = 3; fd < bound; fd++) {
-        struct fdl_slot *s = fdl_table_slot(fd, false);
-        if (!s) {
-            fd |= FDL_CHUNK_SLOTS - 1;
-            continue;
-        }
+    int n = 0;
+    struct fdl_slot *s;
+    for (int fd = 3; (s = fdl_table_next(&fd, INT32_MAX)); fd++) {
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN || (s->flags & FDL_F_INHERITED))
             continue;
         long fl = syscall(SYS_fcntl, fd, F_GETFD);

@@ -3,6 +3,7 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -183,6 +184,36 @@ void fdl_warn_once(int *flag, const char *msg)
     fdl_write_all(2, "fdleak: ", 8);
     fdl_write_all(2, msg, strlen(msg));
     fdl_write_all(2, "\n", 1);
+}
+
+bool fdl_proc_fds(void (*fn)(int fd, void *arg), void *arg)
+{
+    int dfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return false;
+    char buf[4096];
+    long n;
+    while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
+        for (long off = 0; off < n;) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+            off += d->reclen;
+            if (d->name[0] < '0' || d->name[0] > '9')
+                continue;
+            int fd = 0;
+            for (const char *p = d->name; *p; p++)
+                fd = fd * 10 + (*p - '0');
+            if (fd != dfd)
+                fn(fd, arg);
+        }
+    }
+    syscall(SYS_close, dfd);
+    return true;
 }
 
 uint64_t fdl_now_mono_ns(void)

@@ -33,6 +33,10 @@ bool fdl_write_all(int fd, const void *p, size_t n);
 /* One line on stderr the first time a given flag is raised ("said once"). */
 void fdl_warn_once(int *flag, const char *msg);
 
+/* Calls fn for every descriptor open in this process (from /proc/self/fd, through raw
+ * syscalls; its own directory descriptor left out). False if /proc is unreadable. */
+bool fdl_proc_fds(void (*fn)(int fd, void *arg), void *arg);
+
 uint64_t fdl_now_mono_ns(void);
 double fdl_now_real(void);
 int fdl_gettid(void); /* cached per thread */

@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,36 @@ static bool parse_int(const char *s, long lo, long hi, long *out)
     return true;
 }
 
+/* "80%": 1..100. */
+static bool parse_percent(const char *s, long *out)
+{
+    char num[16];
+    size_t n = strlen(s);
+    if (n < 2 || n >= sizeof num || s[n - 1] != '%')
+        return false;
+    memcpy(num, s, n - 1);
+    num[n - 1] = 0;
+    return parse_int(num, 1, 100, out);
+}
+
+/* USR1, SIGUSR1, 10 or none (0); -1 when invalid. KILL and STOP cannot be caught. */
+static int parse_signal(const char *v)
+{
+    long n;
+    if (!strcmp(v, "none"))
+        return 0;
+    if (parse_int(v, 1, 64, &n))
+        return n == SIGKILL || n == SIGSTOP ? -1 : (int)n;
+    if (!strncmp(v, "SIG", 3))
+        v += 3;
+    for (int sig = 1; sig < 32; sig++) {
+        const char *name = sigabbrev_np(sig);
+        if (name && !strcmp(name, v))
+            return sig == SIGKILL || sig == SIGSTOP ? -1 : sig;
+    }
+    return -1;
+}
+
 int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char *), int errfd)
 {
     int bad = 0;
@@ -48,9 +79,12 @@ int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char
     cfg->exitcode = -1;
     cfg->exec_report = true;
     cfg->misuse = FDL_MISUSE_REPORT;
+    cfg->report_signal = SIGUSR1;
+    cfg->threshold = -80;
+    cfg->growth_k = 3;
 
     const char *v;
-    long n;
+    long n, n_;
     if ((v = getenv_fn("FDLEAK_FORMAT")) && *v) {
         if (!strcmp(v, "text"))
             cfg->format = FDL_FORMAT_TEXT;
@@ -99,6 +133,46 @@ int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char
         else
             bad++, complain(errfd, "FDLEAK_MISUSE", v, "report, abort, ignore", "report");
     }
+    if ((v = getenv_fn("FDLEAK_SIGNAL")) && *v) {
+        int sig = parse_signal(v);
+        if (sig >= 0)
+            cfg->report_signal = sig;
+        else
+            bad++, complain(errfd, "FDLEAK_SIGNAL", v, "a signal name such as USR1 or SIGUSR2, a number from 1 to 64 other than KILL and STOP, or none", "USR1");
+    }
+    if ((v = getenv_fn("FDLEAK_INTERVAL")) && *v) {
+        char *end;
+        errno = 0;
+        double d = strtod(v, &end);
+        if (!errno && !*end && d >= 0.01 && d <= 31536000)
+            cfg->interval = d, cfg->interval_reports = true;
+        else
+            bad++, complain(errfd, "FDLEAK_INTERVAL", v, "seconds, from 0.01 to 31536000", "no interval reports");
+    }
+    if ((v = getenv_fn("FDLEAK_THRESHOLD")) && *v) {
+        if (!strcmp(v, "none"))
+            cfg->threshold = 0;
+        else if (parse_percent(v, &n_))
+            cfg->threshold = -n_;
+        else if (parse_int(v, 1, 1L << 30, &n_))
+            cfg->threshold = n_;
+        else
+            bad++, complain(errfd, "FDLEAK_THRESHOLD", v, "a descriptor count, a percentage of the soft limit such as 80%, or none", "80%");
+    }
+    if ((v = getenv_fn("FDLEAK_METRICS")) && *v) {
+        if (strlen(v) >= sizeof cfg->metrics)
+            bad++, complain(errfd, "FDLEAK_METRICS", "(too long)", "a path shorter than 1024 bytes", "no metrics");
+        else
+            strcpy(cfg->metrics, v);
+    }
+    if ((v = getenv_fn("FDLEAK_GROWTH")) && *v) {
+        if (parse_int(v, 2, FDL_GROWTH_MAX, &n_))
+            cfg->growth_k = (int)n_;
+        else
+            bad++, complain(errfd, "FDLEAK_GROWTH", v, "an integer from 2 to 16", "3");
+    }
+    if (cfg->metrics[0] && !cfg->interval)
+        cfg->interval = 60;
     errno = saved;
     return bad;
 }

@@ -18,7 +18,15 @@ struct fdl_config {
     bool quiet;                    /* FDLEAK_QUIET=0|1 */
     bool exec_report;              /* FDLEAK_EXEC=report|ignore */
     enum fdl_misuse_mode misuse;   /* FDLEAK_MISUSE=report|abort|ignore */
+    int report_signal;             /* FDLEAK_SIGNAL=NAME|NUMBER|none; 0 = none */
+    double interval;               /* FDLEAK_INTERVAL=SECONDS; 0 = off */
+    bool interval_reports;         /* FDLEAK_INTERVAL was given (not only FDLEAK_METRICS) */
+    long threshold;                /* FDLEAK_THRESHOLD=N|P%|none: N > 0, -P for P%, 0 = none */
+    char metrics[FDL_PATH_MAX];    /* FDLEAK_METRICS=PATH; "" = off */
+    int growth_k;                  /* FDLEAK_GROWTH=K (2..16) snapshots for "growing" */
 };
+
+#define FDL_GROWTH_MAX 16
 
 /* Fills *cfg from getenv_fn (getenv in the library, a table in the unit tests). Each invalid
  * value writes one line to errfd naming the variable, the value and what is accepted, and

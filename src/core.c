@@ -34,12 +34,31 @@ void fdl_counts(struct fdl_counts *out)
     out->peak = __atomic_load_n(&peak_open, __ATOMIC_RELAXED);
 }
 
+struct fdl_hooks fdl_hooks;
+static _Atomic uint64_t threshold_next; /* 0: no threshold */
+
+void fdl_set_threshold(uint64_t n) { __atomic_store_n(&threshold_next, n, __ATOMIC_RELAXED); }
+
 static void count_open(void)
 {
     uint64_t n = __atomic_add_fetch(&open_now, 1, __ATOMIC_RELAXED);
     uint64_t p = __atomic_load_n(&peak_open, __ATOMIC_RELAXED);
     while (n > p && !__atomic_compare_exchange_n(&peak_open, &p, n, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
         ;
+    uint64_t t = __atomic_load_n(&threshold_next, __ATOMIC_RELAXED);
+    /* One thread wins the crossing; the next report waits for twice the count. */
+    if (__builtin_expect(t && n >= t, 0) && !fdl_tls.busy &&
+        __atomic_compare_exchange_n(&threshold_next, &t, t * 2, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED) &&
+        fdl_hooks.threshold)
+        fdl_hooks.threshold(n);
+}
+
+void fdl_creation_failed(void)
+{
+    int e = errno;
+    if ((e == EMFILE || e == ENFILE) && fdl_hooks.emfile && !fdl_tls.busy && !fdl_in_vfork_child())
+        fdl_hooks.emfile();
+    errno = e;
 }
 
 /* The record in s (state already taken away from OPEN by the caller) is closed. */
@@ -126,8 +145,7 @@ void fdl_created(int fd, const char *via, uint32_t flags)
     errno = saved;
 }
 
-/* Moves one of fdleak's own descriptors to the top of the range and hides it. */
-static int adopt_internal(int fd)
+int fdl_adopt_internal(int fd)
 {
     struct rlimit rl;
     if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur > 64) {
@@ -156,12 +174,9 @@ void fdl_keep_stderr(void)
     int fd = (int)syscall(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 3);
     if (fd >= 0) {
         int expect = -1;
-        fd = adopt_internal(fd);
-        if (!__atomic_compare_exchange_n(&saved_stderr, &expect, fd, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-            fdl_table_slot(fd, false)->state = FDL_SLOT_FREE; /* another thread kept one first */
-            internal_set(fd, false);
-            syscall(SYS_close, fd);
-        }
+        fd = fdl_adopt_internal(fd);
+        if (!__atomic_compare_exchange_n(&saved_stderr, &expect, fd, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            fdl_drop_internal(fd); /* another thread kept one first */
     }
     errno = saved;
 }
@@ -172,14 +187,23 @@ int fdl_stderr_fd(void)
     return syscall(SYS_fcntl, 2, F_GETFD) >= 0 || fd < 0 ? 2 : fd;
 }
 
+void fdl_drop_internal(int fd)
+{
+    struct fdl_slot *s = fdl_table_slot(fd, false);
+    uint32_t expect = FDL_SLOT_INTERNAL;
+    if (s && __atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_FREE, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        internal_set(fd, false);
+    syscall(SYS_close, fd);
+}
+
 void fdl_created_pair(int fds[2], const char *via, uintptr_t caller)
 {
     if (fdl_in_vfork_child())
         return;
     int saved = errno;
     if (fdl_tls.busy && fdl_pc_in_unwinder(caller)) {
-        fds[0] = adopt_internal(fds[0]);
-        fds[1] = adopt_internal(fds[1]);
+        fds[0] = fdl_adopt_internal(fds[0]);
+        fds[1] = fdl_adopt_internal(fds[1]);
     } else {
         uint32_t flags = 0;
         struct fdl_site *site = capture_site(&flags);

@@ -64,6 +64,28 @@ struct fdl_counts {
 };
 void fdl_counts(struct fdl_counts *out);
 
+/* Live triggers the core fires from inside a wrapper (set by the shim at start-up; unset in
+ * the unit tests). threshold: the open count reached `open`; emfile: a creation call failed
+ * with EMFILE or ENFILE. Called on the program's thread, before the wrapper returns, never
+ * while that thread is inside fdleak; they must be async-signal-safe. */
+struct fdl_hooks {
+    void (*threshold)(uint64_t open);
+    void (*emfile)(void);
+};
+extern struct fdl_hooks fdl_hooks;
+
+/* Fires the threshold hook when the open count reaches n (then again at 2n, 4n …); 0 = never. */
+void fdl_set_threshold(uint64_t n);
+
+/* A creation call failed: fires the emfile hook if errno says the table is full. Preserves
+ * errno. */
+void fdl_creation_failed(void);
+
+/* fdleak's own descriptor, moved to the top of the range, hidden and protected. Returns its
+ * number. adopt: an fd fdleak opened itself (raw syscall); drop: closes one it adopted. */
+int fdl_adopt_internal(int fd);
+void fdl_drop_internal(int fd);
+
 /* The pid fdleak started in, refreshed after fork. */
 int fdl_pid(void);
 

@@ -140,6 +140,19 @@ static void want_site(struct fdl_report *r, size_t cap, struct fdl_site *site)
     r->sites[r->nsites++].site = site;
 }
 
+struct every_ctx {
+    struct fdl_report *r;
+    size_t cap;
+};
+
+/* Every site that created something (stacks of bad calls are interned too, creating nothing). */
+static void want_created(struct fdl_site *s, void *arg)
+{
+    struct every_ctx *c = arg;
+    if (__atomic_load_n(&s->created, __ATOMIC_RELAXED))
+        want_site(c->r, c->cap, s);
+}
+
 static struct fdl_frame *frames_of(struct fdl_report *r, struct fdl_site *s, unsigned *n)
 {
     *n = 0;
@@ -152,8 +165,10 @@ static struct fdl_frame *frames_of(struct fdl_report *r, struct fdl_site *s, uns
     return f;
 }
 
-static void build(struct fdl_report *r)
+void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
 {
+    memset(r, 0, sizeof *r);
+    r->o = *o;
     struct fdl_region *rg = &r->region;
     struct vec leaks = {0}, inh = {0}, unat = {0};
     uint64_t now = fdl_now_mono_ns();
@@ -206,8 +221,9 @@ static void build(struct fdl_report *r)
                 .count = __atomic_load_n(&log[i].count, __ATOMIC_RELAXED),
                 .stack_site = log[i].stack, .first_site = log[i].first_close};
 
-    /* Sites: those with leaks, most leaks first; then those inherited and error entries name. */
-    size_t scap = leaks.n + inh.n + r->nerrors + 1;
+    /* Sites: those with leaks, most leaks first; then the rest, so that two reports can be
+     * compared site by site. */
+    size_t scap = fdl_sites_count() + 2;
     r->sites = fdl_region_alloc(rg, scap * sizeof *r->sites);
     if (r->sites) {
         for (size_t i = 0; i < leaks.n; i++) {
@@ -229,6 +245,12 @@ static void build(struct fdl_report *r)
             want_site(r, scap, inh.v[i].rec.site);
         for (size_t i = 0; i < r->nerrors; i++)
             want_site(r, scap, r->errors[i].site);
+        struct every_ctx ec = {r, scap};
+        fdl_sites_foreach(want_created, &ec);
+        int k = fdl_config()->growth_k;
+        for (size_t i = 0; i < r->nsites; i++)
+            if (r->sites[i].site)
+                r->sites[i].growing = fdl_site_growing(r->sites[i].site, k, &r->sites[i].per_hour);
     }
     fdl_sort(leaks.v, leaks.n, sizeof *leaks.v, cmp_rank);
 
@@ -313,16 +335,38 @@ static void expand_path(const char *pat, int pid, unsigned seq, char *out, size_
     fdl_buf_cstr(&b);
 }
 
-static bool write_to(int fd, const struct fdl_report *r, enum fdl_format fmt)
+static bool write_to(int fd, void (*write)(const struct fdl_report *, struct fdl_buf *),
+                     const struct fdl_report *r)
 {
     char mem[16384];
     struct fdl_buf b;
     fdl_buf_init_fd(&b, fd, mem, sizeof mem);
-    if (fmt == FDL_FORMAT_JSON)
-        fdl_report_write_json(r, &b);
-    else
-        fdl_report_write_text(r, &b);
+    write(r, &b);
     return fdl_buf_flush(&b);
+}
+
+bool fdl_write_file_atomic(const char *path, int pid, void (*write)(const struct fdl_report *, struct fdl_buf *),
+                           const struct fdl_report *r)
+{
+    char tmp[FDL_PATH_MAX + 96];
+    struct fdl_buf tb;
+    fdl_buf_init_mem(&tb, tmp, sizeof tmp);
+    fdl_buf_puts(&tb, path);
+    fdl_buf_puts(&tb, ".tmp");
+    fdl_buf_u64(&tb, (uint64_t)pid);
+    fdl_buf_cstr(&tb);
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return false;
+    bool ok = write_to(fd, write, r);
+    int e = errno;
+    syscall(SYS_close, fd);
+    if (ok && !syscall(SYS_rename, tmp, path))
+        return true;
+    e = ok ? errno : e;
+    syscall(SYS_unlink, tmp);
+    errno = e ? e : EIO;
+    return false;
 }
 
 static void say(const char *a, const char *b, const char *c)
@@ -338,38 +382,32 @@ static void say(const char *a, const char *b, const char *c)
     fdl_write_all(fdl_stderr_fd(), m.data, m.len);
 }
 
-/* Writes to the configured path through a temporary name (a reader never sees half a report),
- * or to stderr. */
+/* Writes to the configured path (whole or not at all), or to stderr. */
 static void deliver(const struct fdl_report *r)
 {
     const struct fdl_config *cfg = fdl_config();
+    void (*write)(const struct fdl_report *, struct fdl_buf *) =
+        cfg->format == FDL_FORMAT_JSON ? fdl_report_write_json : fdl_report_write_text;
     unsigned seq = take_seq();
     if (cfg->output[0]) {
-        char path[FDL_PATH_MAX + 64], tmp[FDL_PATH_MAX + 96];
+        char path[FDL_PATH_MAX + 64];
         expand_path(cfg->output, r->pid, seq, path, sizeof path);
-        struct fdl_buf tb;
-        fdl_buf_init_mem(&tb, tmp, sizeof tmp);
-        fdl_buf_puts(&tb, path);
-        fdl_buf_puts(&tb, ".tmp");
-        fdl_buf_u64(&tb, (uint64_t)r->pid);
-        fdl_buf_cstr(&tb);
-        int fd = (int)syscall(SYS_openat, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd >= 0) {
-            bool ok = write_to(fd, r, cfg->format);
-            syscall(SYS_close, fd);
-            if (ok && !syscall(SYS_rename, tmp, path))
-                return;
-            syscall(SYS_unlink, tmp);
-            say("could not write the report to ", path, "; writing it to stderr");
-        } else {
-            say("cannot create the report in ", path,
-                errno == ENOENT ? " (no such directory); writing it to stderr"
-                                : " (not writable); writing it to stderr");
-        }
+        if (fdl_write_file_atomic(path, r->pid, write, r))
+            return;
+        say("cannot write the report to ", path,
+            errno == ENOENT ? " (no such directory); writing it to stderr"
+                            : errno == EMFILE || errno == ENFILE ? " (no descriptor free); writing it to stderr"
+                                                                 : " (not writable); writing it to stderr");
     } else if (cfg->quiet && !r->nleaks && !r->nerrors) {
         return;
     }
-    write_to(fdl_stderr_fd(), r, cfg->format);
+    write_to(fdl_stderr_fd(), write, r);
+}
+
+void fdl_report_free(struct fdl_report *r)
+{
+    fdl_sym_free(r->sym);
+    fdl_region_free(&r->region);
 }
 
 long fdl_report_now(const struct fdl_report_opts *o)
@@ -377,13 +415,10 @@ long fdl_report_now(const struct fdl_report_opts *o)
     int saved = errno;
     fdl_tls.busy++;
     struct fdl_report r;
-    memset(&r, 0, sizeof r);
-    r.o = *o;
-    build(&r);
+    fdl_report_build(&r, o);
     deliver(&r);
     long n = (long)r.nleaks;
-    fdl_sym_free(r.sym);
-    fdl_region_free(&r.region);
+    fdl_report_free(&r);
     fdl_tls.busy--;
     errno = saved;
     return n;

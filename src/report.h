@@ -30,6 +30,8 @@ struct fdl_rep_site {
     struct fdl_site *site; /* NULL: leaks with no stack */
     size_t nleaks;
     struct fdl_frame *frames; /* site->n_native entries */
+    int growing;              /* open count rose over the last FDLEAK_GROWTH snapshots */
+    double per_hour;          /* … by this much per hour */
 };
 
 struct fdl_rep_error {
@@ -60,13 +62,23 @@ struct fdl_report {
     uint64_t open, limit, peak, errors_dropped;
     struct fdl_rep_fd *leaks, *inherited, *unattributed;
     size_t nleaks, ninherited, nunattributed;
-    struct fdl_rep_site *sites; /* leak sites first (most leaks first), then other referenced sites */
+    struct fdl_rep_site *sites; /* leak sites first (most leaks first), then every other site
+                                   that created a descriptor, or that an entry refers to */
     size_t nsites, nleak_sites;
     struct fdl_rep_error *errors;
     size_t nerrors;
     struct fdl_region region; /* owns everything above */
     struct fdl_symbolizer *sym;
 };
+
+/* Builds a report in r (everything in r->region); fdl_report_free releases it. Same safety as
+ * fdl_report_now; the caller marks the thread busy. */
+void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o);
+void fdl_report_free(struct fdl_report *r);
+
+/* Writes path whole: a temporary name, then rename. False (errno set) on failure. */
+bool fdl_write_file_atomic(const char *path, int pid, void (*write)(const struct fdl_report *, struct fdl_buf *),
+                           const struct fdl_report *r);
 
 /* Builds the report, writes it where FDLEAK_OUTPUT says, returns the number of leaks (or -1 if
  * it could not be built). Thread-safe (each report has its own region) and async-signal-safe
@@ -90,5 +102,10 @@ const struct fdl_rep_site *fdl_report_site(const struct fdl_report *r, const str
 
 void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b);
 void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b);
+void fdl_report_write_metrics(const struct fdl_report *r, struct fdl_buf *b);
+
+/* The short stable name of a site: its innermost frame in the program's own code (not in a
+ * system library), as "function (file:line)". Written into out. */
+void fdl_site_label(const struct fdl_rep_site *s, char *out, size_t cap);
 
 #endif

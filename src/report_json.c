@@ -216,6 +216,13 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
         key(b, "leaks");
         fdl_buf_u64(b, s->nleaks);
         fdl_buf_putc(b, ',');
+        key(b, "growing");
+        fdl_buf_puts(b, s->growing ? "true," : "false,");
+        if (s->growing) {
+            key(b, "growth_per_hour");
+            fdl_buf_fixed(b, s->per_hour, 1);
+            fdl_buf_putc(b, ',');
+        }
         key(b, "native");
         frames(b, s->frames, s->frames ? s->site->n_native : 0);
         fdl_buf_putc(b, ',');

@@ -84,6 +84,25 @@ static void site_headline(const struct fdl_report *r, struct fdl_buf *b, const s
     put_where(b, rs->frames[0].function, rs->frames[0].file, rs->frames[0].line);
 }
 
+/* A site whose open count keeps rising is what runs a service out of descriptors: first. */
+static void growing(const struct fdl_report *r, struct fdl_buf *b)
+{
+    for (size_t k = 0; k < r->nsites; k++) {
+        const struct fdl_rep_site *s = &r->sites[k];
+        if (!s->growing)
+            continue;
+        uint64_t c = __atomic_load_n(&s->site->created, __ATOMIC_RELAXED);
+        uint64_t d = __atomic_load_n(&s->site->closed, __ATOMIC_RELAXED);
+        fdl_buf_puts(b, "fdleak: growing: ");
+        site_headline(r, b, s->site);
+        fdl_buf_puts(b, " holds ");
+        fdl_buf_u64(b, c > d ? c - d : 0);
+        fdl_buf_puts(b, " open, +");
+        fdl_buf_fixed(b, s->per_hour, 0);
+        fdl_buf_puts(b, " per hour\n");
+    }
+}
+
 /* Misuse first: a double close or a descriptor crossing exec is a bug now, a leak may be one. */
 static void errors(const struct fdl_report *r, struct fdl_buf *b)
 {
@@ -154,6 +173,7 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
     }
     fdl_buf_putc(b, '\n');
 
+    growing(r, b);
     errors(r, b);
     size_t i = 0;
     for (size_t k = 0; k < r->nleak_sites; k++) {

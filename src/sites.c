@@ -114,3 +114,42 @@ void fdl_sites_foreach(void (*fn)(struct fdl_site *, void *), void *arg)
 }
 
 unsigned fdl_sites_count(void) { return __atomic_load_n(&n_sites, __ATOMIC_RELAXED); }
+
+/* ---- growth ---- */
+
+#define RING 16
+static uint64_t snap_ns[RING];
+static _Atomic unsigned snaps;
+
+static void snap_one(struct fdl_site *s, void *arg)
+{
+    unsigned slot = *(unsigned *)arg;
+    uint64_t c = __atomic_load_n(&s->created, __ATOMIC_RELAXED), d = __atomic_load_n(&s->closed, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->hist[slot], (uint32_t)(c > d ? c - d : 0), __ATOMIC_RELAXED);
+}
+
+void fdl_sites_snapshot(void)
+{
+    unsigned n = __atomic_load_n(&snaps, __ATOMIC_RELAXED), slot = n % RING;
+    snap_ns[slot] = fdl_now_mono_ns();
+    fdl_sites_foreach(snap_one, &slot);
+    __atomic_store_n(&snaps, n + 1, __ATOMIC_RELEASE);
+}
+
+int fdl_site_growing(const struct fdl_site *s, int k, double *per_hour)
+{
+    unsigned n = __atomic_load_n(&snaps, __ATOMIC_ACQUIRE);
+    if (k < 2 || k > RING || n < (unsigned)k)
+        return 0;
+    uint32_t prev = 0;
+    for (int i = k; i > 0; i--) {
+        uint32_t v = __atomic_load_n(&s->hist[(n - (unsigned)i) % RING], __ATOMIC_RELAXED);
+        if (i < k && v <= prev)
+            return 0;
+        prev = v;
+    }
+    uint32_t first = __atomic_load_n(&s->hist[(n - (unsigned)k) % RING], __ATOMIC_RELAXED);
+    uint64_t t0 = snap_ns[(n - (unsigned)k) % RING], t1 = snap_ns[(n - 1) % RING];
+    *per_hour = t1 > t0 ? (double)(prev - first) * 3600e9 / (double)(t1 - t0) : 0;
+    return 1;
+}

@@ -15,6 +15,7 @@ struct fdl_site {
     uint16_t n_extra;           /* further key words (reserved for Python frames) */
     _Atomic uint64_t created;   /* descriptors created here */
     _Atomic uint64_t closed;    /* … and released again */
+    _Atomic uint32_t hist[16];  /* open count at the last interval snapshots (a ring) */
     uintptr_t frames[];         /* n_native pcs, then n_extra words */
 };
 
@@ -28,6 +29,12 @@ struct fdl_site *fdl_site_intern(const uintptr_t *frames, unsigned n_native, uns
 void fdl_sites_foreach(void (*fn)(struct fdl_site *, void *), void *arg);
 
 unsigned fdl_sites_count(void);
+
+/* Growth: an interval snapshot records every site's open count; a site is growing when its
+ * last k recorded counts strictly increase. Snapshots are taken by one thread (the interval
+ * thread); readers may run anywhere, concurrently, and see a count at most one snapshot old. */
+void fdl_sites_snapshot(void);
+int fdl_site_growing(const struct fdl_site *s, int k, double *per_hour);
 
 /* Lock-free bump allocation from mmap'd chunks; memory is never freed. */
 void *fdl_arena_alloc(size_t size);

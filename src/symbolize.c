@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -39,6 +40,7 @@ struct module {
     struct sym *syms;
     size_t nsyms;
     int has_debug; /* .debug_line present: addr2line can give file:line */
+    int exec, bias_known;
 };
 
 struct entry {
@@ -69,53 +71,125 @@ static void *grow(struct fdl_region *r, void *old, size_t n, size_t *cap, size_t
     return p;
 }
 
-static int mod_cb(struct dl_phdr_info *info, size_t size, void *p)
+/* The load bias of the ELF object whose first page is mapped at start (0 if it is not ELF). */
+static int elf_bias(uintptr_t start, uintptr_t end, uintptr_t *bias)
 {
-    (void)size;
-    struct fdl_symbolizer *s = p;
-    uintptr_t lo = UINTPTR_MAX, hi = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD)
-            continue;
-        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
-        if (a < lo)
-            lo = a;
-        if (a + ph->p_memsz > hi)
-            hi = a + ph->p_memsz;
-    }
-    if (!hi)
+    const ElfW(Ehdr) *eh = (const void *)start;
+    if (end - start < sizeof *eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
+        eh->e_phoff + (size_t)eh->e_phnum * sizeof(ElfW(Phdr)) > end - start)
         return 0;
-    if (s->nmods == s->capmods) {
-        struct module *m = grow(s->region, s->mods, s->nmods, &s->capmods, sizeof *m);
-        if (!m)
+    const ElfW(Phdr) *ph = (const void *)(start + eh->e_phoff);
+    for (int i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD) {
+            *bias = start - (ph[i].p_vaddr & ~(uintptr_t)0xfff);
             return 1;
-        s->mods = m;
-    }
-    struct module *m = &s->mods[s->nmods];
-    memset(m, 0, sizeof *m);
-    const char *name = info->dlpi_name;
-    char exe[4096];
-    if (!name || !*name) { /* the main program */
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        exe[n > 0 ? n : 0] = 0;
-        name = exe;
-    }
-    m->path = fdl_region_strdup(s->region, name);
-    m->bias = info->dlpi_addr;
-    m->lo = lo;
-    m->hi = hi;
-    s->nmods++;
+        }
     return 0;
+}
+
+static uintptr_t hex(const char **p)
+{
+    uintptr_t v = 0;
+    for (;; (*p)++) {
+        char c = **p;
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return v;
+        v = v * 16 + (uintptr_t)d;
+    }
+}
+
+/* One line of /proc/self/maps: "start-end perms offset dev inode path". */
+static void map_line(struct fdl_symbolizer *s, char *line)
+{
+    const char *p = line;
+    uintptr_t start = hex(&p);
+    if (*p++ != '-')
+        return;
+    uintptr_t end = hex(&p);
+    if (*p++ != ' ')
+        return;
+    bool exec = p[2] == 'x';
+    p += 5;
+    uintptr_t offset = hex(&p);
+    char *path = strchr(p, '/');
+    if (!path)
+        return; /* anonymous, [heap], [vdso]… */
+    char *del = strstr(path, " (deleted)");
+    if (del)
+        *del = 0;
+    struct module *m = s->nmods ? &s->mods[s->nmods - 1] : 0;
+    if (!m || strcmp(m->path, path)) {
+        if (s->nmods == s->capmods) {
+            struct module *nm = grow(s->region, s->mods, s->nmods, &s->capmods, sizeof *nm);
+            if (!nm)
+                return;
+            s->mods = nm;
+        }
+        m = &s->mods[s->nmods++];
+        memset(m, 0, sizeof *m);
+        m->path = fdl_region_strdup(s->region, path);
+        m->lo = start;
+    }
+    if (offset == 0 && !m->bias_known)
+        m->bias_known = elf_bias(start, end, &m->bias);
+    if (start < m->lo)
+        m->lo = start;
+    if (end > m->hi)
+        m->hi = end;
+    m->exec |= exec;
 }
 
 struct fdl_symbolizer *fdl_sym_new(struct fdl_region *r)
 {
     struct fdl_symbolizer *s = fdl_region_alloc(r, sizeof *s);
-    if (s) {
-        s->region = r;
-        dl_iterate_phdr(mod_cb, s);
+    if (!s)
+        return 0;
+    s->region = r;
+    /* /proc/self/maps rather than dl_iterate_phdr: no loader lock, so a report may be made in
+     * a signal handler that interrupted dlopen. */
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return s;
+    size_t cap = 1 << 20, len = 0;
+    char *buf = fdl_region_alloc(r, cap);
+    for (;;) {
+        if (!buf)
+            break;
+        if (len + 4096 > cap) { /* a very large map: grow */
+            char *nb = fdl_region_alloc(r, cap * 2);
+            if (!nb)
+                break;
+            memcpy(nb, buf, len);
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
     }
+    syscall(SYS_close, fd);
+    if (!buf)
+        return s;
+    buf[len] = 0;
+    for (char *line = buf; *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        map_line(s, line);
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    /* Keep only objects with code whose ELF header gave their bias. */
+    size_t k = 0;
+    for (size_t i = 0; i < s->nmods; i++)
+        if (s->mods[i].exec && s->mods[i].bias_known)
+            s->mods[k++] = s->mods[i];
+    s->nmods = k;
     return s;
 }
 

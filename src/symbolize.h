@@ -2,8 +2,8 @@
  * is written: function names from the ELF symbol tables (static functions too, from .symtab),
  * file:line from addr2line where the module carries debug info. Memory comes from the caller's
  * region and addr2line runs as a clone child that sends no SIGCHLD, so this works in a signal
- * handler, a vfork child or _exit (dl_iterate_phdr takes the loader's recursive lock). Not
- * thread-safe per symbolizer. */
+ * handler, a vfork child or _exit (modules come from /proc/self/maps, not from the loader's
+ * locked list). Not thread-safe per symbolizer. */
 #ifndef FDL_SYMBOLIZE_H
 #define FDL_SYMBOLIZE_H
 

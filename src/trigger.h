@@ -10,8 +10,21 @@ struct fdl_region;
  * Nothing in a vfork child. Async-signal-safe. */
 void fdl_exit_now(int *status);
 
+/* The exit report, once per process image; returns FDLEAK_EXITCODE when leaks were found and
+ * a code is set, else -1. signame: the fatal signal, or NULL. Async-signal-safe. */
+int fdl_exit_report(const char *signame);
+
+/* Start-up: report-then-die handlers for the default-action fatal signals, the report signal
+ * (FDLEAK_SIGNAL); the live triggers (interval thread, threshold, EMFILE reserve). */
+void fdl_signals_install(void);
+void fdl_live_start(void);
+
+/* Rewrites the FDLEAK_METRICS file (report_metrics.c). Normal context. */
+void fdl_metrics_now(void);
+
 /* sigaction as the program should see it: SIGTERM/SIGINT/SIGHUP/SIGQUIT left at their default
- * action carry fdleak's report-then-die handler, which queries show as SIG_DFL. */
+ * action carry fdleak's report-then-die handler, and the report signal fdleak's report
+ * handler; queries show both as SIG_DFL. A program's own handler replaces fdleak's. */
 int fdl_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
 /* Before exec: writes the exec report (descriptors about to cross it) and returns the

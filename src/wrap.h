@@ -25,11 +25,24 @@
         }                            \
     } while (0)
 
+/* The one way a wrapper reports a creation's result: recorded, or (EMFILE…) a failure. */
 static inline int fdl_ret_fd(int fd, const char *via, uint32_t flags)
 {
     if (fd >= 0)
         fdl_created(fd, via, flags);
+    else
+        fdl_creation_failed();
     return fd;
+}
+
+/* The same for calls that return two descriptors (pipe, socketpair, openpty). */
+static inline int fdl_ret_pair(int r, int fds[2], const char *via, uintptr_t caller)
+{
+    if (r == 0)
+        fdl_created_pair(fds, via, caller);
+    else
+        fdl_creation_failed();
+    return r;
 }
 
 /* A call whose result is a new descriptor. */

@@ -9,6 +9,8 @@ FDL_EXPORT DIR *opendir(const char *path)
     DIR *d = REAL(opendir)(path);
     if (d)
         fdl_ret_fd(dirfd(d), __func__, FDL_F_DIR);
+    else
+        fdl_creation_failed();
     return d;
 }
 

@@ -6,16 +6,10 @@
 
 FDL_EXPORT int pipe(int fds[2])
 {
-    int r = REAL(pipe)(fds);
-    if (r == 0)
-        fdl_created_pair(fds, __func__, FDL_CALLER);
-    return r;
+    return fdl_ret_pair(REAL(pipe)(fds), fds, __func__, FDL_CALLER);
 }
 
 FDL_EXPORT int pipe2(int fds[2], int flags)
 {
-    int r = REAL(pipe2)(fds, flags);
-    if (r == 0)
-        fdl_created_pair(fds, __func__, FDL_CALLER);
-    return r;
+    return fdl_ret_pair(REAL(pipe2)(fds, flags), fds, __func__, FDL_CALLER);
 }

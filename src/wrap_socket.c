@@ -9,18 +9,17 @@ FDL_WRAP_FD(socket, (int domain, int type, int proto), (domain, type, proto))
 
 FDL_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 {
-    int r = REAL(socketpair)(domain, type, proto, sv);
-    if (r == 0)
-        fdl_created_pair(sv, __func__, FDL_CALLER);
-    return r;
+    return fdl_ret_pair(REAL(socketpair)(domain, type, proto, sv), sv, __func__, FDL_CALLER);
 }
 
 /* The peer is read back from the kernel rather than from the caller's buffer, whose size the
  * call has already overwritten. */
 static int accepted(int fd, const char *via)
 {
-    if (fd < 0)
+    if (fd < 0) {
+        fdl_creation_failed();
         return fd;
+    }
     fdl_created(fd, via, 0);
     int saved = errno;
     struct sockaddr_storage ss;

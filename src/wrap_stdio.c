@@ -17,6 +17,8 @@ static FILE *opened(FILE *f, const char *via)
 {
     if (f)
         fdl_ret_fd(stream_fd(f), via, FDL_F_STREAM);
+    else
+        fdl_creation_failed();
     return f;
 }
 

@@ -38,10 +38,11 @@ FDL_EXPORT mqd_t mq_open(const char *name, int flags, ...)
 FDL_EXPORT int openpty(int *master, int *slave, char *name, const struct termios *t, const struct winsize *w)
 {
     FDL_NEED(openpty, -1);
-    int r = REAL(openpty)(master, slave, name, t, w);
+    int fds[2];
+    int r = fdl_ret_pair(REAL(openpty)(fds, fds + 1, name, t, w), fds, __func__, 0);
     if (r == 0) {
-        int fds[2] = {*master, *slave};
-        fdl_created_pair(fds, __func__, 0);
+        *master = fds[0];
+        *slave = fds[1];
     }
     return r;
 }
@@ -53,5 +54,7 @@ FDL_EXPORT pid_t forkpty(int *master, char *name, const struct termios *t, const
     pid_t pid = REAL(forkpty)(master, name, t, w);
     if (pid > 0)
         fdl_created(*master, __func__, 0);
+    else if (pid < 0)
+        fdl_creation_failed();
     return pid;
 }

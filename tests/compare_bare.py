@@ -91,7 +91,13 @@ def main():
     if not bare_out.strip():
         fails.append("the program printed nothing: nothing was compared")
 
-    report = os.path.join(tmp, "report.%d.json" % pid)
+    # The exit report is the pid's last: report.PID.json, or report.PID.N.json when live
+    # reports (EMFILE, threshold) came first.
+    mine = sorted((f for f in os.listdir(tmp) if f == "report.%d.json" % pid
+                   or (f.startswith("report.%d." % pid) and f.endswith(".json")
+                       and f[len("report.%d." % pid):-5].isdigit())),
+                  key=lambda f: int(f.split(".")[2]) if f.count(".") == 3 else 1)
+    report = os.path.join(tmp, mine[-1] if mine else "report.%d.json" % pid)
     if shim_rc is not None and (shim_rc >= 0):
         if not os.path.exists(report):
             fails.append("no report %s from the preloaded run (library not loaded?); "
@@ -107,6 +113,9 @@ def main():
                     fails.append("report is not an fdleak schema 1 report")
                 elif rep.get("pid") != pid:
                     fails.append("report pid %r, expected %d" % (rep.get("pid"), pid))
+                elif rep.get("trigger") != "exit":
+                    fails.append("the last report %s has trigger %r, expected 'exit'" % (
+                        report, rep.get("trigger")))
                 elif rep.get("leaks") != []:
                     fails.append("the program leaks nothing, but the report lists: %s" %
                                  json.dumps(rep.get("leaks")))

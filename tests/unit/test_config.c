@@ -2,6 +2,7 @@
 #include "config.h"
 #include "unit.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 static const char *const *fake_env;
@@ -51,7 +52,35 @@ static void test_defaults(void)
     CHECK_EQ(c.quiet, 0);
     CHECK_EQ(c.exec_report, 1);
     CHECK_EQ(c.misuse, FDL_MISUSE_REPORT);
+    CHECK_EQ(c.report_signal, SIGUSR1);
+    CHECK_EQ(c.interval * 1000, 0);
+    CHECK_EQ(c.threshold, -80);
+    CHECK_STR(c.metrics, "");
+    CHECK_EQ(c.growth_k, 3);
     CHECK_STR(msg, "");
+}
+
+static void test_live(void)
+{
+    struct fdl_config c;
+    char msg[1024];
+    const char *a[] = {"FDLEAK_SIGNAL=SIGUSR2", "FDLEAK_INTERVAL=0.25", "FDLEAK_THRESHOLD=50%",
+                       "FDLEAK_GROWTH=5", NULL};
+    CHECK_EQ(parse(a, &c, msg, sizeof msg), 0);
+    CHECK_EQ(c.report_signal, SIGUSR2);
+    CHECK_EQ(c.interval * 1000, 250);
+    CHECK_EQ(c.threshold, -50);
+    CHECK_EQ(c.growth_k, 5);
+    const char *b[] = {"FDLEAK_SIGNAL=10", "FDLEAK_THRESHOLD=700", "FDLEAK_METRICS=/tmp/m.prom", NULL};
+    CHECK_EQ(parse(b, &c, msg, sizeof msg), 0);
+    CHECK_EQ(c.report_signal, 10);
+    CHECK_EQ(c.threshold, 700);
+    CHECK_STR(c.metrics, "/tmp/m.prom");
+    CHECK_EQ(c.interval, 60); /* metrics without an interval: once a minute */
+    const char *n[] = {"FDLEAK_SIGNAL=none", "FDLEAK_THRESHOLD=none", "FDLEAK_SIGNAL=HUP", NULL};
+    CHECK_EQ(parse(n, &c, msg, sizeof msg), 0);
+    CHECK_EQ(c.report_signal, 0);
+    CHECK_EQ(c.threshold, 0);
 }
 
 static void test_valid(void)
@@ -89,7 +118,12 @@ static void test_invalid(void)
         {"FDLEAK_DEPTH=-3", "FDLEAK_DEPTH"},      {"FDLEAK_DEPTH=99999999999999999999", "FDLEAK_DEPTH"},
         {"FDLEAK_EXITCODE=256", "FDLEAK_EXITCODE"}, {"FDLEAK_EXITCODE=x", "FDLEAK_EXITCODE"},
         {"FDLEAK_QUIET=yes", "FDLEAK_QUIET"},     {"FDLEAK_EXEC=always", "FDLEAK_EXEC"},
-        {"FDLEAK_MISUSE=warn", "FDLEAK_MISUSE"},
+        {"FDLEAK_MISUSE=warn", "FDLEAK_MISUSE"},   {"FDLEAK_SIGNAL=KILL", "FDLEAK_SIGNAL"},
+        {"FDLEAK_SIGNAL=SIGFOO", "FDLEAK_SIGNAL"}, {"FDLEAK_SIGNAL=65", "FDLEAK_SIGNAL"},
+        {"FDLEAK_INTERVAL=0", "FDLEAK_INTERVAL"}, {"FDLEAK_INTERVAL=-1", "FDLEAK_INTERVAL"},
+        {"FDLEAK_INTERVAL=1s", "FDLEAK_INTERVAL"}, {"FDLEAK_THRESHOLD=0", "FDLEAK_THRESHOLD"},
+        {"FDLEAK_THRESHOLD=101%", "FDLEAK_THRESHOLD"}, {"FDLEAK_THRESHOLD=%", "FDLEAK_THRESHOLD"},
+        {"FDLEAK_GROWTH=1", "FDLEAK_GROWTH"},     {"FDLEAK_GROWTH=17", "FDLEAK_GROWTH"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *env[] = {cases[i].var, NULL};
@@ -106,6 +140,10 @@ static void test_invalid(void)
         CHECK_EQ(c.quiet, 0);
         CHECK_EQ(c.exec_report, 1);
         CHECK_EQ(c.misuse, FDL_MISUSE_REPORT);
+        CHECK_EQ(c.report_signal, SIGUSR1);
+        CHECK_EQ(c.threshold, -80);
+        CHECK_EQ(c.interval * 1000, 0);
+        CHECK_EQ(c.growth_k, 3);
     }
     const char *many[] = {"FDLEAK_FORMAT=", "FDLEAK_DEPTH=", "FDLEAK_FORMAT=bad", NULL};
     struct fdl_config c;
@@ -119,5 +157,6 @@ int main(void)
     RUN(test_defaults);
     RUN(test_valid);
     RUN(test_invalid);
+    RUN(test_live);
     UNIT_END();
 }

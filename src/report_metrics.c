@@ -1,0 +1,222 @@
+/* report_metrics.c — the report for fleets: a Prometheus text file (node_exporter's textfile
+ * collector reads it). Series are bounded: the 20 sites holding most descriptors by name, the
+ * rest summed as site="other"; per site at most 5 (kind, peer) pairs, the rest as peer="other". */
+#include "report.h"
+#include "sites.h"
+
+#include <string.h>
+
+#define HASH_NONFATAL_OOM 1
+#define uthash_malloc(sz) fdl_region_alloc(region, sz)
+#define uthash_free(ptr, sz) ((void)(ptr), (void)(sz))
+#include <uthash.h>
+
+#define TOP_SITES 20
+#define TOP_PAIRS 5
+
+static bool system_module(const char *m)
+{
+    static const char *const dirs[] = {"/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/", "/usr/local/lib/"};
+    if (!m || strstr(m, "libfdleak"))
+        return true;
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
+        if (!strncmp(m, dirs[i], strlen(dirs[i])))
+            return true;
+    return false;
+}
+
+void fdl_site_label(const struct fdl_rep_site *s, char *out, size_t cap)
+{
+    struct fdl_buf b;
+    fdl_buf_init_mem(&b, out, cap);
+    const struct fdl_frame *f = 0;
+    unsigned n = s && s->site && s->frames ? s->site->n_native : 0;
+    for (unsigned i = 0; i < n && !f; i++)
+        if (!system_module(s->frames[i].module))
+            f = &s->frames[i];
+    if (!f && n)
+        f = &s->frames[0];
+    if (!f) {
+        fdl_buf_puts(&b, s && s->site ? "unknown" : "inherited");
+    } else if (f->function) {
+        fdl_buf_puts(&b, f->function);
+        if (f->file) {
+            const char *base = strrchr(f->file, '/');
+            fdl_buf_puts(&b, " (");
+            fdl_buf_puts(&b, base ? base + 1 : f->file);
+            fdl_buf_putc(&b, ':');
+            fdl_buf_u64(&b, (uint64_t)f->line);
+            fdl_buf_putc(&b, ')');
+        }
+    } else {
+        const char *base = f->module ? strrchr(f->module, '/') : 0;
+        fdl_buf_puts(&b, base ? base + 1 : f->module ? f->module : "?");
+        fdl_buf_putc(&b, '+');
+        fdl_buf_hex(&b, f->offset);
+    }
+    fdl_buf_cstr(&b);
+}
+
+/* The remote end of a descriptor: what follows "-> " in its description. */
+static void peer_of(const char *desc, char *out, size_t cap)
+{
+    const char *p = strstr(desc, " -> ");
+    size_t n = 0;
+    if (p) {
+        p += 4;
+        while (p[n] && p[n] != ' ' && n + 1 < cap)
+            n++;
+        memcpy(out, p, n);
+    }
+    out[n] = 0;
+}
+
+struct pair {
+    char kind[16], peer[128];
+    uint64_t open;
+};
+
+struct group { /* one site label */
+    char label[256];
+    uint64_t open, created, closed;
+    struct pair pairs[TOP_PAIRS + 1]; /* the last: peer="other" */
+    int npairs;
+    UT_hash_handle hh;
+};
+
+static struct group *group_for(struct fdl_region *region, struct group **groups, const struct fdl_rep_site *s)
+{
+    char label[256];
+    fdl_site_label(s, label, sizeof label);
+    struct group *g;
+    HASH_FIND_STR(*groups, label, g);
+    if (g)
+        return g;
+    g = fdl_region_alloc(region, sizeof *g);
+    if (!g)
+        return 0;
+    strcpy(g->label, label);
+    HASH_ADD_STR(*groups, label, g);
+    return g;
+}
+
+static void count_fd(struct group *g, const struct fdl_rep_fd *e)
+{
+    char peer[128];
+    peer_of(e->info.desc, peer, sizeof peer);
+    g->open++;
+    for (int i = 0; i < g->npairs; i++)
+        if (!strcmp(g->pairs[i].kind, e->info.kind) && !strcmp(g->pairs[i].peer, peer)) {
+            g->pairs[i].open++;
+            return;
+        }
+    struct pair *p = g->npairs < TOP_PAIRS ? &g->pairs[g->npairs++] : &g->pairs[TOP_PAIRS];
+    if (!p->kind[0]) {
+        bool rest = p == &g->pairs[TOP_PAIRS];
+        struct fdl_buf kb, pb;
+        fdl_buf_init_mem(&kb, p->kind, sizeof p->kind);
+        fdl_buf_puts(&kb, rest ? "other" : e->info.kind);
+        fdl_buf_cstr(&kb);
+        fdl_buf_init_mem(&pb, p->peer, sizeof p->peer);
+        fdl_buf_puts(&pb, rest ? "other" : peer);
+        fdl_buf_cstr(&pb);
+    }
+    p->open++;
+}
+
+static int by_open(const void *a, const void *b)
+{
+    const struct group *x = *(struct group *const *)a, *y = *(struct group *const *)b;
+    if (x->open != y->open)
+        return x->open > y->open ? -1 : 1;
+    return strcmp(x->label, y->label);
+}
+
+static void label_value(struct fdl_buf *b, const char *v)
+{
+    fdl_buf_putc(b, '"');
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            fdl_buf_putc(b, '\\');
+        if (*v == '\n')
+            fdl_buf_puts(b, "\\n");
+        else
+            fdl_buf_putc(b, *v);
+    }
+    fdl_buf_putc(b, '"');
+}
+
+static void series(struct fdl_buf *b, const char *name, const char *site, const struct pair *p, uint64_t v)
+{
+    fdl_buf_puts(b, name);
+    fdl_buf_puts(b, "{site=");
+    label_value(b, site);
+    if (p) {
+        fdl_buf_puts(b, ",kind=");
+        label_value(b, p->kind);
+        fdl_buf_puts(b, ",peer=");
+        label_value(b, p->peer);
+    }
+    fdl_buf_puts(b, "} ");
+    fdl_buf_u64(b, v);
+    fdl_buf_putc(b, '\n');
+}
+
+void fdl_report_write_metrics(const struct fdl_report *r, struct fdl_buf *b)
+{
+    struct fdl_region rg = {0}, *region = &rg;
+    struct group *groups = 0;
+    for (size_t k = 0; k < r->nsites; k++) {
+        struct group *g = group_for(region, &groups, &r->sites[k]);
+        if (g && r->sites[k].site) {
+            g->created += __atomic_load_n(&r->sites[k].site->created, __ATOMIC_RELAXED);
+            g->closed += __atomic_load_n(&r->sites[k].site->closed, __ATOMIC_RELAXED);
+        }
+    }
+    for (size_t i = 0; i < r->nleaks; i++) {
+        struct group *g = group_for(region, &groups, &r->sites[r->leaks[i].rank]);
+        if (g)
+            count_fd(g, &r->leaks[i]);
+    }
+    size_t n = HASH_COUNT(groups), k = 0;
+    struct group **v = fdl_region_alloc(region, (n + 1) * sizeof *v);
+    for (struct group *g = groups; v && g; g = g->hh.next)
+        v[k++] = g;
+    if (v)
+        fdl_sort(v, k, sizeof *v, by_open);
+    struct group other = {.label = "other"};
+    for (size_t i = TOP_SITES; v && i < k; i++) { /* the tail, summed */
+        other.open += v[i]->open;
+        other.created += v[i]->created;
+        other.closed += v[i]->closed;
+    }
+    if (k > TOP_SITES) {
+        other.npairs = 1;
+        strcpy(other.pairs[0].kind, "other");
+        strcpy(other.pairs[0].peer, "other");
+        other.pairs[0].open = other.open;
+        v[TOP_SITES] = &other;
+        k = TOP_SITES + 1;
+    }
+
+    fdl_buf_puts(b, "# HELP fdleak_open_descriptors Descriptors the program created and holds open now.\n"
+                    "# TYPE fdleak_open_descriptors gauge\n");
+    for (size_t i = 0; v && i < k; i++)
+        for (int j = 0; j <= TOP_PAIRS; j++)
+            if (v[i]->pairs[j].open)
+                series(b, "fdleak_open_descriptors", v[i]->label, &v[i]->pairs[j], v[i]->pairs[j].open);
+    fdl_buf_puts(b, "# HELP fdleak_created_total Descriptors created, by site.\n"
+                    "# TYPE fdleak_created_total counter\n");
+    for (size_t i = 0; v && i < k; i++)
+        series(b, "fdleak_created_total", v[i]->label, 0, v[i]->created);
+    fdl_buf_puts(b, "# HELP fdleak_closed_total Descriptors closed again, by site.\n"
+                    "# TYPE fdleak_closed_total counter\n");
+    for (size_t i = 0; v && i < k; i++)
+        series(b, "fdleak_closed_total", v[i]->label, 0, v[i]->closed);
+    fdl_buf_puts(b, "# HELP fdleak_limit The soft RLIMIT_NOFILE.\n# TYPE fdleak_limit gauge\nfdleak_limit ");
+    fdl_buf_u64(b, r->limit);
+    fdl_buf_puts(b, "\n# HELP fdleak_peak The most descriptors open at once.\n# TYPE fdleak_peak gauge\nfdleak_peak ");
+    fdl_buf_u64(b, r->peak);
+    fdl_buf_putc(b, '\n');
+    fdl_region_free(region);
+}

@@ -1,0 +1,144 @@
+/* trigger_live.c — reports while the program runs: every FDLEAK_INTERVAL seconds (with the
+ * growth snapshot and the metrics file), when the open count crosses FDLEAK_THRESHOLD, and the
+ * first time a creation call fails with EMFILE/ENFILE. */
+#include "trigger.h"
+#include "config.h"
+#include "core.h"
+#include "report.h"
+#include "sites.h"
+#include "tls.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- interval ---- */
+
+/* The interval thread blocks every signal (the program's handlers run on the program's
+ * threads) and opens no descriptor of the program's. */
+static void *interval_main(void *arg)
+{
+    (void)arg;
+    const struct fdl_config *cfg = fdl_config();
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    for (;;) {
+        double step = cfg->interval;
+        next.tv_sec += (time_t)step;
+        next.tv_nsec += (long)((step - (double)(time_t)step) * 1e9);
+        if (next.tv_nsec >= 1000000000) {
+            next.tv_sec++;
+            next.tv_nsec -= 1000000000;
+        }
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, 0) == EINTR)
+            ;
+        fdl_sites_snapshot();
+        if (cfg->interval_reports) {
+            struct fdl_report_opts o = {.trigger = "interval"};
+            fdl_report_now(&o);
+        }
+        if (cfg->metrics[0])
+            fdl_metrics_now();
+    }
+    return 0;
+}
+
+static void start_interval(void)
+{
+    if (fdl_config()->interval <= 0)
+        return;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 512 * 1024);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* inherited by the new thread */
+    pthread_t t;
+    static int warned;
+    if (pthread_create(&t, &attr, interval_main, 0))
+        fdl_warn_once(&warned, "could not start the interval thread; no interval reports");
+    else
+        pthread_setname_np(t, "fdleak");
+    pthread_sigmask(SIG_SETMASK, &old, 0);
+    pthread_attr_destroy(&attr);
+}
+
+void fdl_metrics_now(void)
+{
+    fdl_tls.busy++;
+    int saved = errno;
+    struct fdl_report r;
+    struct fdl_report_opts o = {.trigger = "interval"};
+    fdl_report_build(&r, &o);
+    static int warned;
+    if (!fdl_write_file_atomic(fdl_config()->metrics, r.pid, fdl_report_write_metrics, &r))
+        fdl_warn_once(&warned, "cannot write the FDLEAK_METRICS file (missing directory or not writable)");
+    fdl_report_free(&r);
+    errno = saved;
+    fdl_tls.busy--;
+}
+
+/* ---- threshold ---- */
+
+static void on_threshold(uint64_t open)
+{
+    (void)open;
+    struct fdl_report_opts o = {.trigger = "threshold"};
+    fdl_report_now(&o);
+}
+
+static void set_threshold(void)
+{
+    long t = fdl_config()->threshold;
+    struct rlimit rl;
+    if (t < 0 && !getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY)
+        t = (long)((uint64_t)rl.rlim_cur * (uint64_t)-t / 100);
+    fdl_set_threshold(t > 0 ? (uint64_t)t : 0);
+}
+
+/* ---- EMFILE ---- */
+
+/* Two descriptors held in reserve, so that the report of a process out of descriptors can
+ * open what it needs (one at a time, plus the output file). */
+#define RESERVE 2
+static int reserve[RESERVE] = {-1, -1};
+static int emfile_done;
+
+static void fill_reserve(void)
+{
+    for (int i = 0; i < RESERVE; i++)
+        if (reserve[i] < 0) {
+            int fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
+            reserve[i] = fd < 0 ? -1 : fdl_adopt_internal(fd);
+        }
+}
+
+static void on_emfile(void)
+{
+    if (__atomic_exchange_n(&emfile_done, 1, __ATOMIC_ACQ_REL))
+        return;
+    for (int i = 0; i < RESERVE; i++)
+        if (reserve[i] >= 0) {
+            fdl_drop_internal(reserve[i]);
+            reserve[i] = -1;
+        }
+    struct fdl_report_opts o = {.trigger = "emfile"};
+    fdl_report_now(&o);
+}
+
+void fdl_live_start(void)
+{
+    fdl_hooks.threshold = on_threshold;
+    fdl_hooks.emfile = on_emfile;
+    set_threshold();
+    fill_reserve();
+    start_interval();
+    pthread_atfork(0, 0, start_interval); /* the child has no interval thread of its own */
+}

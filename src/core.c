@@ -39,12 +39,17 @@ static _Atomic uint64_t threshold_next; /* 0: no threshold */
 
 void fdl_set_threshold(uint64_t n) { __atomic_store_n(&threshold_next, n, __ATOMIC_RELAXED); }
 
-static void count_open(void)
+void fdl_raise_peak(uint64_t n)
 {
-    uint64_t n = __atomic_add_fetch(&open_now, 1, __ATOMIC_RELAXED);
     uint64_t p = __atomic_load_n(&peak_open, __ATOMIC_RELAXED);
     while (n > p && !__atomic_compare_exchange_n(&peak_open, &p, n, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
         ;
+}
+
+static void count_open(void)
+{
+    uint64_t n = __atomic_add_fetch(&open_now, 1, __ATOMIC_RELAXED);
+    fdl_raise_peak(n);
     uint64_t t = __atomic_load_n(&threshold_next, __ATOMIC_RELAXED);
     /* One thread wins the crossing; the next report waits for twice the count. */
     if (__builtin_expect(t && n >= t, 0) && !fdl_tls.busy &&
@@ -87,6 +92,9 @@ static void record(int fd, const char *via, uint32_t flags, struct fdl_site *sit
     struct fdl_slot *s = fdl_table_slot(fd, true);
     if (!s)
         return;
+    /* The state changes inside the write window: a reader that sees OPEN sees the new fields
+     * or retries, never OPEN with the previous record's fields. */
+    fdl_slot_write_begin(s);
     uint32_t old = __atomic_exchange_n(&s->state, FDL_SLOT_OPEN, __ATOMIC_ACQ_REL);
     if (old == FDL_SLOT_OPEN) {
         account_close(s);
@@ -95,7 +103,6 @@ static void record(int fd, const char *via, uint32_t flags, struct fdl_site *sit
         fdl_warn_once(&warned_internal_reused,
                       "the program took over a descriptor number fdleak kept for itself; stack capture may degrade");
     }
-    fdl_slot_write_begin(s);
     s->flags = flags;
     s->tid = fdl_gettid();
     s->via = via;
@@ -354,11 +361,14 @@ static void mark_inherited(int fd, void *arg)
 {
     (void)arg;
     struct fdl_slot *s = fdl_table_slot(fd, true);
-    uint32_t expect = FDL_SLOT_FREE;
-    if (!s || !__atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_OPEN, false, __ATOMIC_ACQ_REL,
-                                           __ATOMIC_RELAXED))
+    if (!s)
         return;
     fdl_slot_write_begin(s);
+    uint32_t expect = FDL_SLOT_FREE;
+    if (!__atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_OPEN, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        fdl_slot_write_end(s);
+        return;
+    }
     s->flags = FDL_F_INHERITED;
     s->via = 0;
     s->site = 0;
@@ -377,6 +387,7 @@ static void atfork_child(void)
     fdl_tls.tid = 0;
     start_pid = (int)syscall(SYS_getpid);
     fdl_report_reset_seq(1);
+    fdl_report_forked();
     fdl_misuse_forget();
     struct fdl_slot *s;
     for (int fd = 0; (s = fdl_table_next(&fd, INT32_MAX)); fd++)

@@ -151,7 +151,11 @@ void fdl_describe(int fd, const struct fdl_slot *rec, struct fdl_fdinfo *out)
     fdl_buf_puts(&pb, "/proc/self/fd/");
     fdl_buf_u64(&pb, (uint64_t)fd);
     ssize_t n = readlink(fdl_buf_cstr(&pb), link, sizeof link - 1);
-    link[n > 0 ? n : 0] = 0;
+    if (n <= 0) { /* closed between fstat and here (a live report races the program) */
+        out->alive = false;
+        return;
+    }
+    link[n] = 0;
 
     struct fdl_buf b;
     fdl_buf_init_mem(&b, out->desc, sizeof out->desc);

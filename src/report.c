@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static unsigned seq_base = 1;     /* number of this image's first report */
@@ -183,6 +184,8 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
         fdl_describe(fd, &rec, &info);
         if (!info.alive)
             continue; /* closed behind our back (raw syscall): not a leak we can vouch for */
+        if (__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) != rec.seq)
+            continue; /* closed and reused while we looked: the kernel's answer is another fd's */
         /* The standard streams are the program's by contract, whoever (re)opened them; and a
          * vfork child about to exec holds its parent's descriptors, not its own. */
         bool inherited = (rec.flags & (FDL_F_INHERITED | FDL_F_FORKED)) || fd <= 2 || fdl_in_vfork_child();
@@ -248,9 +251,14 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
         struct every_ctx ec = {r, scap};
         fdl_sites_foreach(want_created, &ec);
         int k = fdl_config()->growth_k;
-        for (size_t i = 0; i < r->nsites; i++)
-            if (r->sites[i].site)
-                r->sites[i].growing = fdl_site_growing(r->sites[i].site, k, &r->sites[i].per_hour);
+        for (size_t i = 0; i < r->nsites; i++) {
+            struct fdl_rep_site *rs = &r->sites[i];
+            if (!rs->site)
+                continue;
+            rs->closed = __atomic_load_n(&rs->site->closed, __ATOMIC_ACQUIRE);
+            rs->created = __atomic_load_n(&rs->site->created, __ATOMIC_ACQUIRE);
+            rs->growing = fdl_site_growing(rs->site, k, &rs->per_hour);
+        }
     }
     fdl_sort(leaks.v, leaks.n, sizeof *leaks.v, cmp_rank);
 
@@ -287,9 +295,10 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
     r->time = fdl_now_real();
     struct rlimit rl;
     r->limit = getrlimit(RLIMIT_NOFILE, &rl) ? 0 : (uint64_t)rl.rlim_cur;
+    fdl_raise_peak(r->open);
     struct fdl_counts c;
     fdl_counts(&c);
-    r->peak = c.peak > r->open ? c.peak : r->open;
+    r->peak = c.peak;
 }
 
 /* FDLEAK_OUTPUT with %p (pid), %n (report number) and %% expanded. Without %n, the second and
@@ -388,10 +397,9 @@ static void deliver(const struct fdl_report *r)
     const struct fdl_config *cfg = fdl_config();
     void (*write)(const struct fdl_report *, struct fdl_buf *) =
         cfg->format == FDL_FORMAT_JSON ? fdl_report_write_json : fdl_report_write_text;
-    unsigned seq = take_seq();
     if (cfg->output[0]) {
         char path[FDL_PATH_MAX + 64];
-        expand_path(cfg->output, r->pid, seq, path, sizeof path);
+        expand_path(cfg->output, r->pid, r->seq, path, sizeof path);
         if (fdl_write_file_atomic(path, r->pid, write, r))
             return;
         say("cannot write the report to ", path,
@@ -410,15 +418,41 @@ void fdl_report_free(struct fdl_report *r)
     fdl_region_free(&r->region);
 }
 
+/* One report at a time, so that their numbers follow the order of what they saw (a later
+ * report never shows fewer creations). A report nested on the same thread (a signal handler
+ * that interrupted one) goes ahead: waiting would wait for itself. Waiting is bounded. */
+static _Atomic int report_owner;
+
+static bool report_lock(void)
+{
+    int me = (int)syscall(SYS_gettid); /* not the cache: a vfork child shares its parent's */
+    if (__atomic_load_n(&report_owner, __ATOMIC_ACQUIRE) == me)
+        return false;
+    for (int spins = 0; spins < 30000; spins++) { /* 30 s at most */
+        int free = 0;
+        if (__atomic_compare_exchange_n(&report_owner, &free, me, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            return true;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, 0);
+    }
+    return false;
+}
+
+void fdl_report_forked(void) { __atomic_store_n(&report_owner, 0, __ATOMIC_RELEASE); }
+
 long fdl_report_now(const struct fdl_report_opts *o)
 {
     int saved = errno;
     fdl_tls.busy++;
+    bool locked = report_lock();
     struct fdl_report r;
     fdl_report_build(&r, o);
+    r.seq = take_seq();
     deliver(&r);
     long n = (long)r.nleaks;
     fdl_report_free(&r);
+    if (locked)
+        __atomic_store_n(&report_owner, 0, __ATOMIC_RELEASE);
     fdl_tls.busy--;
     errno = saved;
     return n;

@@ -30,6 +30,7 @@ struct fdl_rep_site {
     struct fdl_site *site; /* NULL: leaks with no stack */
     size_t nleaks;
     struct fdl_frame *frames; /* site->n_native entries */
+    uint64_t created, closed; /* read once per report (closed first: never above created) */
     int growing;              /* open count rose over the last FDLEAK_GROWTH snapshots */
     double per_hour;          /* … by this much per hour */
 };
@@ -54,6 +55,7 @@ struct fdl_report_opts {
 
 struct fdl_report {
     struct fdl_report_opts o;
+    unsigned seq;       /* number of this report in the process image */
     int pid, ppid;
     char exe[1024];
     char *cmdline; /* argv joined by NULs */
@@ -92,6 +94,9 @@ long fdl_report_now(const struct fdl_report_opts *o);
 unsigned fdl_report_next_seq(void);
 void fdl_report_reset_seq(unsigned base);
 void fdl_report_vfork_child(void);
+
+/* After fork: a report another thread of the parent was writing does not exist here. */
+void fdl_report_forked(void);
 
 /* FDLEAK_MISUSE=abort: describes one misuse on stderr before the abort. */
 void fdl_report_misuse_now(enum fdl_misuse_kind what, int fd, struct fdl_site *site,

@@ -203,15 +203,13 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
         fdl_buf_u64(b, s->site->id);
         fdl_buf_putc(b, ',');
         key(b, "created");
-        fdl_buf_u64(b, __atomic_load_n(&s->site->created, __ATOMIC_RELAXED));
+        fdl_buf_u64(b, s->created);
         fdl_buf_putc(b, ',');
         key(b, "closed");
-        fdl_buf_u64(b, __atomic_load_n(&s->site->closed, __ATOMIC_RELAXED));
+        fdl_buf_u64(b, s->closed);
         fdl_buf_putc(b, ',');
         key(b, "open");
-        uint64_t c = __atomic_load_n(&s->site->created, __ATOMIC_RELAXED);
-        uint64_t d = __atomic_load_n(&s->site->closed, __ATOMIC_RELAXED);
-        fdl_buf_u64(b, c > d ? c - d : 0);
+        fdl_buf_u64(b, s->created - s->closed);
         fdl_buf_putc(b, ',');
         key(b, "leaks");
         fdl_buf_u64(b, s->nleaks);

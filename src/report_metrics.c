@@ -169,8 +169,8 @@ void fdl_report_write_metrics(const struct fdl_report *r, struct fdl_buf *b)
     for (size_t k = 0; k < r->nsites; k++) {
         struct group *g = group_for(region, &groups, &r->sites[k]);
         if (g && r->sites[k].site) {
-            g->created += __atomic_load_n(&r->sites[k].site->created, __ATOMIC_RELAXED);
-            g->closed += __atomic_load_n(&r->sites[k].site->closed, __ATOMIC_RELAXED);
+            g->created += r->sites[k].created;
+            g->closed += r->sites[k].closed;
         }
     }
     for (size_t i = 0; i < r->nleaks; i++) {

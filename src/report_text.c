@@ -91,12 +91,10 @@ static void growing(const struct fdl_report *r, struct fdl_buf *b)
         const struct fdl_rep_site *s = &r->sites[k];
         if (!s->growing)
             continue;
-        uint64_t c = __atomic_load_n(&s->site->created, __ATOMIC_RELAXED);
-        uint64_t d = __atomic_load_n(&s->site->closed, __ATOMIC_RELAXED);
         fdl_buf_puts(b, "fdleak: growing: ");
         site_headline(r, b, s->site);
         fdl_buf_puts(b, " holds ");
-        fdl_buf_u64(b, c > d ? c - d : 0);
+        fdl_buf_u64(b, s->created - s->closed);
         fdl_buf_puts(b, " open, +");
         fdl_buf_fixed(b, s->per_hour, 0);
         fdl_buf_puts(b, " per hour\n");
@@ -184,9 +182,9 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
             fdl_buf_puts(b, " leaked at site ");
             fdl_buf_u64(b, s->site->id);
             fdl_buf_puts(b, " (created ");
-            fdl_buf_u64(b, __atomic_load_n(&s->site->created, __ATOMIC_RELAXED));
+            fdl_buf_u64(b, s->created);
             fdl_buf_puts(b, ", closed ");
-            fdl_buf_u64(b, __atomic_load_n(&s->site->closed, __ATOMIC_RELAXED));
+            fdl_buf_u64(b, s->closed);
             fdl_buf_puts(b, "):\n");
         } else {
             fdl_buf_puts(b, " leaked where no stack could be taken (created inside a signal handler"

@@ -124,7 +124,7 @@ static _Atomic unsigned snaps;
 static void snap_one(struct fdl_site *s, void *arg)
 {
     unsigned slot = *(unsigned *)arg;
-    uint64_t c = __atomic_load_n(&s->created, __ATOMIC_RELAXED), d = __atomic_load_n(&s->closed, __ATOMIC_RELAXED);
+    uint64_t d = __atomic_load_n(&s->closed, __ATOMIC_ACQUIRE), c = __atomic_load_n(&s->created, __ATOMIC_ACQUIRE);
     __atomic_store_n(&s->hist[slot], (uint32_t)(c > d ? c - d : 0), __ATOMIC_RELAXED);
 }
 

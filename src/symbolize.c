@@ -40,7 +40,8 @@ struct module {
     struct sym *syms;
     size_t nsyms;
     int has_debug; /* .debug_line present: addr2line can give file:line */
-    int exec, bias_known;
+    int exec, base_known, bias_ok;
+    uintptr_t base;      /* where the file's offset 0 is mapped */
 };
 
 struct entry {
@@ -69,22 +70,6 @@ static void *grow(struct fdl_region *r, void *old, size_t n, size_t *cap, size_t
         memcpy(p, old, n * size);
     *cap = ncap;
     return p;
-}
-
-/* The load bias of the ELF object whose first page is mapped at start (0 if it is not ELF). */
-static int elf_bias(uintptr_t start, uintptr_t end, uintptr_t *bias)
-{
-    const ElfW(Ehdr) *eh = (const void *)start;
-    if (end - start < sizeof *eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
-        eh->e_phoff + (size_t)eh->e_phnum * sizeof(ElfW(Phdr)) > end - start)
-        return 0;
-    const ElfW(Phdr) *ph = (const void *)(start + eh->e_phoff);
-    for (int i = 0; i < eh->e_phnum; i++)
-        if (ph[i].p_type == PT_LOAD) {
-            *bias = start - (ph[i].p_vaddr & ~(uintptr_t)0xfff);
-            return 1;
-        }
-    return 0;
 }
 
 static uintptr_t hex(const char **p)
@@ -131,8 +116,10 @@ static void map_line(struct fdl_symbolizer *s, char *line)
         m->path = fdl_region_strdup(s->region, path);
         m->lo = start;
     }
-    if (offset == 0 && !m->bias_known)
-        m->bias_known = elf_bias(start, end, &m->bias);
+    if (offset == 0 && !m->base_known) { /* where the file's first page is: the bias follows */
+        m->base = start;
+        m->base_known = 1;
+    }
     if (start < m->lo)
         m->lo = start;
     if (end > m->hi)
@@ -184,10 +171,10 @@ struct fdl_symbolizer *fdl_sym_new(struct fdl_region *r)
             break;
         line = nl + 1;
     }
-    /* Keep only objects with code whose ELF header gave their bias. */
+    /* Keep only objects with code (not, say, another report's view of an ELF file). */
     size_t k = 0;
     for (size_t i = 0; i < s->nmods; i++)
-        if (s->mods[i].exec && s->mods[i].bias_known)
+        if (s->mods[i].exec && s->mods[i].base_known)
             s->mods[k++] = s->mods[i];
     s->nmods = k;
     return s;
@@ -222,6 +209,17 @@ static void load_module(struct fdl_symbolizer *s, struct module *m)
     if (memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64 || !eh->e_shoff ||
         eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > m->map_len)
         return;
+    /* The bias: where the first PT_LOAD landed minus where it asked to be. Read from the file,
+     * not from memory, which a concurrent dlclose could unmap under us. */
+    if (eh->e_phoff + (size_t)eh->e_phnum * sizeof(ElfW(Phdr)) <= m->map_len) {
+        const ElfW(Phdr) *ph = (const void *)(base + eh->e_phoff);
+        for (int i = 0; i < eh->e_phnum; i++)
+            if (ph[i].p_type == PT_LOAD) {
+                m->bias = m->base - (ph[i].p_vaddr & ~(uintptr_t)0xfff);
+                m->bias_ok = 1;
+                break;
+            }
+    }
     const ElfW(Shdr) *sh = (const void *)(base + eh->e_shoff);
     const ElfW(Shdr) *shs = eh->e_shstrndx < eh->e_shnum ? &sh[eh->e_shstrndx] : 0;
     const char *shstr = shs && shs->sh_offset + shs->sh_size <= m->map_len ? (const char *)base + shs->sh_offset : 0;
@@ -296,10 +294,13 @@ void fdl_sym_add(struct fdl_symbolizer *s, uintptr_t pc)
     for (size_t i = 0; i < s->nmods; i++) {
         struct module *m = &s->mods[i];
         if (look >= m->lo && look < m->hi) {
+            if (!m->loaded)
+                load_module(s, m);
             e->mod = m;
             e->f.module = m->path;
-            e->f.offset = pc - m->bias;
-            e->f.function = find_function(s, m, look - m->bias);
+            e->f.offset = pc - (m->bias_ok ? m->bias : m->base);
+            if (m->bias_ok)
+                e->f.function = find_function(s, m, look - m->bias);
             break;
         }
     }

@@ -38,13 +38,28 @@ void fdl_exit_now(int *status)
         *status = code;
 }
 
-__attribute__((destructor)) static void fdl_at_exit(void)
+/* After every destructor: exit() ran the program's atexit handlers, then _dl_fini ran the
+ * destructors of every object, this one included (fdl_at_exit below), then this. */
+static void after_destructors(void *arg)
 {
+    (void)arg;
     int code = fdl_exit_report(0);
     if (code >= 0) {
         fflush(NULL); /* _exit skips stdio's own flush at the end of exit() */
         REAL(_exit)(code);
     }
+}
+
+int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
+
+/* Our destructor runs before those of libraries initialised earlier (the program's own),
+ * which may still close descriptors. An exit handler registered now with no DSO attached runs
+ * when _dl_fini returns (glibc rescans its list for handlers added meanwhile), i.e. after all
+ * of them; if that cannot be arranged, report now. */
+__attribute__((destructor)) static void fdl_at_exit(void)
+{
+    if (__cxa_atexit(after_destructors, 0, 0))
+        after_destructors(0);
 }
 
 __attribute__((constructor)) static void fdl_start(void)

@@ -50,9 +50,17 @@ static void count_open(void)
 {
     uint64_t n = __atomic_add_fetch(&open_now, 1, __ATOMIC_RELAXED);
     fdl_raise_peak(n);
+}
+
+/* Called once a creation is fully recorded (both ends of a pipe), so a threshold report never
+ * sees half of it. One thread wins the crossing; the next report waits for twice the count. */
+static void check_threshold(void)
+{
     uint64_t t = __atomic_load_n(&threshold_next, __ATOMIC_RELAXED);
-    /* One thread wins the crossing; the next report waits for twice the count. */
-    if (__builtin_expect(t && n >= t, 0) && !fdl_tls.busy &&
+    if (__builtin_expect(!t, 1))
+        return;
+    uint64_t n = __atomic_load_n(&open_now, __ATOMIC_RELAXED);
+    if (n >= t && !fdl_tls.busy &&
         __atomic_compare_exchange_n(&threshold_next, &t, t * 2, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED) &&
         fdl_hooks.threshold)
         fdl_hooks.threshold(n);
@@ -149,6 +157,7 @@ void fdl_created(int fd, const char *via, uint32_t flags)
     int saved = errno;
     struct fdl_site *site = capture_site(&flags);
     record(fd, via, flags, site, fdl_now_mono_ns());
+    check_threshold();
     errno = saved;
 }
 
@@ -217,6 +226,7 @@ void fdl_created_pair(int fds[2], const char *via, uintptr_t caller)
         uint64_t now = fdl_now_mono_ns();
         record(fds[0], via, flags, site, now);
         record(fds[1], via, flags, site, now);
+        check_threshold();
     }
     errno = saved;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <link.h>
 
 /* Finds fdleak's and libunwind's code ranges and warms libunwind up (its caches and its
  * validation pipe) so the first real capture does not do it. Idempotent; call with the thread
@@ -18,6 +19,16 @@ void fdl_capture_init(void);
  * The caller marks the thread busy around it (libunwind is not re-entrant on one thread).
  * Thread-safe; fork-safe. */
 unsigned fdl_capture(uintptr_t *pcs, unsigned max);
+
+/* fork: no new capture starts while a thread forks, and the prepare handler waits for those
+ * running (libunwind's locks and the loader's lock must not be held by a thread that will not
+ * exist in the child). The child then serves libunwind's dl_iterate_phdr from a list copied
+ * in the parent, never taking the loader's lock, which a thread of the parent may have held at
+ * fork. Installed by fdl_capture_init. */
+int fdl_capture_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data);
+
+/* True if p lies in libunwind's writable data (its static variables). */
+bool fdl_unwinder_data(const void *p);
 
 /* True if pc lies in libunwind's code (its own pipe2/close calls arrive with such a caller). */
 bool fdl_pc_in_unwinder(uintptr_t pc);

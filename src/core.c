@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,8 +23,14 @@ __thread struct fdl_tls fdl_tls __attribute__((tls_model("initial-exec")));
 static _Atomic uint64_t open_now, peak_open;
 static int start_pid;
 
+/* fdleak's own descriptors, each with where its holder keeps the number (libunwind's static
+ * pipe array, the EMFILE reserve, the stderr copy), so that a program taking the number over
+ * (dup2 onto it) can be handed it cleanly: the holder sees -1 and opens another. */
 #define MAX_INTERNAL 8
-static _Atomic int internal_fds[MAX_INTERNAL] = {-1, -1, -1, -1, -1, -1, -1, -1};
+static struct internal {
+    _Atomic int fd; /* -1: unused entry */
+    int *owner;
+} internals[MAX_INTERNAL] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
 static int warned_internal_reused, warned_unwind;
 
 int fdl_pid(void) { return start_pid ? start_pid : (int)syscall(SYS_getpid); }
@@ -83,14 +90,27 @@ static void account_close(struct fdl_slot *s)
     __atomic_fetch_sub(&open_now, 1, __ATOMIC_RELAXED);
 }
 
-static void internal_set(int fd, bool on)
+static void internal_add(int fd, int *owner)
 {
     for (int i = 0; i < MAX_INTERNAL; i++) {
-        int expect = on ? -1 : fd;
-        if (__atomic_compare_exchange_n(&internal_fds[i], &expect, on ? fd : -1, false,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        int expect = -1;
+        if (__atomic_compare_exchange_n(&internals[i].fd, &expect, fd, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&internals[i].owner, owner, __ATOMIC_RELEASE);
             return;
+        }
     }
+}
+
+/* Forgets fd; returns where its holder kept it (NULL if unknown). */
+static int *internal_remove(int fd)
+{
+    for (int i = 0; i < MAX_INTERNAL; i++) {
+        int expect = fd;
+        int *owner = __atomic_load_n(&internals[i].owner, __ATOMIC_ACQUIRE);
+        if (__atomic_compare_exchange_n(&internals[i].fd, &expect, -1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            return owner;
+    }
+    return 0;
 }
 
 /* Stores a fresh record for fd. Whatever the slot held is superseded: an OPEN record means the
@@ -106,10 +126,12 @@ static void record(int fd, const char *via, uint32_t flags, struct fdl_site *sit
     uint32_t old = __atomic_exchange_n(&s->state, FDL_SLOT_OPEN, __ATOMIC_ACQ_REL);
     if (old == FDL_SLOT_OPEN) {
         account_close(s);
-    } else if (old == FDL_SLOT_INTERNAL) {
-        internal_set(fd, false);
+    } else if (old == FDL_SLOT_INTERNAL) { /* reached by a path fdl_yield_internal did not see */
+        int *owner = internal_remove(fd);
+        if (owner)
+            __atomic_store_n(owner, -1, __ATOMIC_RELEASE);
         fdl_warn_once(&warned_internal_reused,
-                      "the program took over a descriptor number fdleak kept for itself; stack capture may degrade");
+                      "the program took over a descriptor number fdleak kept for itself");
     }
     s->flags = flags;
     s->tid = fdl_gettid();
@@ -161,46 +183,30 @@ void fdl_created(int fd, const char *via, uint32_t flags)
     errno = saved;
 }
 
-int fdl_adopt_internal(int fd)
+/* Where fdleak's descriptors go: near the top of the soft limit, out of the program's way,
+ * but not above 4096 — the kernel sizes a process's descriptor table (copied at every fork)
+ * to its highest descriptor. */
+static long internal_target(void)
 {
     struct rlimit rl;
-    if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur > 64) {
-        rlim_t cap = rl.rlim_cur < FDL_FD_LIMIT ? rl.rlim_cur : FDL_FD_LIMIT;
-        long high = syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, (long)(cap - 16));
-        if (high >= 0) {
-            syscall(SYS_close, fd);
-            fd = (int)high;
-        }
-    }
-    struct fdl_slot *s = fdl_table_slot(fd, true);
-    if (s) {
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return 3;
+    rlim_t cap = rl.rlim_cur > 4096 ? 4096 : rl.rlim_cur;
+    return cap >= 64 ? (long)cap - 16 : cap > 4 ? (long)(cap * 3 / 4) : 3;
+}
+
+int fdl_internal_dup(int src, int *owner)
+{
+    long fd = syscall(SYS_fcntl, src, F_DUPFD_CLOEXEC, internal_target());
+    if (fd < 0)
+        fd = syscall(SYS_fcntl, src, F_DUPFD_CLOEXEC, 3); /* nothing free up there: anywhere */
+    if (fd < 0)
+        return -1;
+    struct fdl_slot *s = fdl_table_slot((int)fd, true);
+    if (s)
         __atomic_store_n(&s->state, FDL_SLOT_INTERNAL, __ATOMIC_RELEASE);
-        internal_set(fd, true);
-    }
-    return fd;
-}
-
-static _Atomic int saved_stderr = -1;
-
-void fdl_keep_stderr(void)
-{
-    if (fdl_config()->output[0] || __atomic_load_n(&saved_stderr, __ATOMIC_ACQUIRE) >= 0)
-        return;
-    int saved = errno;
-    int fd = (int)syscall(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 3);
-    if (fd >= 0) {
-        int expect = -1;
-        fd = fdl_adopt_internal(fd);
-        if (!__atomic_compare_exchange_n(&saved_stderr, &expect, fd, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            fdl_drop_internal(fd); /* another thread kept one first */
-    }
-    errno = saved;
-}
-
-int fdl_stderr_fd(void)
-{
-    int fd = __atomic_load_n(&saved_stderr, __ATOMIC_ACQUIRE);
-    return syscall(SYS_fcntl, 2, F_GETFD) >= 0 || fd < 0 ? 2 : fd;
+    internal_add((int)fd, owner);
+    return (int)fd;
 }
 
 void fdl_drop_internal(int fd)
@@ -208,8 +214,62 @@ void fdl_drop_internal(int fd)
     struct fdl_slot *s = fdl_table_slot(fd, false);
     uint32_t expect = FDL_SLOT_INTERNAL;
     if (s && __atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_FREE, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-        internal_set(fd, false);
+        internal_remove(fd);
     syscall(SYS_close, fd);
+}
+
+void fdl_yield_internal(int fd)
+{
+    struct fdl_slot *s = fdl_table_slot(fd, false);
+    uint32_t expect = FDL_SLOT_INTERNAL;
+    if (fdl_in_vfork_child() || !s ||
+        !__atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_FREE, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return;
+    int *owner = internal_remove(fd);
+    if (owner)
+        __atomic_store_n(owner, -1, __ATOMIC_RELEASE);
+}
+
+/* Where stderr reports go once the program let go of its stderr, and the copy's holder. */
+static int saved_stderr = -1;
+
+void fdl_keep_stderr(void)
+{
+    if (fdl_config()->output[0] || __atomic_load_n(&saved_stderr, __ATOMIC_ACQUIRE) >= 0)
+        return;
+    int saved = errno;
+    struct stat st;
+    /* Never a pipe or socket: a reader waits for EOF there, and our copy would withhold it. */
+    if (!fstat(2, &st) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
+        int fd = fdl_internal_dup(2, &saved_stderr);
+        int expect = -1;
+        if (fd >= 0 && !__atomic_compare_exchange_n(&saved_stderr, &expect, fd, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            fdl_drop_internal(fd); /* another thread kept one first */
+    }
+    errno = saved;
+}
+
+bool fdl_is_redirect(const char *via)
+{
+    static const char *const names[] = {"dup2", "dup3", "freopen", "freopen64", "fcntl", "fcntl64", "dup"};
+    for (size_t i = 0; via && i < sizeof names / sizeof *names; i++)
+        if (!strcmp(via, names[i]))
+            return true;
+    return false;
+}
+
+/* fd 2 while it is the program's stderr — the one it started with, or one it put there on
+ * purpose (dup2, freopen) — else the copy kept when the program let go of it, else -1 (a data
+ * file that landed on fd 2 after close(2) must not receive a report). */
+int fdl_stderr_fd(void)
+{
+    struct fdl_slot *s = fdl_table_slot(2, false), rec;
+    if (syscall(SYS_fcntl, 2, F_GETFD) >= 0) {
+        if (!s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN || !fdl_slot_read(s, &rec) ||
+            (rec.flags & (FDL_F_INHERITED | FDL_F_FORKED)) || fdl_is_redirect(rec.via) || rec.state != FDL_SLOT_OPEN)
+            return 2;
+    }
+    return __atomic_load_n(&saved_stderr, __ATOMIC_ACQUIRE);
 }
 
 void fdl_created_pair(int fds[2], const char *via, uintptr_t caller)
@@ -218,8 +278,15 @@ void fdl_created_pair(int fds[2], const char *via, uintptr_t caller)
         return;
     int saved = errno;
     if (fdl_tls.busy && fdl_pc_in_unwinder(caller)) {
-        fds[0] = fdl_adopt_internal(fds[0]);
-        fds[1] = fdl_adopt_internal(fds[1]);
+        /* libunwind's validation pipe: moved up, and remembered with the array libunwind keeps
+         * it in (if that array is libunwind's own static data) so it can be taken back. */
+        for (int i = 0; i < 2; i++) {
+            int high = fdl_internal_dup(fds[i], fdl_unwinder_data(&fds[i]) ? &fds[i] : 0);
+            if (high >= 0) {
+                syscall(SYS_close, fds[i]);
+                fds[i] = high;
+            }
+        }
     } else {
         uint32_t flags = 0;
         struct fdl_site *site = capture_site(&flags);
@@ -262,7 +329,7 @@ bool fdl_release(int fd, enum fdl_release_how how, uintptr_t caller)
             return false;
         uint32_t expect = FDL_SLOT_INTERNAL;
         if (__atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_FREE, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-            internal_set(fd, false);
+            internal_remove(fd);
         return true;
     }
     if (st != FDL_SLOT_OPEN)
@@ -300,7 +367,7 @@ int fdl_release_range(unsigned lo, unsigned hi, int *skip, int max_skip)
     if (lo <= 2 && hi >= 2)
         fdl_keep_stderr();
     for (int i = 0; i < MAX_INTERNAL && n < max_skip; i++) {
-        int fd = __atomic_load_n(&internal_fds[i], __ATOMIC_ACQUIRE);
+        int fd = __atomic_load_n(&internals[i].fd, __ATOMIC_ACQUIRE);
         if (fd >= 0 && (unsigned)fd >= lo && (unsigned)fd <= hi)
             skip[n++] = fd;
     }

@@ -48,9 +48,9 @@ struct fdl_site *fdl_capture_stack(void);
 int fdl_release_range(unsigned lo, unsigned hi, int *skip, int max_skip);
 
 /* fdl_release calls this when the program releases its stderr (GNU programs fclose it in an
- * atexit handler, before the exit report). When reports go to stderr, it keeps a close-on-exec
- * copy at a high number so the report still arrives; fdl_stderr_fd() is where a stderr report
- * goes: fd 2 while it is open, else that copy. */
+ * atexit handler, before the exit report). When reports go to stderr and it is a terminal or a
+ * file, it keeps a close-on-exec copy so the report still arrives. fdl_stderr_fd() is where a
+ * stderr report goes: fd 2 while it is the program's stderr, else that copy, else -1. */
 void fdl_keep_stderr(void);
 int fdl_stderr_fd(void);
 
@@ -84,10 +84,17 @@ void fdl_set_threshold(uint64_t n);
  * errno. */
 void fdl_creation_failed(void);
 
-/* fdleak's own descriptor, moved to the top of the range, hidden and protected. Returns its
- * number. adopt: an fd fdleak opened itself (raw syscall); drop: closes one it adopted. */
-int fdl_adopt_internal(int fd);
+/* fdleak's own descriptors, kept out of the program's way (near the top of the limit, at most
+ * 4096), hidden from reports and protected from the program's close/closefrom.
+ * internal_dup: a close-on-exec duplicate of src up there; owner (may be NULL) is where the
+ * holder keeps the number, set to -1 if the program takes the number over. Returns it or -1.
+ * drop: closes one. yield: the program is about to dup2 onto fd: hand it over. */
+int fdl_internal_dup(int src, int *owner);
 void fdl_drop_internal(int fd);
+void fdl_yield_internal(int fd);
+
+/* A call that puts a descriptor on a chosen number (dup2, freopen…): at 0–2, a redirection. */
+bool fdl_is_redirect(const char *via);
 
 /* The pid fdleak started in, refreshed after fork. */
 int fdl_pid(void);

@@ -4,6 +4,7 @@
 #define FDL_REAL_H
 
 #include <dirent.h>
+#include <link.h>
 #include <fcntl.h>
 #include <termios.h>
 #include <time.h>
@@ -95,7 +96,8 @@
     L(int, fexecve, (int, char *const[], char *const[]))                                   \
     L(int, execveat, (int, const char *, char *const[], char *const[], int))               \
     L(int, sigaction, (int, const struct sigaction *, struct sigaction *))                 \
-    L(__sighandler_t, signal, (int, __sighandler_t))
+    L(__sighandler_t, signal, (int, __sighandler_t))                                       \
+    L(int, dl_iterate_phdr, (int (*)(struct dl_phdr_info *, size_t, void *), void *))
 
 #define FDL_REAL_FIELD(ret, name, params) ret (*name) params;
 struct fdl_real {

@@ -186,9 +186,13 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
             continue; /* closed behind our back (raw syscall): not a leak we can vouch for */
         if (__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) != rec.seq)
             continue; /* closed and reused while we looked: the kernel's answer is another fd's */
-        /* The standard streams are the program's by contract, whoever (re)opened them; and a
-         * vfork child about to exec holds its parent's descriptors, not its own. */
-        bool inherited = (rec.flags & (FDL_F_INHERITED | FDL_F_FORKED)) || fd <= 2 || fdl_in_vfork_child();
+        /* Inherited: open before fdleak started or in the parent before fork; in a vfork child
+         * about to exec, everything (the parent's). And the standard streams when the program
+         * redirected them (dup2(log, 2), freopen(…, stdout), /dev/null or a tty at 0–2, as
+         * daemons do): a socket that landed on fd 0 after close(0) is still a leak. */
+        bool inherited = (rec.flags & (FDL_F_INHERITED | FDL_F_FORKED)) || fdl_in_vfork_child() ||
+                         (fd <= 2 && (fdl_is_redirect(rec.via) || !strcmp(info.kind, "char") ||
+                                      !strcmp(info.kind, "tty")));
         struct fdl_rep_fd *e = vec_push(rg, inherited ? &inh : &leaks);
         if (!e)
             continue;

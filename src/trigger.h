@@ -26,6 +26,7 @@ void fdl_metrics_now(void);
  * action carry fdleak's report-then-die handler, and the report signal fdleak's report
  * handler; queries show both as SIG_DFL. A program's own handler replaces fdleak's. */
 int fdl_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+__sighandler_t fdl_signal(int sig, __sighandler_t handler);
 
 /* Before exec: writes the exec report (descriptors about to cross it) and returns the
  * environment for the new program (envp plus FDLEAK_LINEAGE), allocated in r. After a failed

@@ -116,7 +116,10 @@ static void fill_reserve(void)
     for (int i = 0; i < RESERVE; i++)
         if (reserve[i] < 0) {
             int fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
-            reserve[i] = fd < 0 ? -1 : fdl_adopt_internal(fd);
+            if (fd >= 0) {
+                reserve[i] = fdl_internal_dup(fd, &reserve[i]);
+                syscall(SYS_close, fd);
+            }
         }
 }
 

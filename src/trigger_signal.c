@@ -128,3 +128,21 @@ void fdl_signals_install(void)
         REAL(sigaction)(sigs[i], &mine, 0);
     }
 }
+
+__sighandler_t fdl_signal(int sig, __sighandler_t handler)
+{
+    struct sigaction mine, old;
+    if (handler == SIG_DFL && !fdl_in_vfork_child() && our_action(sig, &mine)) {
+        if (!REAL(sigaction) || REAL(sigaction)(sig, &mine, &old))
+            return SIG_ERR;
+        return ours(&old) ? SIG_DFL : old.sa_handler;
+    }
+    if (!REAL(signal)) {
+        errno = ENOSYS;
+        return SIG_ERR;
+    }
+    if (sig && sig == report_signal() && handler != SIG_ERR && !fdl_in_vfork_child())
+        warn_taken(sig);
+    __sighandler_t prev = REAL(signal)(sig, handler);
+    return prev == on_fatal || prev == on_report ? SIG_DFL : prev;
+}

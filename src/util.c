@@ -137,6 +137,36 @@ void fdl_buf_fixed(struct fdl_buf *b, double v, int decimals)
     }
 }
 
+/* Length of the well-formed UTF-8 sequence at p (lead byte >= 0x80), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+    unsigned c = p[0];
+    size_t n;
+    unsigned lo = 0x80, hi = 0xbf; /* range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0; /* overlong */
+        if (c == 0xed)
+            hi = 0x9f; /* surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        if (c == 0xf4)
+            hi = 0x8f;
+    } else
+        return 0;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
 void fdl_buf_json_str(struct fdl_buf *b, const char *s)
 {
     if (!s) {
@@ -155,14 +185,12 @@ void fdl_buf_json_str(struct fdl_buf *b, const char *s)
         } else if (c < 0x80) {
             fdl_buf_putc(b, (char)c);
         } else {
-            /* Paths are bytes, JSON is UTF-8: pass valid UTF-8 through, escape the rest. */
-            int n = c >= 0xf0 && c < 0xf5 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 && c < 0xe0 ? 1 : -1;
-            int ok = n > 0;
-            for (int i = 1; ok && i <= n; i++)
-                ok = (p[i] & 0xc0) == 0x80;
-            if (ok) {
-                fdl_buf_putn(b, (const char *)p, (size_t)n + 1);
-                p += n;
+            /* Paths are bytes, JSON is UTF-8: pass well-formed UTF-8 through (no overlong
+             * forms, no surrogates, nothing above U+10FFFF), replace the rest. */
+            size_t n = utf8_len(p);
+            if (n) {
+                fdl_buf_putn(b, (const char *)p, n);
+                p += n - 1;
             } else {
                 fdl_buf_puts(b, "\\ufffd");
             }

@@ -2,6 +2,7 @@
  * fcntl's F_DUPFD commands. */
 #include "wrap.h"
 
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int fcntl64(int, int, ...);
@@ -10,14 +11,23 @@ FDL_WRAP_FD(dup, (int fd), (fd))
 
 /* dup2/dup3 replace newfd atomically in the kernel, so the old record is superseded after the
  * call (record() accounts it as closed); on failure nothing changed. */
+/* A target that is one of fdleak's own descriptors is handed over to the program first. */
+static void make_room(int oldfd, int newfd)
+{
+    if (oldfd != newfd && syscall(SYS_fcntl, oldfd, F_GETFD) >= 0)
+        fdl_yield_internal(newfd);
+}
+
 FDL_EXPORT int dup2(int oldfd, int newfd)
 {
+    make_room(oldfd, newfd);
     int r = REAL(dup2)(oldfd, newfd);
     return oldfd == newfd ? r : fdl_ret_fd(r, __func__, 0);
 }
 
 FDL_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
+    make_room(oldfd, newfd);
     return fdl_ret_fd(REAL(dup3)(oldfd, newfd, flags), __func__, 0);
 }
 

@@ -3,6 +3,7 @@
  * rewrite the parent's table. The wrapper marks the borrowed thread state for the child and
  * clears it when the parent resumes. */
 #include "wrap.h"
+#include "capture.h"
 #include "report.h"
 #include "tls.h"
 #include "trigger.h"
@@ -173,18 +174,16 @@ FDL_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction 
     return fdl_sigaction(sig, act, old);
 }
 
-/* glibc's signal() has BSD semantics; emulated on top of sigaction so that it goes through the
- * same filter (glibc's own goes to the kernel directly). */
+/* signal() keeps libc's own semantics (SA_RESTART unless siginterrupt() said otherwise); only
+ * the default action of a signal fdleak handles goes through the sigaction filter. */
 FDL_EXPORT __sighandler_t signal(int sig, __sighandler_t handler)
 {
-    struct sigaction act, old;
-    memset(&act, 0, sizeof act);
-    act.sa_handler = handler;
-    sigemptyset(&act.sa_mask);
-    if (sigaddset(&act.sa_mask, sig) < 0 || handler == SIG_ERR) {
-        errno = EINVAL;
-        return SIG_ERR;
-    }
-    act.sa_flags = SA_RESTART;
-    return fdl_sigaction(sig, &act, &old) ? SIG_ERR : old.sa_handler;
+    return fdl_signal(sig, handler);
+}
+
+/* ---- the loader's object list, as libunwind asks for it (capture.c) ---- */
+
+FDL_EXPORT int dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data)
+{
+    return fdl_capture_iterate_phdr(cb, data);
 }

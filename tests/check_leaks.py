@@ -19,6 +19,7 @@ tests/victims/victim.h); other lines are ignored:
                      [parent.function=<function>] [parent.via=<call>] [parent.pid=<pid>[|<pid>]]
     [@tag] error <what> <fd> <function> [site=<function>|null] [first_close=<function>]
                  [count=<n>] [optional]
+    [@tag] unleak <fd>      (a declared leak was closed again: no longer expected)
 
 A tag `@<pid>` or `@<pid>/<trigger>` says which report the line is about: the exit report of
 another process (a fork child, or the program a child exec'd: same pid), or a report with another
@@ -193,6 +194,13 @@ def parse_victim_output(text, main_pid):
                 if spec.fd in d.leaks:
                     raise ValueError("fd %d declared twice" % spec.fd)
                 d.leaks[spec.fd] = spec
+            elif word == "unleak":
+                # a declared leak closed again (live reports: tests/check_live.py)
+                d = decl(*where)
+                fd = int(fields[1])
+                if fd not in d.leaks:
+                    raise ValueError("unleak of undeclared fd %d" % fd)
+                del d.leaks[fd]
             elif word == "inherited":
                 spec = InhSpec(line, fields)
                 d = decl(*where)

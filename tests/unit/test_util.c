@@ -28,6 +28,10 @@ static void test_json(void)
     fdl_buf_init_mem(&b, m, sizeof m);
     fdl_buf_json_str(&b, "a\"b\\c\n\x01 é \xff");
     CHECK_STR(fdl_buf_cstr(&b), "\"a\\\"b\\\\c\\u000a\\u0001 é \\ufffd\"");
+    /* Not UTF-8: a lead byte above F4, an overlong form, a surrogate, a truncated sequence. */
+    fdl_buf_init_mem(&b, m, sizeof m);
+    fdl_buf_json_str(&b, "a\xf8\x88\x80\x80\x80 \xe0\x80\xaf \xed\xa0\x80 \xf0\x9f\x98\x80 \xe2\x82");
+    CHECK_STR(fdl_buf_cstr(&b), "\"a\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd \\ufffd\\ufffd\\ufffd \\ufffd\\ufffd\\ufffd \xf0\x9f\x98\x80 \\ufffd\\ufffd\"");
     fdl_buf_init_mem(&b, m, sizeof m);
     fdl_buf_json_str(&b, NULL);
     CHECK_STR(fdl_buf_cstr(&b), "null");

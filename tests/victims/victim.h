@@ -26,6 +26,11 @@
  * automatically; v_decl()/v_decl_pid() print `report`, `inherited` and `error` lines, and
  * V_ERROR/V_EXEC_ERROR name the calling function as the one making the bad call, like V_LEAK.
  * Every line goes out with one write(2) (no stdio buffer that a fork would duplicate).
+ *
+ * Live reports (signal, interval, threshold, emfile; tests/check_live.py): v_unleak(fd) says a
+ * declared leak was closed again (`unleak <fd>`), v_mark(name, open) that the declarations so
+ * far are exactly what is open now (`mark <name> [open=<n>]`); the checker pairs marks with
+ * reports written while the program runs.
  */
 #ifndef FDLEAK_TEST_VICTIM_H
 #define FDLEAK_TEST_VICTIM_H
@@ -348,6 +353,34 @@ V_API void v_leak(int fd, const char *kind, const char *fn, const char *desc, co
     if (tid > 0)
         snprintf(line + n, sizeof line - (size_t)n, " tid=%ld", tid);
     v_say("%s", line);
+    pthread_mutex_unlock(&v_state.lock);
+}
+
+/* Live reports (tests/check_live.py): the program closes a declared leak again. Prints
+ * `unleak <fd>`; reports written from now on must not list it. Call right after the close. */
+V_API void v_unleak(int fd)
+{
+    pthread_mutex_lock(&v_state.lock);
+    if (fd < 0 || fd >= v_state.nleaks_cap || !v_state.leaks[fd].declared) {
+        pthread_mutex_unlock(&v_state.lock);
+        fprintf(stderr, "victim: v_unleak(%d): not a declared leak\n", fd);
+        _exit(2);
+    }
+    v_state.leaks[fd].declared = 0;
+    v_say("unleak %d", fd);
+    pthread_mutex_unlock(&v_state.lock);
+}
+
+/* Live reports: `mark <name> [open=<n>]` says that the leaks declared so far (minus the unleaked
+ * ones) are exactly what the program holds now; a report the checker pairs with this mark must
+ * list exactly those. open >= 0 also states the tracked open count (0, 1, 2 included). */
+V_API void v_mark(const char *name, int open)
+{
+    pthread_mutex_lock(&v_state.lock);
+    if (open >= 0)
+        v_say("mark %s open=%d", name, open);
+    else
+        v_say("mark %s", name);
     pthread_mutex_unlock(&v_state.lock);
 }
 

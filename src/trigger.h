@@ -33,4 +33,9 @@ __sighandler_t fdl_signal(int sig, __sighandler_t handler);
  * exec the caller frees r. Async-signal-safe; works in a vfork child. */
 char **fdl_exec_prepare(struct fdl_region *r, char *const envp[]);
 
+/* One exec report per process: a failed exec that the program retries (execvp walking PATH,
+ * CPython's subprocess) does not write one per attempt. A new child (fork, vfork) starts
+ * afresh. */
+void fdl_exec_forget(void);
+
 #endif

@@ -26,12 +26,18 @@ static int crossing(void)
     return n;
 }
 
+static int reported;
+
+void fdl_exec_forget(void) { reported = 0; }
+
 char **fdl_exec_prepare(struct fdl_region *r, char *const envp[])
 {
     int saved = errno;
-    struct fdl_site *stack = fdl_config()->exec_report ? fdl_capture_stack() : 0;
+    bool want = fdl_config()->exec_report && !reported;
+    struct fdl_site *stack = want ? fdl_capture_stack() : 0;
     fdl_tls.busy++;
-    if (fdl_config()->exec_report && crossing()) {
+    if (want && crossing()) {
+        reported = 1;
         struct fdl_report_opts o = {.trigger = "exec", .crossing = true, .exec_stack = stack};
         fdl_report_now(&o);
     }

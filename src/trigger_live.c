@@ -136,6 +136,12 @@ static void on_emfile(void)
     fdl_report_now(&o);
 }
 
+static void after_fork_child(void)
+{
+    fdl_exec_forget();
+    start_interval(); /* the child has no interval thread of its own */
+}
+
 void fdl_live_start(void)
 {
     fdl_hooks.threshold = on_threshold;
@@ -143,5 +149,5 @@ void fdl_live_start(void)
     set_threshold();
     fill_reserve();
     start_interval();
-    pthread_atfork(0, 0, start_interval); /* the child has no interval thread of its own */
+    pthread_atfork(0, 0, after_fork_child);
 }

@@ -29,8 +29,10 @@ __attribute__((used, visibility("hidden"))) fdl_vfork_fn fdl_vfork_real(void)
 __attribute__((used, visibility("hidden"))) void fdl_vfork_returned(int result)
 {
     fdl_tls.vfork_child = result == 0;
-    if (result == 0)
+    if (result == 0) {
         fdl_report_vfork_child();
+        fdl_exec_forget();
+    }
 }
 
 #if defined(__x86_64__)
@@ -42,6 +44,7 @@ __asm__(
     "    .cfi_startproc\n"
     "    popq %rdi\n"                                /* our caller's return address */
     "    .cfi_adjust_cfa_offset -8\n"
+    "    .cfi_undefined rip\n"                       /* it lives in TLS now: unwinders stop here */
     "    movq fdl_vfork_ret@gottpoff(%rip), %rax\n"
     "    movq %rdi, %fs:(%rax)\n"
     "    call fdl_vfork_real\n"
@@ -49,9 +52,11 @@ __asm__(
     "    pushq %rax\n"
     "    .cfi_adjust_cfa_offset 8\n"
     "    subq $8, %rsp\n"
+    "    .cfi_adjust_cfa_offset 8\n"
     "    movl %eax, %edi\n"
     "    call fdl_vfork_returned\n"
     "    addq $8, %rsp\n"
+    "    .cfi_adjust_cfa_offset -8\n"
     "    popq %rax\n"
     "    .cfi_adjust_cfa_offset -8\n"
     "    movq fdl_vfork_ret@gottpoff(%rip), %rcx\n"

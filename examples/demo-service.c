@@ -65,6 +65,16 @@ static void die(const char *what)
     exit(1);
 }
 
+static struct sockaddr_in loopback(unsigned short port)
+{
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    return addr;
+}
+
 /* ------------------------------------------------------------------------
  * The fake backend: one thread, two listening sockets ("redis" and "api"),
  * answering every request with one line. Its descriptors are all closed in
@@ -82,15 +92,11 @@ struct backend {
 
 static NOINLINE int listen_on_loopback(unsigned short *port)
 {
-    struct sockaddr_in addr;
+    struct sockaddr_in addr = loopback(0); /* ephemeral port */
     socklen_t len = sizeof addr;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         die("socket");
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0; /* ephemeral */
     if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
         die("bind");
     if (listen(fd, 128) < 0)
@@ -187,14 +193,10 @@ static unsigned short redis_port, api_port;
  * is made here, and the callers are what tells the leaks apart. */
 static NOINLINE int tcp_connect(unsigned short port)
 {
-    struct sockaddr_in addr;
+    struct sockaddr_in addr = loopback(port);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         die("socket");
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(port);
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
         die("connect");
     return fd;

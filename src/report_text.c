@@ -26,7 +26,8 @@ static void plural(struct fdl_buf *b, size_t n, const char *one, const char *man
     fdl_buf_puts(b, n == 1 ? one : many);
 }
 
-static void fd_line(struct fdl_buf *b, const struct fdl_rep_fd *e, bool with_age)
+/* "fdleak:    fd 5  socket  tcp …": the start of every descriptor's line. */
+static void fd_head(struct fdl_buf *b, const struct fdl_rep_fd *e)
 {
     fdl_buf_puts(b, "fdleak:    fd ");
     fdl_buf_u64(b, (uint64_t)e->fd);
@@ -34,6 +35,11 @@ static void fd_line(struct fdl_buf *b, const struct fdl_rep_fd *e, bool with_age
     fdl_buf_puts(b, e->info.kind);
     fdl_buf_puts(b, "  ");
     fdl_buf_puts(b, e->info.desc);
+}
+
+static void fd_line(struct fdl_buf *b, const struct fdl_rep_fd *e, bool with_age)
+{
+    fd_head(b, e);
     if (with_age) {
         fdl_buf_puts(b, "  (via ");
         fdl_buf_puts(b, e->rec.via ? e->rec.via : "?");
@@ -224,12 +230,7 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
             if (!e->parent && !(e->rec.flags & FDL_F_FORKED && e->rec.site))
                 continue;
             shown++;
-            fdl_buf_puts(b, "fdleak:    fd ");
-            fdl_buf_u64(b, (uint64_t)e->fd);
-            fdl_buf_puts(b, "  ");
-            fdl_buf_puts(b, e->info.kind);
-            fdl_buf_puts(b, "  ");
-            fdl_buf_puts(b, e->info.desc);
+            fd_head(b, e);
             fdl_buf_puts(b, "  (from the parent: ");
             fdl_buf_puts(b, e->parent ? (e->parent->via ? e->parent->via : "?") : e->rec.via ? e->rec.via : "?");
             fdl_buf_puts(b, " at ");

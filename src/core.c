@@ -6,6 +6,7 @@
 #include "report.h"
 #include "real.h"
 #include "sites.h"
+#include "symbolize.h"
 #include "tls.h"
 #include "util.h"
 
@@ -484,6 +485,7 @@ void fdl_init(void)
     fdl_real_ensure();
     fdl_config();
     fdl_capture_init();
+    fdl_sym_init();
     fdl_proc_fds(mark_inherited, 0);
     pthread_atfork(0, 0, atfork_child);
     fdl_tls.busy--;

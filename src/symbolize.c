@@ -24,8 +24,6 @@
 #define uthash_free(ptr, sz) ((void)(ptr), (void)(sz))
 #include <uthash.h>
 
-extern char **environ;
-
 struct sym {
     uintptr_t value, size;
     const char *name;
@@ -348,26 +346,19 @@ static int child_main(void *p)
     return 127;
 }
 
-/* Runs addr2line on n entries of one module and stores file:line. The child gets the
- * environment without LD_PRELOAD and FDLEAK_*, so it is not itself traced, and it is a clone
- * child with no exit signal: the program's SIGCHLD handling and waitpid(-1) never see it. */
+/* Runs addr2line on n entries of one module and stores file:line. The child gets an empty
+ * environment (so it is not itself traced), and it is a clone child with no exit signal: the
+ * program's SIGCHLD handling and waitpid(-1) never see it. */
 static void addr2line_batch(struct fdl_symbolizer *s, const char *tool, struct module *m,
                             struct entry **es, size_t n)
 {
-    size_t envn = 0;
-    for (char **e = environ; e && *e; e++)
-        envn++;
     char **argv = fdl_region_alloc(s->region, (n + 4) * sizeof *argv);
-    char **envp = fdl_region_alloc(s->region, (envn + 1) * sizeof *envp);
+    static char *envp[] = {0}; /* addr2line needs none; and so no LD_PRELOAD, no locale */
     char *addrs = fdl_region_alloc(s->region, n * 24);
     size_t stack_size = 64 * 1024;
     void *stack = mmap(0, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (!argv || !envp || !addrs || stack == MAP_FAILED)
+    if (!argv || !addrs || stack == MAP_FAILED)
         goto out;
-    size_t k = 0;
-    for (char **e = environ; e && *e; e++)
-        if (strncmp(*e, "LD_PRELOAD=", 11) && strncmp(*e, "FDLEAK_", 7))
-            envp[k++] = *e;
     argv[0] = (char *)"addr2line";
     argv[1] = (char *)"-e";
     argv[2] = m->path;
@@ -441,10 +432,19 @@ out:
         munmap(stack, stack_size);
 }
 
+/* addr2line's path, looked up once at start-up: PATH is read from the environment, which a
+ * report in a signal handler must not touch while the program may be changing it. */
+static char tool[4096];
+
+void fdl_sym_init(void)
+{
+    if (!on_path("addr2line", tool, sizeof tool))
+        tool[0] = 0;
+}
+
 void fdl_sym_resolve(struct fdl_symbolizer *s)
 {
-    char tool[4096];
-    if (!s || !s->nentries || !on_path("addr2line", tool, sizeof tool))
+    if (!s || !s->nentries || !tool[0])
         return;
     struct entry **batch = fdl_region_alloc(s->region, s->nentries * sizeof *batch);
     if (!batch)

@@ -21,6 +21,9 @@ struct fdl_frame {
 struct fdl_symbolizer;
 struct fdl_region;
 
+/* Start-up (normal context): finds addr2line on PATH. Without it, no file:line. */
+void fdl_sym_init(void);
+
 /* All memory, including the strings handed out, lives in r until the caller frees it. */
 struct fdl_symbolizer *fdl_sym_new(struct fdl_region *r);
 /* Queue pc; names are looked up in one batch by fdl_sym_resolve. */

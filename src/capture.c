@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include <dlfcn.h>
@@ -105,9 +106,30 @@ static void after_fork_child(void)
     __atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
 }
 
+/* The copy is good while every object in it is still mapped. Once the child unloaded one
+ * (which it could only do by taking the loader's lock itself, so that lock is usable), the
+ * real list is both safe and right. */
+static bool objects_still_mapped(void)
+{
+    for (size_t i = 0; i < nobjects; i++) {
+        uintptr_t page = (uintptr_t)objects[i].dlpi_phdr & ~(uintptr_t)4095;
+        unsigned char v;
+        if (objects[i].dlpi_phdr && syscall(SYS_mincore, page, 4096, &v) && errno == ENOMEM)
+            return false;
+    }
+    return true;
+}
+
 int fdl_capture_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data)
 {
     if (use_objects && fdl_tls.busy) { /* libunwind, inside our capture, in a fork child */
+        int saved = errno;
+        bool ok = objects_still_mapped();
+        errno = saved;
+        if (!ok)
+            use_objects = 0;
+    }
+    if (use_objects && fdl_tls.busy) {
         int r = 0;
         for (size_t i = 0; i < nobjects && !r; i++)
             r = cb(&objects[i], sizeof objects[i], data);
@@ -167,10 +189,17 @@ unsigned fdl_capture(uintptr_t *pcs, unsigned max)
 {
     if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
         fdl_capture_init();
-    __atomic_fetch_add(&capturing, 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&forking, __ATOMIC_SEQ_CST)) { /* a thread is forking: no stack now */
+    /* A thread is forking: wait for it (it waits for captures already running, not for this
+     * one); give up after a tenth of a second, e.g. on the forking thread's own signal handler. */
+    for (int i = 0;; i++) {
+        __atomic_fetch_add(&capturing, 1, __ATOMIC_SEQ_CST);
+        if (!__atomic_load_n(&forking, __ATOMIC_SEQ_CST))
+            break;
         __atomic_fetch_sub(&capturing, 1, __ATOMIC_SEQ_CST);
-        return 0;
+        if (i == 1000)
+            return 0;
+        struct timespec t = {0, 100000};
+        nanosleep(&t, 0);
     }
     int n = backtrace_fn ? backtrace_fn((void **)pcs, (int)(max + FDL_CAPTURE_SLACK)) : 0;
     __atomic_fetch_sub(&capturing, 1, __ATOMIC_SEQ_CST);

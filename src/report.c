@@ -9,9 +9,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -351,9 +353,13 @@ static void expand_path(const char *pat, int pid, unsigned seq, char *out, size_
 static bool write_to(int fd, void (*write)(const struct fdl_report *, struct fdl_buf *),
                      const struct fdl_report *r)
 {
-    char mem[16384];
+    /* The buffer comes from the region: a report may run on a thread with a small stack. */
+    size_t cap = 16384;
+    char small[512], *mem = fdl_region_alloc((struct fdl_region *)&r->region, cap);
+    if (!mem)
+        mem = small, cap = sizeof small;
     struct fdl_buf b;
-    fdl_buf_init_fd(&b, fd, mem, sizeof mem);
+    fdl_buf_init_fd(&b, fd, mem, cap);
     write(r, &b);
     return fdl_buf_flush(&b);
 }
@@ -361,6 +367,17 @@ static bool write_to(int fd, void (*write)(const struct fdl_report *, struct fdl
 bool fdl_write_file_atomic(const char *path, int pid, void (*write)(const struct fdl_report *, struct fdl_buf *),
                            const struct fdl_report *r)
 {
+    /* /dev/null, /dev/stderr, a fifo: written in place. A rename over them would replace a
+     * device node with a regular file. */
+    struct stat st;
+    if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+        int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+            return false;
+        bool ok = write_to(fd, write, r);
+        syscall(SYS_close, fd);
+        return ok;
+    }
     char tmp[FDL_PATH_MAX + 96];
     struct fdl_buf tb;
     fdl_buf_init_mem(&tb, tmp, sizeof tmp);
@@ -429,12 +446,21 @@ static _Atomic int report_owner;
 
 static bool report_lock(void)
 {
-    int me = (int)syscall(SYS_gettid); /* not the cache: a vfork child shares its parent's */
+    /* A vfork child must not take it: the lock is its parent's memory, and a child dying in
+     * the middle would leave it held for the parent. */
+    if (fdl_in_vfork_child())
+        return false;
+    int me = (int)syscall(SYS_gettid);
+    int pid = (int)syscall(SYS_getpid);
     if (__atomic_load_n(&report_owner, __ATOMIC_ACQUIRE) == me)
         return false;
     for (int spins = 0; spins < 30000; spins++) { /* 30 s at most */
-        int free = 0;
-        if (__atomic_compare_exchange_n(&report_owner, &free, me, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        int owner = 0;
+        if (__atomic_compare_exchange_n(&report_owner, &owner, me, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            return true;
+        /* An owner that no longer exists (a thread killed mid-report) holds nothing. */
+        if (syscall(SYS_tgkill, pid, owner, 0) && errno == ESRCH &&
+            __atomic_compare_exchange_n(&report_owner, &owner, me, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
             return true;
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, 0);
@@ -446,7 +472,8 @@ void fdl_report_forked(void) { __atomic_store_n(&report_owner, 0, __ATOMIC_RELEA
 
 long fdl_report_now(const struct fdl_report_opts *o)
 {
-    int saved = errno;
+    int saved = errno, cancel;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel); /* poll, read… are cancellation points */
     fdl_tls.busy++;
     bool locked = report_lock();
     struct fdl_report r;
@@ -458,6 +485,7 @@ long fdl_report_now(const struct fdl_report_opts *o)
     if (locked)
         __atomic_store_n(&report_owner, 0, __ATOMIC_RELEASE);
     fdl_tls.busy--;
+    pthread_setcancelstate(cancel, 0);
     errno = saved;
     return n;
 }

@@ -9,14 +9,21 @@ struct fdl_tls {
     int busy;      /* > 0 while this thread is inside fdleak (unwinding, reporting) */
     int resolving; /* inside fdl_real_init: dlsym may call back into wrappers */
     pid_t tid;     /* cached gettid(); 0 = unknown (reset in the child after fork) */
-    int vfork_child; /* this thread's memory is being borrowed by a vfork() child */
+    int vfork_child; /* this thread's memory is being borrowed by a vfork() child … */
+    pid_t vfork_parent; /* … of this thread (its tid), which sees the flag clear */
 };
 
 
 extern __thread struct fdl_tls fdl_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
 /* Bail-out test for every core entry point: a vfork child runs on its parent's memory (this
- * very TLS block), so nothing it does may touch the table. */
-static inline int fdl_in_vfork_child(void) { return fdl_tls.vfork_child; }
+ * very TLS block), so nothing it does may touch the table. The flag is raised in the child and
+ * cleared when the parent resumes; a signal handled by the parent in between (delivered the
+ * moment vfork returns) must not see it, hence the tid check (a syscall only while raised). */
+long fdl_raw_gettid(void);
+static inline int fdl_in_vfork_child(void)
+{
+    return __builtin_expect(fdl_tls.vfork_child, 0) && fdl_raw_gettid() != fdl_tls.vfork_parent;
+}
 
 #endif

@@ -26,18 +26,21 @@ static int crossing(void)
     return n;
 }
 
-static int reported;
+/* The pid that wrote an exec report: memory a vfork child shares with its parent, so a pid
+ * rather than a flag. */
+static int reported_pid;
 
-void fdl_exec_forget(void) { reported = 0; }
+void fdl_exec_forget(void) { reported_pid = 0; }
 
 char **fdl_exec_prepare(struct fdl_region *r, char *const envp[])
 {
     int saved = errno;
-    bool want = fdl_config()->exec_report && !reported;
+    int pid = (int)syscall(SYS_getpid);
+    bool want = fdl_config()->exec_report && reported_pid != pid;
     struct fdl_site *stack = want ? fdl_capture_stack() : 0;
     fdl_tls.busy++;
     if (want && crossing()) {
-        reported = 1;
+        reported_pid = pid;
         struct fdl_report_opts o = {.trigger = "exec", .crossing = true, .exec_stack = stack};
         fdl_report_now(&o);
     }

@@ -12,14 +12,18 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static const int fatal[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
 
 static int report_signal(void) { return fdl_config()->report_signal; }
 
+static bool pid_one;
+
 static bool is_fatal(int sig)
 {
-    if (sig == report_signal())
+    if (pid_one || sig == report_signal())
         return false; /* FDLEAK_SIGNAL=HUP makes HUP a report signal, not a death */
     for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
         if (fatal[i] == sig)
@@ -118,6 +122,10 @@ void fdl_signals_install(void)
 {
     if (!REAL(sigaction))
         return;
+    /* The init of a pid namespace (a container's entrypoint) is immune to default-action
+     * signals: a handler would change that. No fatal-signal handlers there. */
+    if (syscall(SYS_getpid) == 1)
+        pid_one = true;
     int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, report_signal()};
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
         struct sigaction cur, mine;

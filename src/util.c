@@ -1,5 +1,6 @@
 /* util.c — the async-signal-safe writer and helpers shared by the core and the reports. */
 #include "util.h"
+#include "core.h"
 #include "tls.h"
 
 #include <errno.h>
@@ -209,9 +210,10 @@ void fdl_warn_once(int *flag, const char *msg)
 {
     if (__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED))
         return;
-    fdl_write_all(2, "fdleak: ", 8);
-    fdl_write_all(2, msg, strlen(msg));
-    fdl_write_all(2, "\n", 1);
+    int fd = fdl_stderr_fd(); /* never a data file that landed on fd 2 */
+    fdl_write_all(fd, "fdleak: ", 8);
+    fdl_write_all(fd, msg, strlen(msg));
+    fdl_write_all(fd, "\n", 1);
 }
 
 bool fdl_proc_fds(void (*fn)(int fd, void *arg), void *arg)
@@ -257,6 +259,8 @@ double fdl_now_real(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+long fdl_raw_gettid(void) { return syscall(SYS_gettid); }
 
 int fdl_gettid(void)
 {

@@ -22,6 +22,7 @@ typedef pid_t (*fdl_vfork_fn)(void);
 __attribute__((used, visibility("hidden"))) fdl_vfork_fn fdl_vfork_real(void)
 {
     fdl_vfork_fn fn = REAL(vfork);
+    fdl_tls.vfork_parent = (pid_t)fdl_raw_gettid();
     return fn ? fn : fork;
 }
 

@@ -51,20 +51,28 @@ static bool parse_percent(const char *s, long *out)
     return parse_int(num, 1, 100, out);
 }
 
-/* USR1, SIGUSR1, 10 or none (0); -1 when invalid. KILL and STOP cannot be caught. */
+/* Signals that cannot be caught, or that report a fault in the thread that gets them (a
+ * handler that returns would run again forever). */
+static bool unusable(long sig)
+{
+    return sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE ||
+           sig == SIGILL || sig == SIGTRAP || sig == SIGSYS || sig == SIGABRT;
+}
+
+/* USR1, SIGUSR1, 10 or none (0); -1 when invalid. */
 static int parse_signal(const char *v)
 {
     long n;
     if (!strcmp(v, "none"))
         return 0;
     if (parse_int(v, 1, 64, &n))
-        return n == SIGKILL || n == SIGSTOP ? -1 : (int)n;
+        return unusable(n) ? -1 : (int)n;
     if (!strncmp(v, "SIG", 3))
         v += 3;
     for (int sig = 1; sig < 32; sig++) {
         const char *name = sigabbrev_np(sig);
         if (name && !strcmp(name, v))
-            return sig == SIGKILL || sig == SIGSTOP ? -1 : sig;
+            return unusable(sig) ? -1 : sig;
     }
     return -1;
 }
@@ -138,7 +146,7 @@ int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char
         if (sig >= 0)
             cfg->report_signal = sig;
         else
-            bad++, complain(errfd, "FDLEAK_SIGNAL", v, "a signal name such as USR1 or SIGUSR2, a number from 1 to 64 other than KILL and STOP, or none", "USR1");
+            bad++, complain(errfd, "FDLEAK_SIGNAL", v, "a signal name such as USR1 or SIGUSR2, a number from 1 to 64 (not KILL, STOP or a fault signal such as SEGV), or none", "USR1");
     }
     if ((v = getenv_fn("FDLEAK_INTERVAL")) && *v) {
         char *end;

@@ -11,6 +11,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -110,6 +111,15 @@ static void put_field(struct fdl_buf *b, const char *s)
     }
 }
 
+/* Whether envp's LD_PRELOAD names this library. */
+static bool preloads_us(char *const envp[])
+{
+    for (char *const *e = envp; e && *e; e++)
+        if (!strncmp(*e, "LD_PRELOAD=", 11))
+            return strstr(*e, "libfdleak") != 0;
+    return false;
+}
+
 char **fdl_lineage_env(struct fdl_region *r, char *const envp[], unsigned next_seq)
 {
     size_t cap = 64 * 1024;
@@ -128,6 +138,7 @@ char **fdl_lineage_env(struct fdl_region *r, char *const envp[], unsigned next_s
     fdl_buf_putc(&b, ';');
     fdl_buf_u64(&b, next_seq);
     struct fdl_slot *s, rec;
+    int crossing = 0;
     for (int fd = 3; (s = fdl_table_next(&fd, INT32_MAX)); fd++) {
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN || !fdl_slot_read(s, &rec))
             continue;
@@ -137,12 +148,14 @@ char **fdl_lineage_env(struct fdl_region *r, char *const envp[], unsigned next_s
         const struct fdl_parent_site *up = (rec.flags & FDL_F_INHERITED) ? fdl_lineage_find(fd) : 0;
         struct fdl_frame f = {0};
         if (!up && rec.site && rec.site->n_native) {
+            /* Names from the symbol tables only: no addr2line on the way to exec (a vfork
+             * child's parent waits for all of it). */
             fdl_sym_add(sym, rec.site->frames[0]);
-            fdl_sym_resolve(sym); /* one module at most: addr2line only if it has debug info */
             fdl_sym_lookup(sym, rec.site->frames[0], &f);
         } else if (!up) {
             continue; /* nothing to say about it */
         }
+        crossing++;
         fdl_buf_putc(&b, ';');
         fdl_buf_u64(&b, (uint64_t)fd);
         fdl_buf_putc(&b, '|');
@@ -157,7 +170,9 @@ char **fdl_lineage_env(struct fdl_region *r, char *const envp[], unsigned next_s
         fdl_buf_u64(&b, (uint64_t)(up ? up->line : f.line));
     }
     fdl_sym_free(sym);
-    if (b.failed)
+    /* Only what the new program needs: nothing when no descriptor crosses and its reports
+     * would be numbered from 1 anyway, nor when it will not run fdleak. */
+    if (b.failed || (!crossing && next_seq <= 1) || !preloads_us(envp))
         return (char **)envp;
     size_t k = 0;
     for (char *const *e = envp; e && *e; e++)

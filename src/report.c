@@ -294,6 +294,9 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
     r->unattributed = unat.v, r->nunattributed = unat.n;
     r->open = leaks.n + inh.n + unat.n;
     r->cmdline = slurp(rg, "/proc/self/cmdline", &r->cmdline_len);
+    /* A program that rewrote its argv (setproctitle) leaves trailing NULs: not arguments. */
+    while (r->cmdline && r->cmdline_len > 1 && !r->cmdline[r->cmdline_len - 1] && !r->cmdline[r->cmdline_len - 2])
+        r->cmdline_len--;
     ssize_t n = readlink("/proc/self/exe", r->exe, sizeof r->exe - 1);
     r->exe[n > 0 ? n : 0] = 0;
     r->pid = (int)syscall(SYS_getpid);
@@ -466,6 +469,28 @@ static bool report_lock(void)
         nanosleep(&ms, 0);
     }
     return false;
+}
+
+void fdl_metrics_write(const char *pattern)
+{
+    int saved = errno, cancel;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+    fdl_tls.busy++;
+    bool locked = report_lock();
+    struct fdl_report r;
+    struct fdl_report_opts o = {.trigger = "interval"};
+    fdl_report_build(&r, &o);
+    char path[FDL_PATH_MAX + 64];
+    expand_path(pattern, r.pid, 1, path, sizeof path);
+    static int warned;
+    if (!fdl_write_file_atomic(path, r.pid, fdl_report_write_metrics, &r))
+        fdl_warn_once(&warned, "cannot write the FDLEAK_METRICS file (missing directory or not writable)");
+    fdl_report_free(&r);
+    if (locked)
+        __atomic_store_n(&report_owner, 0, __ATOMIC_RELEASE);
+    fdl_tls.busy--;
+    pthread_setcancelstate(cancel, 0);
+    errno = saved;
 }
 
 void fdl_report_forked(void) { __atomic_store_n(&report_owner, 0, __ATOMIC_RELEASE); }

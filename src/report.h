@@ -98,6 +98,9 @@ void fdl_report_vfork_child(void);
 /* After fork: a report another thread of the parent was writing does not exist here. */
 void fdl_report_forked(void);
 
+/* Rewrites the metrics file (pattern: FDLEAK_METRICS, %p expanded), one report at a time. */
+void fdl_metrics_write(const char *pattern);
+
 /* FDLEAK_MISUSE=abort: describes one misuse on stderr before the abort. */
 void fdl_report_misuse_now(enum fdl_misuse_kind what, int fd, struct fdl_site *site,
                            struct fdl_site *stack, struct fdl_site *first_close);

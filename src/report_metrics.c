@@ -1,6 +1,8 @@
 /* report_metrics.c — the report for fleets: a Prometheus text file (node_exporter's textfile
- * collector reads it). Series are bounded: the 20 sites holding most descriptors by name, the
- * rest summed as site="other"; per site at most 5 (kind, peer) pairs, the rest as peer="other". */
+ * collector reads it). Series are bounded: 20 sites by name — the first ones seen holding
+ * descriptors, kept from then on so that counters never move between series — the rest summed
+ * as site="other"; per site at most 5 (kind, peer) pairs, the rest as peer="other". Written by
+ * the interval thread only. */
 #include "report.h"
 #include "sites.h"
 
@@ -132,18 +134,43 @@ static int by_open(const void *a, const void *b)
     return strcmp(x->label, y->label);
 }
 
+/* A label value: escaped, and valid UTF-8 (other bytes become '?'), as Prometheus requires. */
 static void label_value(struct fdl_buf *b, const char *v)
 {
     fdl_buf_putc(b, '"');
-    for (; *v; v++) {
-        if (*v == '\\' || *v == '"')
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p >= 0x80) {
+            size_t n = fdl_utf8_len(p);
+            if (n) {
+                fdl_buf_putn(b, (const char *)p, n);
+                p += n - 1;
+            } else {
+                fdl_buf_putc(b, '?');
+            }
+            continue;
+        }
+        if (*p == '\\' || *p == '"')
             fdl_buf_putc(b, '\\');
-        if (*v == '\n')
+        if (*p == '\n')
             fdl_buf_puts(b, "\\n");
+        else if (*p < 0x20)
+            fdl_buf_putc(b, '?');
         else
-            fdl_buf_putc(b, *v);
+            fdl_buf_putc(b, (char)*p);
     }
     fdl_buf_putc(b, '"');
+}
+
+/* The sites shown by name, for the life of the process. */
+static char chosen[TOP_SITES][256];
+static size_t nchosen;
+
+static bool is_chosen(const char *label)
+{
+    for (size_t i = 0; i < nchosen; i++)
+        if (!strcmp(chosen[i], label))
+            return true;
+    return false;
 }
 
 static void series(struct fdl_buf *b, const char *name, const char *site, const struct pair *p, uint64_t v)
@@ -184,19 +211,28 @@ void fdl_report_write_metrics(const struct fdl_report *r, struct fdl_buf *b)
         v[k++] = g;
     if (v)
         fdl_sort(v, k, sizeof *v, by_open);
+    /* Newcomers, most descriptors first, while there is room (never "inherited" on its own). */
+    for (size_t i = 0; v && i < k && nchosen < TOP_SITES; i++)
+        if (v[i]->open && !is_chosen(v[i]->label) && strlen(v[i]->label) < sizeof chosen[0])
+            strcpy(chosen[nchosen++], v[i]->label);
     struct group other = {.label = "other"};
-    for (size_t i = TOP_SITES; v && i < k; i++) { /* the tail, summed */
+    size_t shown = 0;
+    for (size_t i = 0; v && i < k; i++) {
+        if (is_chosen(v[i]->label)) {
+            v[shown++] = v[i];
+            continue;
+        }
         other.open += v[i]->open;
         other.created += v[i]->created;
         other.closed += v[i]->closed;
     }
-    if (k > TOP_SITES) {
+    k = shown;
+    if (v && (other.created || other.open)) {
         other.npairs = 1;
         strcpy(other.pairs[0].kind, "other");
         strcpy(other.pairs[0].peer, "other");
         other.pairs[0].open = other.open;
-        v[TOP_SITES] = &other;
-        k = TOP_SITES + 1;
+        v[k++] = &other;
     }
 
     fdl_buf_puts(b, "# HELP fdleak_open_descriptors Descriptors the program created and holds open now.\n"

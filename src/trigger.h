@@ -19,9 +19,6 @@ int fdl_exit_report(const char *signame);
 void fdl_signals_install(void);
 void fdl_live_start(void);
 
-/* Rewrites the FDLEAK_METRICS file (report_metrics.c). Normal context. */
-void fdl_metrics_now(void);
-
 /* sigaction as the program should see it: SIGTERM/SIGINT/SIGHUP/SIGQUIT left at their default
  * action carry fdleak's report-then-die handler, and the report signal fdleak's report
  * handler; queries show both as SIG_DFL. A program's own handler replaces fdleak's. */

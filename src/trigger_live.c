@@ -44,7 +44,7 @@ static void *interval_main(void *arg)
             fdl_report_now(&o);
         }
         if (cfg->metrics[0])
-            fdl_metrics_now();
+            fdl_metrics_write(cfg->metrics);
     }
     return 0;
 }
@@ -68,21 +68,6 @@ static void start_interval(void)
         pthread_setname_np(t, "fdleak");
     pthread_sigmask(SIG_SETMASK, &old, 0);
     pthread_attr_destroy(&attr);
-}
-
-void fdl_metrics_now(void)
-{
-    fdl_tls.busy++;
-    int saved = errno;
-    struct fdl_report r;
-    struct fdl_report_opts o = {.trigger = "interval"};
-    fdl_report_build(&r, &o);
-    static int warned;
-    if (!fdl_write_file_atomic(fdl_config()->metrics, r.pid, fdl_report_write_metrics, &r))
-        fdl_warn_once(&warned, "cannot write the FDLEAK_METRICS file (missing directory or not writable)");
-    fdl_report_free(&r);
-    errno = saved;
-    fdl_tls.busy--;
 }
 
 /* ---- threshold ---- */
@@ -136,11 +121,9 @@ static void on_emfile(void)
     fdl_report_now(&o);
 }
 
-static void after_fork_child(void)
-{
-    fdl_exec_forget();
-    start_interval(); /* the child has no interval thread of its own */
-}
+/* The child of fork has no interval thread, and gets none: a thread would make every forked
+ * child multithreaded (unshare(CLONE_NEWUSER) fails there, CPython 3.12 warns). */
+static void after_fork_child(void) { fdl_exec_forget(); }
 
 void fdl_live_start(void)
 {

@@ -138,8 +138,7 @@ void fdl_buf_fixed(struct fdl_buf *b, double v, int decimals)
     }
 }
 
-/* Length of the well-formed UTF-8 sequence at p (lead byte >= 0x80), or 0. */
-static size_t utf8_len(const unsigned char *p)
+size_t fdl_utf8_len(const unsigned char *p)
 {
     unsigned c = p[0];
     size_t n;
@@ -188,7 +187,7 @@ void fdl_buf_json_str(struct fdl_buf *b, const char *s)
         } else {
             /* Paths are bytes, JSON is UTF-8: pass well-formed UTF-8 through (no overlong
              * forms, no surrogates, nothing above U+10FFFF), replace the rest. */
-            size_t n = utf8_len(p);
+            size_t n = fdl_utf8_len(p);
             if (n) {
                 fdl_buf_putn(b, (const char *)p, n);
                 p += n - 1;

@@ -24,7 +24,9 @@ void fdl_buf_i64(struct fdl_buf *b, int64_t v);
 void fdl_buf_hex(struct fdl_buf *b, uint64_t v); /* 0x… */
 void fdl_buf_fixed(struct fdl_buf *b, double v, int decimals);
 void fdl_buf_json_str(struct fdl_buf *b, const char *s); /* "…" escaped, or null for NULL */
-bool fdl_buf_flush(struct fdl_buf *b);                   /* true if everything reached fd */
+bool fdl_buf_flush(struct fdl_buf *b);
+/* Length of the well-formed UTF-8 sequence at p (lead byte >= 0x80), or 0 if it is not one. */
+size_t fdl_utf8_len(const unsigned char *p);                   /* true if everything reached fd */
 const char *fdl_buf_cstr(struct fdl_buf *b);             /* memory mode: NUL-terminated */
 
 /* write(2) until done, retrying EINTR; preserves errno. */

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -445,6 +446,9 @@ void fdl_sym_init(void)
 void fdl_sym_resolve(struct fdl_symbolizer *s)
 {
     if (!s || !s->nentries || !tool[0])
+        return;
+    /* Under a seccomp filter, clone or execve may kill the process: no helper processes. */
+    if (syscall(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0) == 2)
         return;
     struct entry **batch = fdl_region_alloc(s->region, s->nentries * sizeof *batch);
     if (!batch)

@@ -22,7 +22,6 @@
 __thread struct fdl_tls fdl_tls __attribute__((tls_model("initial-exec")));
 
 static _Atomic uint64_t open_now, peak_open;
-static int start_pid;
 
 /* fdleak's own descriptors, each with where its holder keeps the number (libunwind's static
  * pipe array, the EMFILE reserve, the stderr copy), so that a program taking the number over
@@ -34,7 +33,6 @@ static struct internal {
 } internals[MAX_INTERNAL] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}};
 static int warned_internal_reused, warned_unwind;
 
-int fdl_pid(void) { return start_pid ? start_pid : (int)syscall(SYS_getpid); }
 
 void fdl_counts(struct fdl_counts *out)
 {
@@ -463,7 +461,6 @@ static void mark_inherited(int fd, void *arg)
 static void atfork_child(void)
 {
     fdl_tls.tid = 0;
-    start_pid = (int)syscall(SYS_getpid);
     fdl_report_reset_seq(1);
     fdl_report_forked();
     fdl_misuse_forget();
@@ -481,7 +478,6 @@ void fdl_init(void)
         return;
     int saved = errno;
     fdl_tls.busy++;
-    start_pid = (int)syscall(SYS_getpid);
     fdl_real_ensure();
     fdl_config();
     fdl_capture_init();

@@ -96,7 +96,5 @@ void fdl_yield_internal(int fd);
 /* A call that puts a descriptor on a chosen number (dup2, freopen…): at 0–2, a redirection. */
 bool fdl_is_redirect(const char *via);
 
-/* The pid fdleak started in, refreshed after fork. */
-int fdl_pid(void);
 
 #endif

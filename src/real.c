@@ -104,6 +104,16 @@ static int fb_recvmmsg(int s, struct mmsghdr *v, unsigned int n, int f, struct t
 static int fb_pidfd_open(pid_t p, unsigned int f) { return (int)syscall(SYS_pidfd_open, p, f); }
 static int fb_pidfd_getfd(int p, int t, unsigned int f) { return (int)syscall(SYS_pidfd_getfd, p, t, f); }
 static int fb_open_by_handle_at(int d, struct file_handle *h, int f) { return (int)syscall(SYS_open_by_handle_at, d, h, f); }
+static int fb_prlimit(pid_t p, __rlimit_resource_t r, const struct rlimit *n, struct rlimit *o)
+{
+    return (int)syscall(SYS_prlimit64, p, r, n, o);
+}
+static int fb_prlimit64(pid_t p, __rlimit_resource_t r, const struct rlimit64 *n, struct rlimit64 *o)
+{
+    return (int)syscall(SYS_prlimit64, p, r, n, o);
+}
+static int fb_setrlimit(__rlimit_resource_t r, const struct rlimit *n) { return fb_prlimit(0, r, n, 0); }
+static int fb_setrlimit64(__rlimit_resource_t r, const struct rlimit64 *n) { return fb_prlimit64(0, r, n, 0); }
 static int fb_execve(const char *p, char *const a[], char *const e[]) { return (int)syscall(SYS_execve, p, a, e); }
 static void fb_exit(int status)
 {
@@ -125,7 +135,8 @@ struct fdl_real fdl_real = {
     .close = fb_close, .close_range = fb_close_range, .closefrom = fb_closefrom,
     .recvmsg = fb_recvmsg, .recvmmsg = fb_recvmmsg, .pidfd_open = fb_pidfd_open,
     .pidfd_getfd = fb_pidfd_getfd, .open_by_handle_at = fb_open_by_handle_at,
-    .execve = fb_execve, ._exit = fb_exit, ._Exit = fb_exit,
+    .setrlimit = fb_setrlimit, .setrlimit64 = fb_setrlimit64, .prlimit = fb_prlimit,
+    .prlimit64 = fb_prlimit64, .execve = fb_execve, ._exit = fb_exit, ._Exit = fb_exit,
 };
 
 int fdl_real_state;

@@ -9,6 +9,7 @@
 #include <termios.h>
 #include <time.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -62,6 +63,10 @@
     X(int, close_range, (unsigned int, unsigned int, int))                                 \
     X(void, closefrom, (int))                                                              \
     X(int, execve, (const char *, char *const[], char *const[]))                           \
+    X(int, setrlimit, (__rlimit_resource_t, const struct rlimit *))                        \
+    X(int, setrlimit64, (__rlimit_resource_t, const struct rlimit64 *))                    \
+    X(int, prlimit, (pid_t, __rlimit_resource_t, const struct rlimit *, struct rlimit *))  \
+    X(int, prlimit64, (pid_t, __rlimit_resource_t, const struct rlimit64 *, struct rlimit64 *)) \
     X(void, _exit, (int))                                                                  \
     X(void, _Exit, (int))                                                                  \
     L(int, mkstemp, (char *))                                                              \

@@ -303,7 +303,7 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
     r->ppid = (int)syscall(SYS_getppid);
     r->time = fdl_now_real();
     struct rlimit rl;
-    r->limit = getrlimit(RLIMIT_NOFILE, &rl) ? 0 : (uint64_t)rl.rlim_cur;
+    r->limit = r->o.limit ? r->o.limit : getrlimit(RLIMIT_NOFILE, &rl) ? 0 : (uint64_t)rl.rlim_cur;
     fdl_raise_peak(r->open);
     struct fdl_counts c;
     fdl_counts(&c);

@@ -51,6 +51,7 @@ struct fdl_report_opts {
     const char *signal;   /* exit by a fatal signal: its name */
     bool crossing;        /* exec: list descriptors about to cross it as errors */
     struct fdl_site *exec_stack; /* … and the stack of the exec call */
+    uint64_t limit;       /* the program's soft limit, when fdleak lifted it for the report */
 };
 
 struct fdl_report {

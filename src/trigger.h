@@ -19,6 +19,10 @@ int fdl_exit_report(const char *signame);
 void fdl_signals_install(void);
 void fdl_live_start(void);
 
+/* The program changed its RLIMIT_NOFILE: the threshold (when a percentage) and the EMFILE
+ * reserve move with it. Preserves errno. */
+void fdl_limit_changed(void);
+
 /* sigaction as the program should see it: SIGTERM/SIGINT/SIGHUP/SIGQUIT left at their default
  * action carry fdleak's report-then-die handler, and the report signal fdleak's report
  * handler; queries show both as SIG_DFL. A program's own handler replaces fdleak's. */

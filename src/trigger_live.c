@@ -117,13 +117,33 @@ static void on_emfile(void)
             fdl_drop_internal(reserve[i]);
             reserve[i] = -1;
         }
-    struct fdl_report_opts o = {.trigger = "emfile"};
+    /* The reserve frees slots only below the current limit; if the program lowered it since,
+     * lift the soft limit a little for the report's own files (up to the hard limit), then
+     * put it back. */
+    struct rlimit rl, more;
+    bool lifted = false;
+    if (!syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, &rl) && rl.rlim_cur < rl.rlim_max) {
+        more = rl;
+        more.rlim_cur = rl.rlim_max - rl.rlim_cur > 16 ? rl.rlim_cur + 16 : rl.rlim_max;
+        lifted = !syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &more, 0);
+    }
+    struct fdl_report_opts o = {.trigger = "emfile", .limit = lifted ? rl.rlim_cur : 0};
     fdl_report_now(&o);
+    if (lifted)
+        syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &rl, 0);
 }
 
 /* The child of fork has no interval thread, and gets none: a thread would make every forked
  * child multithreaded (unshare(CLONE_NEWUSER) fails there, CPython 3.12 warns). */
 static void after_fork_child(void) { fdl_exec_forget(); }
+
+void fdl_limit_changed(void)
+{
+    int saved = errno;
+    if (fdl_config()->threshold < 0)
+        set_threshold();
+    errno = saved;
+}
 
 void fdl_live_start(void)
 {

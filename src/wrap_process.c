@@ -9,6 +9,7 @@
 #include "trigger.h"
 
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -192,4 +193,33 @@ FDL_EXPORT __sighandler_t signal(int sig, __sighandler_t handler)
 FDL_EXPORT int dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data)
 {
     return fdl_capture_iterate_phdr(cb, data);
+}
+
+/* ---- the descriptor limit: the threshold and the EMFILE reserve follow it (trigger_live.c) ---- */
+
+static int limit_set(int r, __rlimit_resource_t res, pid_t pid)
+{
+    if (r == 0 && res == RLIMIT_NOFILE && (pid == 0 || pid == (pid_t)syscall(SYS_getpid)))
+        fdl_limit_changed();
+    return r;
+}
+
+FDL_EXPORT int setrlimit(__rlimit_resource_t res, const struct rlimit *rl)
+{
+    return limit_set(REAL(setrlimit)(res, rl), res, 0);
+}
+
+FDL_EXPORT int setrlimit64(__rlimit_resource_t res, const struct rlimit64 *rl)
+{
+    return limit_set(REAL(setrlimit64)(res, rl), res, 0);
+}
+
+FDL_EXPORT int prlimit(pid_t pid, __rlimit_resource_t res, const struct rlimit *rl, struct rlimit *old)
+{
+    return limit_set(REAL(prlimit)(pid, res, rl, old), rl ? res : (__rlimit_resource_t)-1, pid);
+}
+
+FDL_EXPORT int prlimit64(pid_t pid, __rlimit_resource_t res, const struct rlimit64 *rl, struct rlimit64 *old)
+{
+    return limit_set(REAL(prlimit64)(pid, res, rl, old), rl ? res : (__rlimit_resource_t)-1, pid);
 }

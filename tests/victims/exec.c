@@ -44,12 +44,7 @@ VICTIM_FN int leak_listener(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     V_CHECK(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    V_CHECK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    V_CHECK(listen(fd, 4) == 0);
+    v_listen_loopback(fd);
     V_LEAK(fd, "socket", "tcp&listen", "socket", 0);
     return fd;
 }

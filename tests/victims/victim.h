@@ -48,6 +48,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -67,6 +70,18 @@
     do {                                                                                    \
         if (!(cond))                                                                        \
             v_die(__FILE__, __LINE__, #cond);                                               \
+    } while (0)
+
+/* Binds fd to 127.0.0.1 (ephemeral port) and listens. The socket() call stays in the victim
+ * function: its name is what the report must show. */
+#define v_listen_loopback(fd)                                                               \
+    do {                                                                                    \
+        struct sockaddr_in a_;                                                              \
+        memset(&a_, 0, sizeof a_);                                                          \
+        a_.sin_family = AF_INET;                                                            \
+        a_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);                                        \
+        V_CHECK(bind((fd), (struct sockaddr *)&a_, sizeof a_) == 0);                        \
+        V_CHECK(listen((fd), 4) == 0);                                                      \
     } while (0)
 
 /* V_LEAK(fd, kind, desc, via, cloexec): declare a deliberate leak made by the calling

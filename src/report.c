@@ -66,7 +66,7 @@ static struct fdl_rep_fd *vec_push(struct fdl_region *r, struct vec *a)
 static char *slurp(struct fdl_region *r, const char *path, size_t *len)
 {
     *len = 0;
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    int fd = fdl_own_open(path, O_RDONLY, 0);
     if (fd < 0)
         return 0;
     size_t cap = 64 * 1024;
@@ -79,7 +79,7 @@ static char *slurp(struct fdl_region *r, const char *path, size_t *len)
             break;
         *len += (size_t)n;
     }
-    syscall(SYS_close, fd);
+    fdl_own_close(fd);
     return b;
 }
 
@@ -124,7 +124,7 @@ static void unattributed(int fd, void *arg)
 {
     struct unat_ctx *c = arg;
     struct fdl_slot *s = fdl_table_slot(fd, false);
-    if (s && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_FREE)
+    if ((s && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_FREE) || fdl_own_is(fd))
         return;
     struct fdl_rep_fd *e = vec_push(c->rg, c->out);
     if (!e)
@@ -374,11 +374,11 @@ bool fdl_write_file_atomic(const char *path, int pid, void (*write)(const struct
      * device node with a regular file. */
     struct stat st;
     if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
-        int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
+        int fd = fdl_own_open(path, O_WRONLY | O_NONBLOCK, 0);
         if (fd < 0)
             return false;
         bool ok = write_to(fd, write, r);
-        syscall(SYS_close, fd);
+        fdl_own_close(fd);
         return ok;
     }
     char tmp[FDL_PATH_MAX + 96];
@@ -388,12 +388,12 @@ bool fdl_write_file_atomic(const char *path, int pid, void (*write)(const struct
     fdl_buf_puts(&tb, ".tmp");
     fdl_buf_u64(&tb, (uint64_t)pid);
     fdl_buf_cstr(&tb);
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = fdl_own_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
         return false;
     bool ok = write_to(fd, write, r);
     int e = errno;
-    syscall(SYS_close, fd);
+    fdl_own_close(fd);
     if (ok && !syscall(SYS_rename, tmp, path))
         return true;
     e = ok ? errno : e;

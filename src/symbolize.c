@@ -134,7 +134,7 @@ struct fdl_symbolizer *fdl_sym_new(struct fdl_region *r)
     s->region = r;
     /* /proc/self/maps rather than dl_iterate_phdr: no loader lock, so a report may be made in
      * a signal handler that interrupted dlopen. */
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    int fd = fdl_own_open("/proc/self/maps", O_RDONLY, 0);
     if (fd < 0)
         return s;
     size_t cap = 1 << 20, len = 0;
@@ -157,7 +157,7 @@ struct fdl_symbolizer *fdl_sym_new(struct fdl_region *r)
             break;
         len += (size_t)n;
     }
-    syscall(SYS_close, fd);
+    fdl_own_close(fd);
     if (!buf)
         return s;
     buf[len] = 0;
@@ -191,14 +191,14 @@ static void load_module(struct fdl_symbolizer *s, struct module *m)
     m->loaded = 1;
     if (!m->path || m->path[0] != '/')
         return; /* the vDSO has no file */
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, m->path, O_RDONLY | O_CLOEXEC);
+    int fd = fdl_own_open(m->path, O_RDONLY, 0);
     if (fd < 0)
         return;
     struct stat st;
     void *map = MAP_FAILED;
     if (!fstat(fd, &st) && st.st_size > (off_t)sizeof(ElfW(Ehdr)))
         map = mmap(0, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    syscall(SYS_close, fd);
+    fdl_own_close(fd);
     if (map == MAP_FAILED)
         return;
     m->map = map;
@@ -370,13 +370,13 @@ static void addr2line_batch(struct fdl_symbolizer *s, const char *tool, struct m
         argv[3 + i] = (char *)fdl_buf_cstr(&b);
     }
     int p[2];
-    if (syscall(SYS_pipe2, p, O_CLOEXEC))
+    if (fdl_own_pipe(p))
         goto out;
     struct child_args ca = {tool, argv, envp, p[1]};
     int pid = clone(child_main, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK, &ca);
-    syscall(SYS_close, p[1]);
+    fdl_own_close(p[1]);
     if (pid < 0) {
-        syscall(SYS_close, p[0]);
+        fdl_own_close(p[0]);
         goto out;
     }
     size_t cap = 64 * 1024, len = 0;
@@ -398,7 +398,7 @@ static void addr2line_batch(struct fdl_symbolizer *s, const char *tool, struct m
             break;
         len += (size_t)r;
     }
-    syscall(SYS_close, p[0]);
+    fdl_own_close(p[0]);
     kill(pid, SIGKILL);
     while (waitpid(pid, 0, __WALL) < 0 && errno == EINTR)
         ;

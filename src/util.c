@@ -215,9 +215,55 @@ void fdl_warn_once(int *flag, const char *msg)
     fdl_write_all(fd, "\n", 1);
 }
 
+#define OWN_MAX 32
+static _Atomic int own[OWN_MAX]; /* fd + 1; 0 = empty */
+
+static void own_add(int fd)
+{
+    for (int i = 0; fd >= 0 && i < OWN_MAX; i++) {
+        int expect = 0;
+        if (__atomic_compare_exchange_n(&own[i], &expect, fd + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            return;
+    }
+}
+
+bool fdl_own_is(int fd)
+{
+    for (int i = 0; i < OWN_MAX; i++)
+        if (__atomic_load_n(&own[i], __ATOMIC_ACQUIRE) == fd + 1)
+            return true;
+    return false;
+}
+
+int fdl_own_open(const char *path, int flags, unsigned mode)
+{
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC, mode);
+    own_add(fd);
+    return fd;
+}
+
+int fdl_own_pipe(int p[2])
+{
+    if (syscall(SYS_pipe2, p, O_CLOEXEC))
+        return -1;
+    own_add(p[0]);
+    own_add(p[1]);
+    return 0;
+}
+
+void fdl_own_close(int fd)
+{
+    for (int i = 0; i < OWN_MAX; i++) {
+        int expect = fd + 1;
+        if (__atomic_compare_exchange_n(&own[i], &expect, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            break;
+    }
+    syscall(SYS_close, fd);
+}
+
 bool fdl_proc_fds(void (*fn)(int fd, void *arg), void *arg)
 {
-    int dfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd = fdl_own_open("/proc/self/fd", O_RDONLY | O_DIRECTORY, 0);
     if (dfd < 0)
         return false;
     char buf[4096];
@@ -241,7 +287,7 @@ bool fdl_proc_fds(void (*fn)(int fd, void *arg), void *arg)
                 fn(fd, arg);
         }
     }
-    syscall(SYS_close, dfd);
+    fdl_own_close(dfd);
     return true;
 }
 

@@ -35,6 +35,14 @@ bool fdl_write_all(int fd, const void *p, size_t n);
 /* One line on stderr the first time a given flag is raised ("said once"). */
 void fdl_warn_once(int *flag, const char *msg);
 
+/* fdleak's own short-lived descriptors (a report's files, addr2line's pipe): opened and closed
+ * with raw syscalls and remembered meanwhile, so that a report running at the same time (one
+ * nested in a signal handler) does not list them. Async-signal-safe. */
+int fdl_own_open(const char *path, int flags, unsigned mode);
+int fdl_own_pipe(int p[2]);
+void fdl_own_close(int fd);
+bool fdl_own_is(int fd);
+
 /* Calls fn for every descriptor open in this process (from /proc/self/fd, through raw
  * syscalls; its own directory descriptor left out). False if /proc is unreadable. */
 bool fdl_proc_fds(void (*fn)(int fd, void *arg), void *arg);

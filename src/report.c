@@ -477,15 +477,19 @@ void fdl_metrics_write(const char *pattern)
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
     fdl_tls.busy++;
     bool locked = report_lock();
-    struct fdl_report r;
-    struct fdl_report_opts o = {.trigger = "interval"};
-    fdl_report_build(&r, &o);
-    char path[FDL_PATH_MAX + 64];
-    expand_path(pattern, r.pid, 1, path, sizeof path);
-    static int warned;
-    if (!fdl_write_file_atomic(path, r.pid, fdl_report_write_metrics, &r))
-        fdl_warn_once(&warned, "cannot write the FDLEAK_METRICS file (missing directory or not writable)");
-    fdl_report_free(&r);
+    struct fdl_region hold = {0};
+    struct fdl_report *r = fdl_region_alloc(&hold, sizeof *r);
+    if (r) {
+        struct fdl_report_opts o = {.trigger = "interval"};
+        fdl_report_build(r, &o);
+        char path[FDL_PATH_MAX + 64];
+        expand_path(pattern, r->pid, 1, path, sizeof path);
+        static int warned;
+        if (!fdl_write_file_atomic(path, r->pid, fdl_report_write_metrics, r))
+            fdl_warn_once(&warned, "cannot write the FDLEAK_METRICS file (missing directory or not writable)");
+        fdl_report_free(r);
+        fdl_region_free(&hold);
+    }
     if (locked)
         __atomic_store_n(&report_owner, 0, __ATOMIC_RELEASE);
     fdl_tls.busy--;
@@ -501,12 +505,19 @@ long fdl_report_now(const struct fdl_report_opts *o)
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel); /* poll, read… are cancellation points */
     fdl_tls.busy++;
     bool locked = report_lock();
-    struct fdl_report r;
-    fdl_report_build(&r, o);
-    r.seq = take_seq();
-    deliver(&r);
-    long n = (long)r.nleaks;
-    fdl_report_free(&r);
+    /* The report itself lives off the stack too: reports run on the program's threads, whose
+     * stacks may be small. */
+    struct fdl_region hold = {0};
+    struct fdl_report *r = fdl_region_alloc(&hold, sizeof *r);
+    long n = -1;
+    if (r) {
+        fdl_report_build(r, o);
+        r->seq = take_seq();
+        deliver(r);
+        n = (long)r->nleaks;
+        fdl_report_free(r);
+        fdl_region_free(&hold);
+    }
     if (locked)
         __atomic_store_n(&report_owner, 0, __ATOMIC_RELEASE);
     fdl_tls.busy--;

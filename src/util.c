@@ -266,7 +266,7 @@ bool fdl_proc_fds(void (*fn)(int fd, void *arg), void *arg)
     int dfd = fdl_own_open("/proc/self/fd", O_RDONLY | O_DIRECTORY, 0);
     if (dfd < 0)
         return false;
-    char buf[4096];
+    char buf[1024]; /* small: this runs on the program's threads, in signal handlers */
     long n;
     while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
         for (long off = 0; off < n;) {

@@ -173,27 +173,6 @@ static void install_own(int sig, int with_signal_fn)
                (unsigned long)(uintptr_t)back.sa_handler, (unsigned long)(uintptr_t)on_own);
 }
 
-/* Reads one line from stdin into buf ("" at end of file). read(2) failing with EINTR means a
- * signal reached the program as an interruption it did not ask for: every handler here uses
- * SA_RESTART (signal() does too), so only fdleak could cause it. */
-static void read_line(char *buf, size_t size)
-{
-    size_t n = 0;
-    while (n + 1 < size) {
-        char c;
-        ssize_t r = read(0, &c, 1);
-        if (r < 0 && errno == EINTR) {
-            v_fail("read(2) on stdin failed with EINTR: the program saw the signal");
-            continue;
-        }
-        V_CHECK(r >= 0);
-        if (r == 0 || c == '\n')
-            break;
-        buf[n++] = c;
-    }
-    buf[n] = '\0';
-}
-
 /* Blocks the way MODE says until stdin is readable (or at end of file). */
 static void wait_stdin(void)
 {
@@ -230,7 +209,7 @@ static void wait_stdin(void)
             if (poll(&p, 1, 0) > 0)
                 return;
         } else {
-            return; /* read, threads: read_line blocks */
+            return; /* read, threads: v_read_line blocks */
         }
     }
     v_fail("no command on stdin within %d s", IDLE_LIMIT_S);
@@ -325,7 +304,7 @@ int main(int argc, char **argv)
     char cmd[64];
     for (int commands = 0; commands < 100; commands++) {
         wait_stdin();
-        read_line(cmd, sizeof cmd);
+        v_read_line(cmd, sizeof cmd);
         note_handled();
         if (!strcmp(cmd, "next")) {
             if (phase != 1) {

@@ -180,22 +180,6 @@ VICTIM_FN void metric_churn(void)
     V_CHECK(close(fd) == 0);
 }
 
-static void read_line(char *buf, size_t size)
-{
-    size_t n = 0;
-    while (n + 1 < size) {
-        char c;
-        ssize_t r = read(0, &c, 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        V_CHECK(r >= 0);
-        if (r == 0 || c == '\n')
-            break;
-        buf[n++] = c;
-    }
-    buf[n] = '\0';
-}
-
 int main(int argc, char **argv)
 {
     if (argc != 2 || (strcmp(argv[1], "basic") && strcmp(argv[1], "many"))) {
@@ -244,7 +228,7 @@ int main(int argc, char **argv)
 
     char cmd[64];
     for (int n = 0; n < 10; n++) {
-        read_line(cmd, sizeof cmd);
+        v_read_line(cmd, sizeof cmd);
         if (strcmp(cmd, "churn"))
             break;
         double end = now() + 1.5;

@@ -146,25 +146,6 @@ static void *churner(void *arg)
     return NULL;
 }
 
-/* One command line from stdin; EINTR would mean the program saw a report signal. */
-static void read_line(char *buf, size_t size)
-{
-    size_t n = 0;
-    while (n + 1 < size) {
-        char c;
-        ssize_t r = read(0, &c, 1);
-        if (r < 0 && errno == EINTR) {
-            v_fail("read(2) on stdin failed with EINTR: the program saw a signal");
-            continue;
-        }
-        V_CHECK(r >= 0);
-        if (r == 0 || c == '\n')
-            break;
-        buf[n++] = c;
-    }
-    buf[n] = '\0';
-}
-
 static void *timeout_stop(void *arg)
 {
     (void)arg;
@@ -198,7 +179,7 @@ int main(void)
     v_say("ready storm");
 
     char cmd[64];
-    read_line(cmd, sizeof cmd); /* "stop" or end of file */
+    v_read_line(cmd, sizeof cmd); /* "stop" or end of file */
     atomic_store(&stop, 1);
     for (int i = 0; i < NTHREADS; i++)
         V_CHECK(pthread_join(th[i], NULL) == 0);
@@ -225,6 +206,6 @@ int main(void)
     v_say("usr2-handled %ld", atomic_load(&usr2_count));
     v_mark("post", -1);
     v_say("ready post");
-    read_line(cmd, sizeof cmd); /* "end" or end of file */
+    v_read_line(cmd, sizeof cmd); /* "end" or end of file */
     return v_finish();
 }

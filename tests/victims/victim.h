@@ -138,6 +138,27 @@ __attribute__((format(printf, 1, 2))) V_API void v_fail(const char *fmt, ...)
     v_state.failed = 1;
 }
 
+/* One command line from stdin into buf ("" at end of file). read(2) failing with EINTR means a
+ * signal reached the program as an interruption it did not ask for: the victims' handlers use
+ * SA_RESTART, so only fdleak could cause it. */
+V_API void v_read_line(char *buf, size_t size)
+{
+    size_t n = 0;
+    while (n + 1 < size) {
+        char c;
+        ssize_t r = read(0, &c, 1);
+        if (r < 0 && errno == EINTR) {
+            v_fail("read(2) on stdin failed with EINTR: the program saw a signal");
+            continue;
+        }
+        V_CHECK(r >= 0);
+        if (r == 0 || c == '\n')
+            break;
+        buf[n++] = c;
+    }
+    buf[n] = '\0';
+}
+
 V_API int v_preloaded(void)
 {
     const char *p = getenv("LD_PRELOAD");

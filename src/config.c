@@ -90,6 +90,8 @@ int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char
     cfg->report_signal = SIGUSR1;
     cfg->threshold = -80;
     cfg->growth_k = 3;
+    cfg->pydepth = 32;
+    cfg->pyorigin = true;
 
     const char *v;
     long n, n_;
@@ -178,6 +180,18 @@ int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char
             cfg->growth_k = (int)n_;
         else
             bad++, complain(errfd, "FDLEAK_GROWTH", v, "an integer from 2 to 16", "3");
+    }
+    if ((v = getenv_fn("FDLEAK_PYDEPTH")) && *v) {
+        if (parse_int(v, 0, FDL_PYDEPTH_MAX, &n_))
+            cfg->pydepth = (int)n_;
+        else
+            bad++, complain(errfd, "FDLEAK_PYDEPTH", v, "an integer from 0 (no Python frames) to 64", "32");
+    }
+    if ((v = getenv_fn("FDLEAK_PYORIGIN")) && *v) {
+        if (!strcmp(v, "1") || !strcmp(v, "0"))
+            cfg->pyorigin = v[0] == '1';
+        else
+            bad++, complain(errfd, "FDLEAK_PYORIGIN", v, "1 (record asyncio task origins), 0", "1");
     }
     if (cfg->metrics[0] && !cfg->interval)
         cfg->interval = 60;

@@ -24,9 +24,12 @@ struct fdl_config {
     long threshold;                /* FDLEAK_THRESHOLD=N|P%|none: N > 0, -P for P%, 0 = none */
     char metrics[FDL_PATH_MAX];    /* FDLEAK_METRICS=PATH; "" = off */
     int growth_k;                  /* FDLEAK_GROWTH=K (2..16) snapshots for "growing" */
+    int pydepth;                   /* FDLEAK_PYDEPTH=0..64 Python frames per site; 0 = off */
+    bool pyorigin;                 /* FDLEAK_PYORIGIN=1|0: asyncio task origins */
 };
 
 #define FDL_GROWTH_MAX 16
+#define FDL_PYDEPTH_MAX 64
 
 /* Fills *cfg from getenv_fn (getenv in the library, a table in the unit tests). Each invalid
  * value writes one line to errfd naming the variable, the value and what is accepted, and

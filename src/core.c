@@ -1,6 +1,7 @@
 /* core.c — recording descriptor creation and release into the table and the site table. */
 #include "core.h"
 #include "capture.h"
+#include "capture_python.h"
 #include "config.h"
 #include "misuse.h"
 #include "report.h"
@@ -155,10 +156,16 @@ static struct fdl_site *capture_site(uint32_t *flags)
         return 0;
     }
     fdl_tls.busy++;
-    unsigned depth = (unsigned)fdl_config()->depth;
-    uintptr_t pcs[depth + FDL_CAPTURE_SLACK];
-    unsigned n = fdl_capture(pcs, depth);
-    struct fdl_site *site = n ? fdl_site_intern(pcs, n, 0) : 0;
+    unsigned depth = (unsigned)fdl_config()->depth, pywords = fdl_py_max_words();
+    uintptr_t key[depth + FDL_CAPTURE_SLACK + pywords]; /* native pcs, then Python words */
+    unsigned n = fdl_capture(key, depth);
+    unsigned npy = pywords ? fdl_py_capture(key + n) : 0;
+    struct fdl_site *site = n || npy ? fdl_site_intern(key, n, npy * FDL_PY_WORDS) : 0;
+    if (site && npy && !__atomic_load_n(&site->py, __ATOMIC_ACQUIRE)) {
+        /* First sight: the text now, while the code objects the words name are alive. */
+        struct fdl_pystack *py = fdl_py_resolve(key + n, npy), *none = 0;
+        __atomic_compare_exchange_n(&site->py, &none, py, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    }
     fdl_tls.busy--;
     if (!n)
         fdl_warn_once(&warned_unwind, "a call stack could not be unwound; such descriptors are reported without a site");
@@ -310,10 +317,18 @@ static struct fdl_site *close_stack(void)
     return fdl_config()->misuse == FDL_MISUSE_IGNORE ? 0 : fdl_capture_stack();
 }
 
+/* CPython's teardown is about to close something the program left open. */
+static inline void check_finalizing(void)
+{
+    if (fdl_hooks.py_finalizing && !fdl_tls.busy && fdl_py_finalizing())
+        fdl_hooks.py_finalizing();
+}
+
 bool fdl_release(int fd, enum fdl_release_how how, uintptr_t caller)
 {
     if (fdl_in_vfork_child())
         return true;
+    check_finalizing();
     if (fd == 2)
         fdl_keep_stderr();
     struct fdl_slot *s = fdl_table_slot(fd, false);
@@ -363,6 +378,7 @@ int fdl_release_range(unsigned lo, unsigned hi, int *skip, int max_skip)
     int n = 0;
     if (fdl_in_vfork_child())
         return 0;
+    check_finalizing();
     if (lo <= 2 && hi >= 2)
         fdl_keep_stderr();
     for (int i = 0; i < MAX_INTERNAL && n < max_skip; i++) {
@@ -481,6 +497,7 @@ void fdl_init(void)
     fdl_real_ensure();
     fdl_config();
     fdl_capture_init();
+    fdl_py_init();
     fdl_sym_init();
     fdl_proc_fds(mark_inherited, 0);
     pthread_atfork(0, 0, atfork_child);

@@ -69,11 +69,13 @@ void fdl_raise_peak(uint64_t open);
 
 /* Live triggers the core fires from inside a wrapper (set by the shim at start-up; unset in
  * the unit tests). threshold: the open count reached `open`; emfile: a creation call failed
- * with EMFILE or ENFILE. Called on the program's thread, before the wrapper returns, never
+ * with EMFILE or ENFILE; py_finalizing: a descriptor is about to be released while CPython
+ * finalizes (before the record goes: what teardown closes was still open when it began). Called on the program's thread, before the wrapper returns, never
  * while that thread is inside fdleak; they must be async-signal-safe. */
 struct fdl_hooks {
     void (*threshold)(uint64_t open);
     void (*emfile)(void);
+    void (*py_finalizing)(void);
 };
 extern struct fdl_hooks fdl_hooks;
 

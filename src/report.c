@@ -299,6 +299,8 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
         r->cmdline_len--;
     ssize_t n = readlink("/proc/self/exe", r->exe, sizeof r->exe - 1);
     r->exe[n > 0 ? n : 0] = 0;
+    n = readlink("/proc/self/cwd", r->cwd, sizeof r->cwd - 1);
+    r->cwd[n > 0 ? n : 0] = 0;
     r->pid = (int)syscall(SYS_getpid);
     r->ppid = (int)syscall(SYS_getppid);
     r->time = fdl_now_real();

@@ -59,6 +59,7 @@ struct fdl_report {
     unsigned seq;       /* number of this report in the process image */
     int pid, ppid;
     char exe[1024];
+    char cwd[1024];     /* "" if unknown: Python files under it are shown relative to it */
     char *cmdline; /* argv joined by NULs */
     size_t cmdline_len;
     double time;

@@ -1,6 +1,7 @@
 /* report_json.c — the report for machines: schema version 1, documented in README.md. The
  * field names are a contract; add fields, never rename them. */
 #include "report.h"
+#include "capture_python.h"
 #include "sites.h"
 
 static void key(struct fdl_buf *b, const char *k)
@@ -133,6 +134,47 @@ static void frames(struct fdl_buf *b, const struct fdl_frame *f, unsigned n)
     fdl_buf_putc(b, ']');
 }
 
+static void pyframe(struct fdl_buf *b, const struct fdl_pyframe *f)
+{
+    fdl_buf_putc(b, '{');
+    key(b, "file");
+    fdl_buf_json_str(b, f->file);
+    fdl_buf_putc(b, ',');
+    key(b, "line");
+    if (f->line)
+        fdl_buf_u64(b, (uint64_t)f->line);
+    else
+        fdl_buf_puts(b, "null");
+    fdl_buf_putc(b, ',');
+    key(b, "function");
+    fdl_buf_json_str(b, f->function);
+    if (f->task_origin) {
+        fdl_buf_putc(b, ',');
+        key(b, "task_origin");
+        fdl_buf_puts(b, "true");
+    }
+    fdl_buf_putc(b, '}');
+}
+
+/* "python": [...] and "app": {...} (null without Python frames). */
+static void python(struct fdl_buf *b, const struct fdl_pystack *py)
+{
+    key(b, "python");
+    fdl_buf_putc(b, '[');
+    for (unsigned i = 0; py && i < py->n; i++) {
+        if (i)
+            fdl_buf_putc(b, ',');
+        fdl_buf_puts(b, "\n    ");
+        pyframe(b, &py->f[i]);
+    }
+    fdl_buf_puts(b, "],");
+    key(b, "app");
+    if (py && py->n)
+        pyframe(b, &py->f[py->app]);
+    else
+        fdl_buf_puts(b, "null");
+}
+
 void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
 {
     fdl_buf_putc(b, '{');
@@ -156,6 +198,11 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
     fdl_buf_putc(b, ',');
     key(b, "ppid");
     fdl_buf_i64(b, r->ppid);
+    if (fdl_py_runtime()) {
+        fdl_buf_putc(b, ',');
+        key(b, "runtime");
+        fdl_buf_json_str(b, fdl_py_runtime());
+    }
     fdl_buf_putc(b, ',');
     key(b, "exe");
     fdl_buf_json_str(b, r->exe);
@@ -224,8 +271,8 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
         key(b, "native");
         frames(b, s->frames, s->frames ? s->site->n_native : 0);
         fdl_buf_putc(b, ',');
-        key(b, "python");
-        fdl_buf_puts(b, "[]}");
+        python(b, __atomic_load_n(&s->site->py, __ATOMIC_ACQUIRE));
+        fdl_buf_putc(b, '}');
     }
     fdl_buf_puts(b, "],\n");
     key(b, "errors");

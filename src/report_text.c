@@ -1,6 +1,7 @@
 /* report_text.c — the report for a person: a summary line, then one block per site, most
  * leaks first: its descriptors, then the stack (valgrind-like "at … by …"). */
 #include "report.h"
+#include "capture_python.h"
 #include "sites.h"
 
 #include <string.h>
@@ -77,17 +78,86 @@ static void frame_line(struct fdl_buf *b, const struct fdl_frame *f, bool first)
     fdl_buf_putc(b, '\n');
 }
 
+/* A Python file as its user knows it: relative to the working directory when under it. */
+static void put_pyfile(const struct fdl_report *r, struct fdl_buf *b, const char *file)
+{
+    size_t n = strlen(r->cwd);
+    if (n > 1 && !strncmp(file, r->cwd, n) && file[n] == '/')
+        file += n + 1;
+    fdl_buf_puts(b, file);
+}
+
+/* "handlers/poll.py:18 in handle_poll" */
+static void put_pyframe(const struct fdl_report *r, struct fdl_buf *b, const struct fdl_pyframe *f)
+{
+    put_pyfile(r, b, f->file);
+    fdl_buf_putc(b, ':');
+    fdl_buf_u64(b, (uint64_t)f->line);
+    fdl_buf_puts(b, " in ");
+    fdl_buf_puts(b, f->function);
+}
+
+static const struct fdl_pystack *pystack(const struct fdl_site *site)
+{
+    const struct fdl_pystack *py = site ? __atomic_load_n(&site->py, __ATOMIC_ACQUIRE) : 0;
+    return py && py->n ? py : 0;
+}
+
+/* What a site is called: its Python app frame, else its innermost native frame. */
 static void site_headline(const struct fdl_report *r, struct fdl_buf *b, const struct fdl_site *site)
 {
     const struct fdl_rep_site *rs = site ? fdl_report_site(r, site) : 0;
-    if (!rs || !rs->frames || !site->n_native) {
+    const struct fdl_pystack *py = pystack(site);
+    if (!py && (!rs || !rs->frames || !site->n_native)) {
         fdl_buf_puts(b, "an unknown site");
         return;
     }
     fdl_buf_puts(b, "site ");
     fdl_buf_u64(b, site->id);
     fdl_buf_puts(b, ", ");
-    put_where(b, rs->frames[0].function, rs->frames[0].file, rs->frames[0].line);
+    if (py)
+        put_pyframe(r, b, &py->f[py->app]);
+    else
+        put_where(b, rs->frames[0].function, rs->frames[0].file, rs->frames[0].line);
+}
+
+/* The interpreter's own frames (the eval loop, many deep) say nothing a Python user can act
+ * on: a Python site's native stack is shown up to the first of them (the JSON has it all). */
+static bool interpreter_frame(const struct fdl_frame *f)
+{
+    const char *base = f->module ? strrchr(f->module, '/') : 0;
+    base = base ? base + 1 : f->module;
+    return base && (!strncmp(base, "python", 6) || !strncmp(base, "libpython", 9));
+}
+
+static void python_frames(const struct fdl_report *r, struct fdl_buf *b, const struct fdl_rep_site *s)
+{
+    const struct fdl_pystack *py = pystack(s->site);
+    bool origin = false;
+    for (unsigned i = 0; py && i < py->n; i++) {
+        const struct fdl_pyframe *f = &py->f[i];
+        if (f->task_origin && !origin) {
+            fdl_buf_puts(b, "fdleak:    in a task created\n");
+            origin = true;
+        }
+        fdl_buf_puts(b, i == 0 ? "fdleak:    at " : "fdleak:    by ");
+        put_pyframe(r, b, f);
+        if (i == py->app)
+            fdl_buf_puts(b, "   <- app");
+        fdl_buf_putc(b, '\n');
+    }
+    unsigned n = s->site && s->frames ? s->site->n_native : 0;
+    if (py && n)
+        fdl_buf_puts(b, "fdleak:    native:\n");
+    for (unsigned f = 0; f < n; f++) {
+        if (py && f && interpreter_frame(&s->frames[f - 1])) {
+            fdl_buf_puts(b, "fdleak:    … ");
+            fdl_buf_u64(b, n - f);
+            fdl_buf_puts(b, " more native frames in the JSON report\n");
+            break;
+        }
+        frame_line(b, &s->frames[f], f == 0);
+    }
 }
 
 /* A site whose open count keeps rising is what runs a service out of descriptors: first. */
@@ -191,7 +261,13 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
             fdl_buf_u64(b, s->created);
             fdl_buf_puts(b, ", closed ");
             fdl_buf_u64(b, s->closed);
-            fdl_buf_puts(b, "):\n");
+            fdl_buf_puts(b, ")");
+            const struct fdl_pystack *py = pystack(s->site);
+            if (py) {
+                fdl_buf_puts(b, ": ");
+                put_pyframe(r, b, &py->f[py->app]);
+            }
+            fdl_buf_puts(b, ":\n");
         } else {
             fdl_buf_puts(b, " leaked where no stack could be taken (created inside a signal handler"
                             " that interrupted fdleak, or the stack could not be unwound):\n");
@@ -205,8 +281,7 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
             fdl_buf_u64(b, shown - FDS_SHOWN);
             fdl_buf_puts(b, " more\n");
         }
-        for (unsigned f = 0; s->site && s->frames && f < s->site->n_native; f++)
-            frame_line(b, &s->frames[f], f == 0);
+        python_frames(r, b, s);
     }
     if (r->nunattributed) {
         fdl_buf_puts(b, "fdleak:\nfdleak: ");

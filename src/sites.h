@@ -8,14 +8,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct fdl_pystack;
+
 struct fdl_site {
     uint64_t hash;
     uint32_t id;                /* 1, 2, … in order of first use (gaps are possible) */
     uint16_t n_native;          /* native return addresses, innermost first */
-    uint16_t n_extra;           /* further key words (reserved for Python frames) */
+    uint16_t n_extra;           /* further key words: the Python stack (capture_python.h) */
     _Atomic uint64_t created;   /* descriptors created here */
     _Atomic uint64_t closed;    /* … and released again */
     _Atomic uint32_t hist[16];  /* open count at the last interval snapshots (a ring) */
+    struct fdl_pystack *_Atomic py; /* the Python stack's text, set once by its first creator */
     uintptr_t frames[];         /* n_native pcs, then n_extra words */
 };
 

@@ -17,19 +17,27 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int reported;
+static int reported, exit_code = -1;
 
 /* One exit report per process image (a forked child has its own flag: fork copies it before
- * anything is reported, or after, in which case the child's report is the child's). */
+ * anything is reported, or after, in which case the child's report is the child's). A later
+ * call (exit after the report taken as CPython began to finalize) returns the same code. */
 int fdl_exit_report(const char *signame)
 {
-    if (fdl_in_vfork_child() || __atomic_exchange_n(&reported, 1, __ATOMIC_ACQ_REL))
+    if (fdl_in_vfork_child())
         return -1;
+    if (__atomic_exchange_n(&reported, 1, __ATOMIC_ACQ_REL))
+        return __atomic_load_n(&exit_code, __ATOMIC_ACQUIRE);
     struct fdl_report_opts o = {.trigger = "exit", .signal = signame};
     long leaks = fdl_report_now(&o);
     int code = fdl_config()->exitcode;
-    return leaks > 0 && code >= 0 ? code : -1;
+    __atomic_store_n(&exit_code, leaks > 0 && code >= 0 ? code : -1, __ATOMIC_RELEASE);
+    return __atomic_load_n(&exit_code, __ATOMIC_ACQUIRE);
 }
+
+/* CPython ran the program's atexit callbacks and now tears modules down, closing every socket
+ * and file the program left open: the exit report is taken here, before the first of them. */
+static void on_py_finalizing(void) { fdl_exit_report(0); }
 
 void fdl_exit_now(int *status)
 {
@@ -66,6 +74,7 @@ __attribute__((constructor)) static void fdl_start(void)
 {
     fdl_lineage_load();
     fdl_init();
+    fdl_hooks.py_finalizing = on_py_finalizing;
     fdl_signals_install();
     fdl_live_start();
 }

@@ -1,0 +1,332 @@
+/* capture_python.c — Python frames for CPython 3.11, read the way faulthandler reads them: the
+ * calling thread's own frame chain, which only that thread changes, and it is inside our
+ * wrapper. Nothing here takes the GIL, allocates Python objects or runs Python code; the C API
+ * is looked up at run time (fdleak never links against libpython). */
+#include "capture_python.h"
+#include "config.h"
+#include "sites.h"
+#include "tls.h"
+#include "util.h"
+
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Where CPython keeps what we read. Offsets for 3.11 on LP64 (x86-64, aarch64); the unit test
+ * test_pylayout checks every one against the installed CPython headers. Another version needs
+ * its own table (3.12 and 3.13 moved the frame chain) and is reported as unavailable. */
+struct fdl_py_layout {
+    unsigned ob_type, var_size;
+    unsigned ts_cframe, ts_origin_depth;
+    unsigned cf_current;
+    unsigned fr_code, fr_previous, fr_prev_instr, fr_owner;
+    unsigned co_filename, co_qualname, co_firsttraceable, co_code;
+    unsigned gen_iframe, coro_origin;
+    unsigned tuple_items, long_digits;
+    unsigned str_length, str_state, str_ascii_data, str_compact_data;
+    int owned_by_generator;
+};
+
+static const struct fdl_py_layout layout_311 = {
+    .ob_type = 8, .var_size = 16,
+    .ts_cframe = 56, .ts_origin_depth = 200,
+    .cf_current = 8,
+    .fr_code = 32, .fr_previous = 48, .fr_prev_instr = 56, .fr_owner = 69,
+    .co_filename = 112, .co_qualname = 128, .co_firsttraceable = 168, .co_code = 184,
+    .gen_iframe = 80, .coro_origin = 64,
+    .tuple_items = 24, .long_digits = 24,
+    .str_length = 16, .str_state = 32, .str_ascii_data = 48, .str_compact_data = 72,
+    .owned_by_generator = 1,
+};
+
+/* For the layout test. */
+const struct fdl_py_layout *fdl_py_layout_311(void);
+const struct fdl_py_layout *fdl_py_layout_311(void) { return &layout_311; }
+
+static const struct fdl_py_layout *L; /* NULL: Python frames off */
+static struct {
+    void *(*this_tstate)(void);            /* PyGILState_GetThisThreadState */
+    int (*addr2line)(void *code, int off); /* PyCode_Addr2Line */
+    int (*finalizing)(void);               /* _Py_IsFinalizing */
+    const void *code_type, *coro_type, *str_type, *tuple_type, *long_type;
+} api;
+static char runtime[48];
+static unsigned depth, max_words;
+static bool origin;
+static int warned_layout;
+
+#define AT(p, off, T) (*(T const *)((uintptr_t)(p) + (off)))
+
+/* A pointer worth following: not NULL, not in the zero page, aligned as every object is. */
+static inline bool ok_ptr(uintptr_t p) { return p >= 4096 && !(p & 7); }
+
+static inline bool is_type(uintptr_t obj, const void *type)
+{
+    return ok_ptr(obj) && AT(obj, L->ob_type, const void *) == type;
+}
+
+static void put_version(struct fdl_buf *b, unsigned long v)
+{
+    fdl_buf_u64(b, (v >> 24) & 0xff);
+    fdl_buf_putc(b, '.');
+    fdl_buf_u64(b, (v >> 16) & 0xff);
+    fdl_buf_putc(b, '.');
+    fdl_buf_u64(b, (v >> 8) & 0xff);
+    unsigned level = (v >> 4) & 0xf;
+    if (level != 0xf) {
+        fdl_buf_puts(b, level == 0xa ? "a" : level == 0xb ? "b" : "rc");
+        fdl_buf_u64(b, v & 0xf);
+    }
+}
+
+void fdl_py_init(void)
+{
+    const struct fdl_config *cfg = fdl_config();
+    const unsigned long *hex = dlsym(RTLD_DEFAULT, "Py_Version"); /* 3.11+ */
+    const char *(*get_version)(void) = 0;
+    *(void **)&get_version = dlsym(RTLD_DEFAULT, "Py_GetVersion");
+    if (!hex && !get_version)
+        return; /* not a CPython process */
+    struct fdl_buf b;
+    fdl_buf_init_mem(&b, runtime, sizeof runtime);
+    fdl_buf_puts(&b, "cpython ");
+    unsigned major = 0, minor = 0;
+    if (hex) {
+        put_version(&b, *hex);
+        major = (*hex >> 24) & 0xff, minor = (*hex >> 16) & 0xff;
+    } else { /* older: "3.10.12 (main, …" */
+        const char *v = get_version();
+        size_t n = strcspn(v, " ");
+        for (size_t i = 0; i < n && i < 16; i++)
+            fdl_buf_putc(&b, v[i]);
+        const char *dot = strchr(v, '.');
+        major = (unsigned)(v[0] - '0');
+        minor = dot ? (unsigned)strtoul(dot + 1, 0, 10) : 0;
+    }
+    fdl_buf_cstr(&b);
+    if (!cfg->pydepth)
+        return;
+    if (major != 3 || minor != 11 || dlsym(RTLD_DEFAULT, "_Py_RefTotal") /* a debug build */) {
+        char msg[128];
+        struct fdl_buf m;
+        fdl_buf_init_mem(&m, msg, sizeof msg);
+        fdl_buf_puts(&m, "Python frames unavailable for CPython ");
+        fdl_buf_u64(&m, major);
+        fdl_buf_putc(&m, '.');
+        fdl_buf_u64(&m, minor);
+        if (major == 3 && minor == 11)
+            fdl_buf_puts(&m, " (debug build)");
+        fdl_buf_puts(&m, "; native frames only");
+        fdl_buf_cstr(&m);
+        fdl_warn_once(&warned_layout, msg);
+        return;
+    }
+    *(void **)&api.this_tstate = dlsym(RTLD_DEFAULT, "PyGILState_GetThisThreadState");
+    *(void **)&api.addr2line = dlsym(RTLD_DEFAULT, "PyCode_Addr2Line");
+    *(void **)&api.finalizing = dlsym(RTLD_DEFAULT, "_Py_IsFinalizing");
+    api.code_type = dlsym(RTLD_DEFAULT, "PyCode_Type");
+    api.coro_type = dlsym(RTLD_DEFAULT, "PyCoro_Type");
+    api.str_type = dlsym(RTLD_DEFAULT, "PyUnicode_Type");
+    api.tuple_type = dlsym(RTLD_DEFAULT, "PyTuple_Type");
+    api.long_type = dlsym(RTLD_DEFAULT, "PyLong_Type");
+    if (!api.this_tstate || !api.addr2line || !api.finalizing || !api.code_type || !api.coro_type ||
+        !api.str_type || !api.tuple_type || !api.long_type) {
+        fdl_warn_once(&warned_layout, "Python frames unavailable: this CPython does not export the "
+                                      "functions fdleak reads frames with; native frames only");
+        return;
+    }
+    depth = (unsigned)cfg->pydepth;
+    origin = cfg->pyorigin;
+    max_words = 2 * depth * FDL_PY_WORDS;
+    __atomic_store_n(&L, &layout_311, __ATOMIC_RELEASE);
+}
+
+const char *fdl_py_runtime(void) { return runtime[0] ? runtime : 0; }
+
+unsigned fdl_py_max_words(void) { return __atomic_load_n(&L, __ATOMIC_ACQUIRE) ? max_words : 0; }
+
+bool fdl_py_finalizing(void) { return L && api.finalizing(); }
+
+/* A Python int that fits one 30-bit digit (a line number). */
+static long small_long(uintptr_t o)
+{
+    if (!is_type(o, api.long_type))
+        return 0;
+    intptr_t size = AT(o, L->var_size, intptr_t);
+    long d = size ? (long)AT(o, L->long_digits, uint32_t) : 0;
+    return size == 1 ? d : size == -1 ? -d : 0;
+}
+
+unsigned fdl_py_capture(uintptr_t *w)
+{
+    if (!__atomic_load_n(&L, __ATOMIC_ACQUIRE) || api.finalizing())
+        return 0; /* finalizing: daemon threads' states are being freed under them */
+    uintptr_t ts = (uintptr_t)api.this_tstate();
+    if (!ok_ptr(ts))
+        return 0; /* not a Python thread, or the interpreter is not initialised yet */
+    if (origin && !fdl_tls.py_origin_set) {
+        /* Coroutines made from now on in this thread remember where (cr_origin); once per
+         * thread, so a program that turns it off again is obeyed. Only this thread reads it. */
+        fdl_tls.py_origin_set = 1;
+        int *d = (int *)(ts + L->ts_origin_depth);
+        if (!*d)
+            *d = (int)depth;
+    }
+    uintptr_t cf = AT(ts, L->ts_cframe, uintptr_t);
+    uintptr_t f = ok_ptr(cf) ? AT(cf, L->cf_current, uintptr_t) : 0;
+    unsigned n = 0, walked = 0, n_task = 0;
+    uintptr_t root = 0; /* the outermost coroutine of the innermost run of coroutine frames */
+    bool root_done = false;
+    for (; ok_ptr(f) && walked < 1024; walked++, f = AT(f, L->fr_previous, uintptr_t)) {
+        uintptr_t code = AT(f, L->fr_code, uintptr_t);
+        if (!is_type(code, api.code_type)) {
+            fdl_warn_once(&warned_layout, "a Python frame could not be read; Python frames of such stacks are left out");
+            return 0;
+        }
+        bool gen = AT(f, L->fr_owner, char) == L->owned_by_generator;
+        uintptr_t start = code + L->co_code, at = AT(f, L->fr_prev_instr, uintptr_t);
+        /* A frame still being set up has not started its first line: not a caller yet. */
+        bool incomplete = !gen && at < start + 2 * (uintptr_t)AT(code, L->co_firsttraceable, int);
+        if (!incomplete && n < depth) {
+            w[FDL_PY_WORDS * n] = code;
+            w[FDL_PY_WORDS * n + 1] = 0;
+            w[FDL_PY_WORDS * n + 2] = at > start ? at - start : 0;
+            n++;
+        }
+        if (gen && !root_done) {
+            uintptr_t g = f - L->gen_iframe;
+            if (is_type(g, api.coro_type))
+                root = g, n_task = n;
+        } else if (root) {
+            root_done = true; /* the event loop's frames (or whatever drove the coroutine) */
+        }
+        if (n >= depth && (root_done || !origin))
+            break;
+    }
+    if (!origin || !root)
+        return n;
+    uintptr_t t = AT(root, L->coro_origin, uintptr_t);
+    if (!is_type(t, api.tuple_type))
+        return n;
+    intptr_t items = AT(t, L->var_size, intptr_t);
+    /* The task's own frames end at its coroutine; what drove it (the event loop, asyncio.run)
+     * ends its origin too, after the frames that created it. */
+    n = n_task;
+    for (intptr_t i = 0; i < items && i < (intptr_t)depth; i++) {
+        uintptr_t e = AT(t, L->tuple_items + 8 * (unsigned)i, uintptr_t);
+        if (!is_type(e, api.tuple_type) || AT(e, L->var_size, intptr_t) != 3)
+            break;
+        uintptr_t file = AT(e, L->tuple_items, uintptr_t), line = AT(e, L->tuple_items + 8, uintptr_t),
+                  name = AT(e, L->tuple_items + 16, uintptr_t);
+        if (!is_type(file, api.str_type) || !is_type(name, api.str_type))
+            break;
+        w[FDL_PY_WORDS * n] = file | 1;
+        w[FDL_PY_WORDS * n + 1] = name;
+        w[FDL_PY_WORDS * n + 2] = (uintptr_t)small_long(line);
+        n++;
+    }
+    return n;
+}
+
+/* ---- text ---- */
+
+static void put_utf8(struct fdl_buf *b, uint32_t c)
+{
+    if (c >= 0xd800 && c < 0xe000)
+        c = 0xfffd; /* a lone surrogate (surrogateescape'd bytes of a file name) */
+    if (c < 0x80) {
+        fdl_buf_putc(b, (char)c);
+    } else if (c < 0x800) {
+        fdl_buf_putc(b, (char)(0xc0 | c >> 6));
+        fdl_buf_putc(b, (char)(0x80 | (c & 0x3f)));
+    } else if (c < 0x10000) {
+        fdl_buf_putc(b, (char)(0xe0 | c >> 12));
+        fdl_buf_putc(b, (char)(0x80 | (c >> 6 & 0x3f)));
+        fdl_buf_putc(b, (char)(0x80 | (c & 0x3f)));
+    } else {
+        fdl_buf_putc(b, (char)(0xf0 | c >> 18));
+        fdl_buf_putc(b, (char)(0x80 | (c >> 12 & 0x3f)));
+        fdl_buf_putc(b, (char)(0x80 | (c >> 6 & 0x3f)));
+        fdl_buf_putc(b, (char)(0x80 | (c & 0x3f)));
+    }
+}
+
+/* A copy of a str (compact, as every code object's names are) in the arena; "?" otherwise. */
+static const char *str_copy(uintptr_t s)
+{
+    if (!is_type(s, api.str_type))
+        return "?";
+    uint32_t state = AT(s, L->str_state, uint32_t);
+    unsigned kind = state >> 2 & 7, compact = state >> 5 & 1, ascii = state >> 6 & 1, ready = state >> 7 & 1;
+    intptr_t len = AT(s, L->str_length, intptr_t);
+    if (!compact || !ready || len < 0 || (kind != 1 && kind != 2 && kind != 4))
+        return "?";
+    if (len > 1024)
+        len = 1024;
+    char mem[4 * 1024 + 1];
+    struct fdl_buf b;
+    fdl_buf_init_mem(&b, mem, sizeof mem);
+    uintptr_t data = s + (ascii ? L->str_ascii_data : L->str_compact_data);
+    for (intptr_t i = 0; i < len; i++)
+        put_utf8(&b, kind == 1 ? AT(data, (unsigned)i, uint8_t)
+                     : kind == 2 ? AT(data, 2 * (unsigned)i, uint16_t) : AT(data, 4 * (unsigned)i, uint32_t));
+    char *out = fdl_arena_alloc(b.len + 1);
+    if (!out)
+        return "?";
+    memcpy(out, b.data, b.len);
+    out[b.len] = 0;
+    return out;
+}
+
+struct fdl_pystack *fdl_py_resolve(const uintptr_t *w, unsigned n)
+{
+    struct fdl_pystack *st = fdl_arena_alloc(sizeof *st + n * sizeof st->f[0]);
+    if (!st || !L)
+        return 0;
+    st->n = (uint16_t)n;
+    st->app = 0;
+    bool found = false;
+    for (unsigned i = 0; i < n; i++) {
+        const uintptr_t *k = w + FDL_PY_WORDS * i;
+        struct fdl_pyframe *f = &st->f[i];
+        if (k[0] & 1) {
+            f->file = str_copy(k[0] & ~(uintptr_t)1);
+            f->function = str_copy(k[1]);
+            f->line = (int)k[2];
+            f->task_origin = true;
+        } else {
+            f->file = str_copy(AT(k[0], L->co_filename, uintptr_t));
+            f->function = str_copy(AT(k[0], L->co_qualname, uintptr_t));
+            int line = api.addr2line((void *)k[0], (int)k[2]);
+            f->line = line > 0 ? line : 0;
+            f->task_origin = false;
+        }
+        if (!found && !fdl_py_library_file(f->file)) {
+            st->app = (uint16_t)i;
+            found = true;
+        }
+    }
+    return st;
+}
+
+bool fdl_py_library_file(const char *file)
+{
+    if (!strncmp(file, "<frozen ", 8) || strstr(file, "/site-packages/") || strstr(file, "/dist-packages/"))
+        return true;
+    /* …/lib/python3.11/… or …/lib64/python3.11/…: the standard library */
+    for (const char *p = strstr(file, "/lib"); p; p = strstr(p + 1, "/lib")) {
+        const char *q = p + 4;
+        if (!strncmp(q, "64", 2))
+            q += 2;
+        if (strncmp(q, "/python", 7))
+            continue;
+        q += 7;
+        if (*q < '0' || *q > '9')
+            continue;
+        while ((*q >= '0' && *q <= '9') || *q == '.')
+            q++;
+        if (*q == '/')
+            return true;
+    }
+    return false;
+}

@@ -1,0 +1,60 @@
+/* capture_python.h — the calling thread's Python stack, read straight from CPython's frame
+ * structures without the GIL and without running Python, as key words for a site; turned into
+ * file/line/function text once, when the site is first seen. */
+#ifndef FDL_CAPTURE_PYTHON_H
+#define FDL_CAPTURE_PYTHON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Three key words per Python frame: (code object, 0, byte offset of its current instruction)
+ * for the thread's own frames; (file str | 1, function str, line) for the frames that created
+ * the running asyncio task's coroutine (its cr_origin). */
+#define FDL_PY_WORDS 3
+
+struct fdl_pyframe {
+    const char *file, *function; /* never NULL ("?" when unreadable) */
+    int line;                    /* 0: unknown */
+    bool task_origin;            /* from the running task's creation, not the thread's stack */
+};
+
+struct fdl_pystack {
+    uint16_t n;   /* frames, innermost first: the thread's, then the task's origin */
+    uint16_t app; /* the app frame: innermost outside the standard library and
+                     site-/dist-packages; the innermost frame when there is none */
+    struct fdl_pyframe f[];
+};
+
+/* Finds CPython in the process (the executable or a loaded libpython exporting its C API),
+ * checks the version has a known layout (3.11; otherwise says once that Python frames are
+ * unavailable). Call once at start-up with the thread marked busy; not async-signal-safe
+ * (dlsym). */
+void fdl_py_init(void);
+
+/* "cpython 3.11.2" when the process is a CPython interpreter, else NULL. */
+const char *fdl_py_runtime(void);
+
+/* Words per capture to reserve for fdl_py_capture (0 when Python frames are off). */
+unsigned fdl_py_max_words(void);
+
+/* Key words for the calling thread's Python stack into w (room for fdl_py_max_words());
+ * returns the number of frames (0: not a Python thread, not initialised yet, finalizing).
+ * Reads only this thread's own frames; no GIL, no allocation, no Python code. Thread-safe,
+ * fork-safe; must not run in a vfork child (it may switch on coroutine origin tracking in the
+ * thread state, which would be the parent's). */
+unsigned fdl_py_capture(uintptr_t *w);
+
+/* The text of a captured stack, allocated in the site arena; NULL if out of memory. Must run
+ * on the capturing thread before it returns to Python (the objects the words point at are
+ * alive until then). Same safety as fdl_py_capture. */
+struct fdl_pystack *fdl_py_resolve(const uintptr_t *w, unsigned n);
+
+/* True while the interpreter finalizes (after atexit callbacks, as module teardown starts
+ * closing whatever the program left open). A lock-free read; safe anywhere. */
+bool fdl_py_finalizing(void);
+
+/* Whether a Python source file belongs to the standard library or an installed package (not
+ * the app): frozen modules, …/lib/pythonX.Y/…, …/site-packages/…, …/dist-packages/…. */
+bool fdl_py_library_file(const char *file);
+
+#endif

@@ -57,4 +57,22 @@ bool fdl_py_finalizing(void);
  * the app): frozen modules, …/lib/pythonX.Y/…, …/site-packages/…, …/dist-packages/…. */
 bool fdl_py_library_file(const char *file);
 
+/* Where CPython keeps what we read. Offsets for 3.11 on LP64 (x86-64, aarch64); the unit test
+ * test_pylayout checks every one against the installed CPython headers. Another version needs
+ * its own table (3.12 and 3.13 moved the frame chain) and is reported as unavailable. */
+struct fdl_py_layout {
+    unsigned ob_type, var_size;
+    unsigned ts_cframe, ts_origin_depth;
+    unsigned cf_current;
+    unsigned fr_code, fr_previous, fr_prev_instr, fr_owner;
+    unsigned co_filename, co_qualname, co_firsttraceable, co_code;
+    unsigned gen_iframe, coro_origin;
+    unsigned tuple_items, long_digits;
+    unsigned str_length, str_state, str_ascii_data, str_compact_data;
+    int owned_by_generator;
+};
+
+/* The 3.11 table (for the layout test). */
+const struct fdl_py_layout *fdl_py_layout_311(void);
+
 #endif

@@ -57,6 +57,8 @@ static void test_defaults(void)
     CHECK_EQ(c.threshold, -80);
     CHECK_STR(c.metrics, "");
     CHECK_EQ(c.growth_k, 3);
+    CHECK_EQ(c.pydepth, 32);
+    CHECK_EQ(c.pyorigin, 1);
     CHECK_STR(msg, "");
 }
 
@@ -71,6 +73,10 @@ static void test_live(void)
     CHECK_EQ(c.interval * 1000, 250);
     CHECK_EQ(c.threshold, -50);
     CHECK_EQ(c.growth_k, 5);
+    const char *py[] = {"FDLEAK_PYDEPTH=0", "FDLEAK_PYORIGIN=0", NULL};
+    CHECK_EQ(parse(py, &c, msg, sizeof msg), 0);
+    CHECK_EQ(c.pydepth, 0);
+    CHECK_EQ(c.pyorigin, 0);
     const char *b[] = {"FDLEAK_SIGNAL=10", "FDLEAK_THRESHOLD=700", "FDLEAK_METRICS=/tmp/m.prom", NULL};
     CHECK_EQ(parse(b, &c, msg, sizeof msg), 0);
     CHECK_EQ(c.report_signal, 10);
@@ -124,6 +130,8 @@ static void test_invalid(void)
         {"FDLEAK_INTERVAL=1s", "FDLEAK_INTERVAL"}, {"FDLEAK_THRESHOLD=0", "FDLEAK_THRESHOLD"},
         {"FDLEAK_THRESHOLD=101%", "FDLEAK_THRESHOLD"}, {"FDLEAK_THRESHOLD=%", "FDLEAK_THRESHOLD"},
         {"FDLEAK_GROWTH=1", "FDLEAK_GROWTH"},     {"FDLEAK_GROWTH=17", "FDLEAK_GROWTH"},
+        {"FDLEAK_PYDEPTH=65", "FDLEAK_PYDEPTH"},  {"FDLEAK_PYDEPTH=-1", "FDLEAK_PYDEPTH"},
+        {"FDLEAK_PYDEPTH=all", "FDLEAK_PYDEPTH"}, {"FDLEAK_PYORIGIN=yes", "FDLEAK_PYORIGIN"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *env[] = {cases[i].var, NULL};
@@ -144,6 +152,8 @@ static void test_invalid(void)
         CHECK_EQ(c.threshold, -80);
         CHECK_EQ(c.interval * 1000, 0);
         CHECK_EQ(c.growth_k, 3);
+        CHECK_EQ(c.pydepth, 32);
+        CHECK_EQ(c.pyorigin, 1);
     }
     const char *many[] = {"FDLEAK_FORMAT=", "FDLEAK_DEPTH=", "FDLEAK_FORMAT=bad", NULL};
     struct fdl_config c;

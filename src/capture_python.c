@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include <dlfcn.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,7 @@ static const struct fdl_py_layout layout_311 = {
     .gen_iframe = 80, .coro_origin = 64,
     .tuple_items = 24, .long_digits = 24,
     .str_length = 16, .str_state = 32, .str_ascii_data = 48, .str_compact_data = 72,
-    .owned_by_generator = 1,
+    .rt_mutex = 32, .owned_by_generator = 1,
 };
 
 const struct fdl_py_layout *fdl_py_layout_311(void) { return &layout_311; }
@@ -31,6 +32,9 @@ static struct {
     void *(*this_tstate)(void);            /* PyGILState_GetThisThreadState */
     int (*addr2line)(void *code, int off); /* PyCode_Addr2Line */
     int (*finalizing)(void);               /* _Py_IsFinalizing */
+    int (*lock)(void *, int);              /* PyThread_acquire_lock */
+    void (*unlock)(void *);                /* PyThread_release_lock */
+    const char *runtime;                   /* &_PyRuntime */
     const void *code_type, *coro_type, *str_type, *tuple_type, *long_type;
 } api;
 static char runtime[48];
@@ -87,6 +91,9 @@ void fdl_py_init(void)
         minor = dot ? (unsigned)strtoul(dot + 1, 0, 10) : 0;
     }
     fdl_buf_cstr(&b);
+    /* The moment for the exit report does not depend on the frame layout (3.13 renamed it). */
+    void *fin = dlsym(RTLD_DEFAULT, "Py_IsFinalizing");
+    *(void **)&api.finalizing = fin ? fin : dlsym(RTLD_DEFAULT, "_Py_IsFinalizing");
     if (!cfg->pydepth)
         return;
     if (major != 3 || minor != 11 || dlsym(RTLD_DEFAULT, "_Py_RefTotal") /* a debug build */) {
@@ -106,13 +113,16 @@ void fdl_py_init(void)
     }
     *(void **)&api.this_tstate = dlsym(RTLD_DEFAULT, "PyGILState_GetThisThreadState");
     *(void **)&api.addr2line = dlsym(RTLD_DEFAULT, "PyCode_Addr2Line");
-    *(void **)&api.finalizing = dlsym(RTLD_DEFAULT, "_Py_IsFinalizing");
+    *(void **)&api.lock = dlsym(RTLD_DEFAULT, "PyThread_acquire_lock");
+    *(void **)&api.unlock = dlsym(RTLD_DEFAULT, "PyThread_release_lock");
+    api.runtime = dlsym(RTLD_DEFAULT, "_PyRuntime");
     api.code_type = dlsym(RTLD_DEFAULT, "PyCode_Type");
     api.coro_type = dlsym(RTLD_DEFAULT, "PyCoro_Type");
     api.str_type = dlsym(RTLD_DEFAULT, "PyUnicode_Type");
     api.tuple_type = dlsym(RTLD_DEFAULT, "PyTuple_Type");
     api.long_type = dlsym(RTLD_DEFAULT, "PyLong_Type");
-    if (!api.this_tstate || !api.addr2line || !api.finalizing || !api.code_type || !api.coro_type ||
+    if (!api.this_tstate || !api.addr2line || !api.finalizing || !api.lock || !api.unlock || !api.runtime ||
+        !api.code_type || !api.coro_type ||
         !api.str_type || !api.tuple_type || !api.long_type) {
         fdl_warn_once(&warned_layout, "Python frames unavailable: this CPython does not export the "
                                       "functions fdleak reads frames with; native frames only");
@@ -128,7 +138,7 @@ const char *fdl_py_runtime(void) { return runtime[0] ? runtime : 0; }
 
 unsigned fdl_py_max_words(void) { return __atomic_load_n(&L, __ATOMIC_ACQUIRE) ? max_words : 0; }
 
-bool fdl_py_finalizing(void) { return L && api.finalizing(); }
+bool fdl_py_finalizing(void) { return api.finalizing && api.finalizing(); }
 
 /* A Python int that fits one 30-bit digit (a line number). */
 static long small_long(uintptr_t o)
@@ -140,11 +150,46 @@ static long small_long(uintptr_t o)
     return size == 1 ? d : size == -1 ? -d : 0;
 }
 
-unsigned fdl_py_capture(uintptr_t *w)
+/* Finalization frees the states of daemon threads (and unmaps their frames) after taking
+ * _PyRuntime's thread-state list lock and setting the finalizing flag: with that lock held and
+ * the flag clear, this thread's frames and the objects they hold stay put until we let go.
+ * Tried, never waited for: this very thread may hold it (a signal handler that interrupted
+ * CPython), and other walkers hold it briefly. Returns the lock (to give back), or NULL. */
+static void *hold_frames(bool *late)
 {
-    if (!__atomic_load_n(&L, __ATOMIC_ACQUIRE) || api.finalizing())
-        return 0; /* finalizing: daemon threads' states are being freed under them */
-    uintptr_t ts = (uintptr_t)api.this_tstate();
+    void *lock = *(void *const *)(api.runtime + L->rt_mutex);
+    int got = 0;
+    for (int i = 0; lock && !got && i < 64; i++) {
+        got = api.lock(lock, 0) == 1;
+        if (!got && i >= 8)
+            sched_yield();
+    }
+    if (got && !api.finalizing())
+        return lock;
+    if (got)
+        api.unlock(lock);
+    *late = fdl_py_finalizing();
+    return 0;
+}
+
+static unsigned walk(uintptr_t *w, uintptr_t ts);
+
+int fdl_py_capture(uintptr_t *w)
+{
+    bool late = false;
+    if (!__atomic_load_n(&L, __ATOMIC_ACQUIRE))
+        return fdl_py_finalizing() ? -1 : 0;
+    void *lock = hold_frames(&late);
+    if (!lock)
+        return late ? -1 : 0;
+    unsigned n = walk(w, (uintptr_t)api.this_tstate());
+    api.unlock(lock);
+    return (int)n;
+}
+
+/* The walk itself, under the lock. */
+static unsigned walk(uintptr_t *w, uintptr_t ts)
+{
     if (!ok_ptr(ts))
         return 0; /* not a Python thread, or the interpreter is not initialised yet */
     if (origin && !fdl_tls.py_origin_set) {
@@ -263,9 +308,15 @@ static const char *str_copy(uintptr_t s)
 
 struct fdl_pystack *fdl_py_resolve(const uintptr_t *w, unsigned n)
 {
-    struct fdl_pystack *st = fdl_arena_alloc(sizeof *st + n * sizeof st->f[0]);
-    if (!st || !L)
+    bool late = false;
+    void *lock = L ? hold_frames(&late) : 0;
+    if (!lock)
         return 0;
+    struct fdl_pystack *st = fdl_arena_alloc(sizeof *st + n * sizeof st->f[0]);
+    if (!st) {
+        api.unlock(lock);
+        return 0;
+    }
     st->n = (uint16_t)n;
     st->app = 0;
     bool found = false;
@@ -289,6 +340,7 @@ struct fdl_pystack *fdl_py_resolve(const uintptr_t *w, unsigned n)
             found = true;
         }
     }
+    api.unlock(lock);
     return st;
 }
 

@@ -38,11 +38,13 @@ const char *fdl_py_runtime(void);
 unsigned fdl_py_max_words(void);
 
 /* Key words for the calling thread's Python stack into w (room for fdl_py_max_words());
- * returns the number of frames (0: not a Python thread, not initialised yet, finalizing).
- * Reads only this thread's own frames; no GIL, no allocation, no Python code. Thread-safe,
- * fork-safe; must not run in a vfork child (it may switch on coroutine origin tracking in the
- * thread state, which would be the parent's). */
-unsigned fdl_py_capture(uintptr_t *w);
+ * returns the number of frames (0: not a Python thread, not initialised yet, frames off), or
+ * -1 when the interpreter is finalizing (a daemon thread's state may be freed under it then).
+ * Reads only this thread's own frames, holding CPython's thread-state list lock (tried, never
+ * waited for) so that finalization cannot free them meanwhile; no GIL, no allocation, no
+ * Python code. Thread-safe, async-signal-safe, fork-safe; must not run in a vfork child (it
+ * may switch on coroutine origin tracking in the thread state, which would be the parent's). */
+int fdl_py_capture(uintptr_t *w);
 
 /* The text of a captured stack, allocated in the site arena; NULL if out of memory. Must run
  * on the capturing thread before it returns to Python (the objects the words point at are
@@ -69,6 +71,7 @@ struct fdl_py_layout {
     unsigned gen_iframe, coro_origin;
     unsigned tuple_items, long_digits;
     unsigned str_length, str_state, str_ascii_data, str_compact_data;
+    unsigned rt_mutex; /* _PyRuntime.interpreters.mutex: guards the list of thread states */
     int owned_by_generator;
 };
 

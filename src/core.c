@@ -159,7 +159,10 @@ static struct fdl_site *capture_site(uint32_t *flags)
     unsigned depth = (unsigned)fdl_config()->depth, pywords = fdl_py_max_words();
     uintptr_t key[depth + FDL_CAPTURE_SLACK + pywords]; /* native pcs, then Python words */
     unsigned n = fdl_capture(key, depth);
-    unsigned npy = pywords ? fdl_py_capture(key + n) : 0;
+    int py = fdl_py_capture(key + n);
+    if (py < 0)
+        *flags |= FDL_F_LATE; /* created after CPython began to finalize: not the program's */
+    unsigned npy = py > 0 ? (unsigned)py : 0;
     struct fdl_site *site = n || npy ? fdl_site_intern(key, n, npy * FDL_PY_WORDS) : 0;
     if (site && npy && !__atomic_load_n(&site->py, __ATOMIC_ACQUIRE)) {
         /* First sight: the text now, while the code objects the words name are alive. */
@@ -320,7 +323,9 @@ static struct fdl_site *close_stack(void)
 /* CPython's teardown is about to close something the program left open. */
 static inline void check_finalizing(void)
 {
-    if (fdl_hooks.py_finalizing && !fdl_tls.busy && fdl_py_finalizing())
+    /* Only the main thread finalizes (Py_FinalizeEx); a daemon thread's close meanwhile must
+     * not take the report, which exit() would cut off. */
+    if (fdl_hooks.py_finalizing && !fdl_tls.busy && fdl_py_finalizing() && fdl_gettid() == syscall(SYS_getpid))
         fdl_hooks.py_finalizing();
 }
 

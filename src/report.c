@@ -182,6 +182,8 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
         struct fdl_slot rec;
         if (!fdl_slot_read(s, &rec) || rec.state != FDL_SLOT_OPEN)
             continue;
+        if ((rec.flags & FDL_F_LATE) && !r->o.crossing)
+            continue; /* the exit report of a Python process is about the moment it began */
         struct fdl_fdinfo info;
         fdl_describe(fd, &rec, &info);
         if (!info.alive)

@@ -130,6 +130,31 @@ static bool interpreter_frame(const struct fdl_frame *f)
     return base && (!strncmp(base, "python", 6) || !strncmp(base, "libpython", 9));
 }
 
+/* The package a library file belongs to: "asyncio", "httpx", "importlib" (frozen). */
+static void put_package(struct fdl_buf *b, const char *file)
+{
+    const char *p = strstr(file, "-packages/"), *end;
+    if (!strncmp(file, "<frozen ", 8)) {
+        p = file + 8;
+    } else if (p) {
+        p += 10;
+    } else if ((p = strstr(file, "/python")) && (p = strchr(p + 1, '/'))) {
+        p++; /* …/lib/python3.11/asyncio/… */
+    } else {
+        p = file;
+    }
+    for (end = p; *end && *end != '/' && *end != '.' && *end != '>'; end++)
+        fdl_buf_putc(b, *end);
+}
+
+/* Whether frame i is library code that may be folded into "… N more in …". */
+static bool foldable(const struct fdl_pystack *py, unsigned i, bool origin)
+{
+    return i < py->n && i != py->app && py->f[i].task_origin == origin && fdl_py_library_file(py->f[i].file);
+}
+
+/* Python frames innermost first; runs of three or more library frames show their ends and
+ * the packages in between (the JSON report has every frame). */
 static void python_frames(const struct fdl_report *r, struct fdl_buf *b, const struct fdl_rep_site *s)
 {
     const struct fdl_pystack *py = pystack(s->site);
@@ -145,6 +170,37 @@ static void python_frames(const struct fdl_report *r, struct fdl_buf *b, const s
         if (i == py->app)
             fdl_buf_puts(b, "   <- app");
         fdl_buf_putc(b, '\n');
+        unsigned end = i;
+        while (foldable(py, end + 1, origin) && foldable(py, i, origin))
+            end++;
+        if (end >= i + 2) { /* frames i+1 .. end-1 folded, end shown next */
+            fdl_buf_puts(b, "fdleak:       … ");
+            fdl_buf_u64(b, end - i - 1);
+            fdl_buf_puts(b, end - i - 1 == 1 ? " frame in " : " frames in ");
+            char names[4][64];
+            unsigned nnames = 0;
+            for (unsigned k = i + 1; k < end; k++) {
+                char name[64];
+                struct fdl_buf nb;
+                fdl_buf_init_mem(&nb, name, sizeof name);
+                put_package(&nb, py->f[k].file);
+                fdl_buf_cstr(&nb);
+                bool seen = false;
+                for (unsigned j = 0; j < nnames; j++)
+                    seen |= !strcmp(name, names[j]);
+                if (seen)
+                    continue;
+                if (nnames == 4) {
+                    fdl_buf_puts(b, ", …");
+                    break;
+                }
+                fdl_buf_puts(b, nnames ? ", " : "");
+                fdl_buf_puts(b, name);
+                memcpy(names[nnames++], name, sizeof name);
+            }
+            fdl_buf_putc(b, '\n');
+            i = end - 1;
+        }
     }
     unsigned n = s->site && s->frames ? s->site->n_native : 0;
     if (py && n)

@@ -23,6 +23,8 @@ enum fdl_slot_flag {
     FDL_F_STREAM = 1 << 3,    /* owned by a FILE* */
     FDL_F_DIR = 1 << 4,       /* owned by a DIR* */
     FDL_F_LISTEN = 1 << 5,    /* listen() succeeded on it */
+    FDL_F_LATE = 1 << 6,      /* created after CPython began to finalize (by a daemon thread
+                                 about to be stopped): not open when the program ended */
 };
 
 #define FDL_ADDR_LOCAL_MAX 32

@@ -6,8 +6,8 @@ libc on the parent's memory before it execs. The parent first leaks sockets, fil
 from named functions, then runs /bin/true 4 x 20 times from 4 threads, then ends with
 os._exit(0) so that its leaks are still open when fdleak writes the exit report. A socket and two
 files made before the runs are closed after them. The report must list exactly the leaks (kind,
-desc, via, cloexec; Python frames are not reported yet, so the creating function is not
-checked: "-") and no errors.
+desc, via, cloexec; the creating function is not checked here, "-": tests/python/ check
+Python attribution) and no errors.
 
 Declarations go to stdout in the victims' format (tests/victims/victim.h), one os.write each.
 Like v_finish(), the script checks its declarations against the kernel before it exits, and in

@@ -1,4 +1,5 @@
-"""Leaks through libraries against real servers (check_python.py --servers starts them): a
+"""Leaks through libraries against real servers (check_python.py --servers: redis-server and the
+demo bot's API): a
 redis-py asyncio client that is never closed, and two handlers that each make a request with
 their own httpx client. httpx connects in an anyio child task whose own stack holds only the
 event loop and anyio: the task's origin must name each handler, as two sites."""
@@ -9,7 +10,7 @@ import httpx
 import redis.asyncio
 
 REDIS_PORT = int(os.environ["FDLEAK_TEST_REDIS_PORT"])
-HTTP_URL = "http://127.0.0.1:%s/" % os.environ["FDLEAK_TEST_HTTP_PORT"]
+API_URL = "http://127.0.0.1:%s/" % os.environ["FDLEAK_TEST_API_PORT"]
 clients = []
 store = redis.asyncio.Redis(host="127.0.0.1", port=REDIS_PORT)
 
@@ -21,20 +22,20 @@ async def remember(key):
 async def handle_poll():
     client = httpx.AsyncClient()
     clients.append(client)
-    response = await client.get(HTTP_URL + "poll")  # LEAK fn=handle_poll origin
+    response = await client.get(API_URL + "users/1")  # LEAK fn=handle_poll origin
     return response.status_code
 
 
 async def handle_weather():
     client = httpx.AsyncClient()
     clients.append(client)
-    response = await client.get(HTTP_URL + "weather")  # LEAK fn=handle_weather origin
+    response = await client.get(API_URL + "weather")  # LEAK fn=handle_weather origin
     return response.status_code
 
 
 async def tidy():
     async with httpx.AsyncClient() as client:
-        await client.get(HTTP_URL + "tidy")
+        await client.get(API_URL + "weather")
     r = redis.asyncio.Redis(host="127.0.0.1", port=REDIS_PORT)
     await r.ping()
     await r.close()

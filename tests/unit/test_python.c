@@ -5,6 +5,7 @@
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include <internal/pycore_frame.h>
+#include <internal/pycore_runtime.h>
 #include <stddef.h>
 #endif
 
@@ -43,6 +44,7 @@ static void layout(void)
     CHECK_EQ(L->fr_prev_instr, offsetof(_PyInterpreterFrame, prev_instr));
     CHECK_EQ(L->fr_owner, offsetof(_PyInterpreterFrame, owner));
     CHECK_EQ(L->owned_by_generator, FRAME_OWNED_BY_GENERATOR);
+    CHECK_EQ(L->rt_mutex, offsetof(_PyRuntimeState, interpreters.mutex));
     CHECK_EQ(L->co_filename, offsetof(PyCodeObject, co_filename));
     CHECK_EQ(L->co_qualname, offsetof(PyCodeObject, co_qualname));
     CHECK_EQ(L->co_firsttraceable, offsetof(PyCodeObject, _co_firsttraceable));

@@ -1,4 +1,5 @@
 /* api.c — the public C API (include/fdleak.h). */
+#include "capture_python.h"
 #include "fdleak.h"
 #include "report.h"
 
@@ -11,3 +12,7 @@ FDL_EXPORT long fdleak_report(const char *label)
     struct fdl_report_opts o = {.trigger = "api", .label = label};
     return fdl_report_now(&o);
 }
+
+/* For the Python start-up hook (scripts/python/sitecustomize.py), through ctypes.PyDLL: asyncio
+ * is creating a task for coro. Called with the GIL held. */
+FDL_EXPORT int fdleak_py_task_created(void *coro) { return fdl_py_task_created(coro); }

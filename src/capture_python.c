@@ -15,12 +15,11 @@
 
 static const struct fdl_py_layout layout_311 = {
     .ob_type = 8, .var_size = 16,
-    .ts_cframe = 56, .ts_origin_depth = 200,
+    .ts_cframe = 56,
     .cf_current = 8,
     .fr_code = 32, .fr_previous = 48, .fr_prev_instr = 56, .fr_owner = 69,
     .co_filename = 112, .co_qualname = 128, .co_firsttraceable = 168, .co_code = 184,
-    .gen_iframe = 80, .coro_origin = 64,
-    .tuple_items = 24, .long_digits = 24,
+    .gen_iframe = 80,
     .str_length = 16, .str_state = 32, .str_ascii_data = 48, .str_compact_data = 72,
     .rt_mutex = 32, .owned_by_generator = 1,
 };
@@ -35,7 +34,7 @@ static struct {
     int (*lock)(void *, int);              /* PyThread_acquire_lock */
     void (*unlock)(void *);                /* PyThread_release_lock */
     const char *runtime;                   /* &_PyRuntime */
-    const void *code_type, *coro_type, *str_type, *tuple_type, *long_type;
+    const void *code_type, *coro_type, *str_type;
 } api;
 static char runtime[48];
 static unsigned depth, max_words;
@@ -119,18 +118,16 @@ void fdl_py_init(void)
     api.code_type = dlsym(RTLD_DEFAULT, "PyCode_Type");
     api.coro_type = dlsym(RTLD_DEFAULT, "PyCoro_Type");
     api.str_type = dlsym(RTLD_DEFAULT, "PyUnicode_Type");
-    api.tuple_type = dlsym(RTLD_DEFAULT, "PyTuple_Type");
-    api.long_type = dlsym(RTLD_DEFAULT, "PyLong_Type");
     if (!api.this_tstate || !api.addr2line || !api.finalizing || !api.lock || !api.unlock || !api.runtime ||
         !api.code_type || !api.coro_type ||
-        !api.str_type || !api.tuple_type || !api.long_type) {
+        !api.str_type) {
         fdl_warn_once(&warned_layout, "Python frames unavailable: this CPython does not export the "
                                       "functions fdleak reads frames with; native frames only");
         return;
     }
     depth = (unsigned)cfg->pydepth;
     origin = cfg->pyorigin;
-    max_words = 2 * depth * FDL_PY_WORDS;
+    max_words = (depth + 1) * FDL_PY_WORDS; /* own frames, then the task origin's entry */
     __atomic_store_n(&L, &layout_311, __ATOMIC_RELEASE);
 }
 
@@ -139,16 +136,6 @@ const char *fdl_py_runtime(void) { return runtime[0] ? runtime : 0; }
 unsigned fdl_py_max_words(void) { return __atomic_load_n(&L, __ATOMIC_ACQUIRE) ? max_words : 0; }
 
 bool fdl_py_finalizing(void) { return api.finalizing && api.finalizing(); }
-
-/* A Python int that fits one 30-bit digit (a line number). */
-static long small_long(uintptr_t o)
-{
-    if (!is_type(o, api.long_type))
-        return 0;
-    intptr_t size = AT(o, L->var_size, intptr_t);
-    long d = size ? (long)AT(o, L->long_digits, uint32_t) : 0;
-    return size == 1 ? d : size == -1 ? -d : 0;
-}
 
 /* Finalization frees the states of daemon threads (and unmaps their frames) after taking
  * _PyRuntime's thread-state list lock and setting the finalizing flag: with that lock held and
@@ -187,19 +174,77 @@ int fdl_py_capture(uintptr_t *w)
     return (int)n;
 }
 
+/* ---- task origins ----
+ * The Python start-up hook (scripts/python/sitecustomize.py, installed by the launcher) calls
+ * fdleak_py_task_created(coro) as asyncio creates each task: the creating stack is interned
+ * then as a site of its own (Python words only) and remembered here under the coroutine,
+ * together with its code object so that a recycled address is not mistaken for it. A walk that
+ * meets a registered coroutine at the root of the running task ends the task's own frames
+ * there and appends the origin. Far cheaper than CPython's own cr_origin, which computes line
+ * numbers for every coroutine made, tasks or not. Set-associative and overwriting: entries
+ * are never removed, only replaced (an evicted live task loses its origin, nothing worse);
+ * each entry has a sequence count, so readers without the GIL see whole entries. */
+
+#define TASK_SETS 4096
+#define TASK_WAYS 4
+static struct task_entry {
+    _Atomic unsigned seq;
+    uintptr_t coro, code;
+    struct fdl_site *site;
+} tasks[TASK_SETS][TASK_WAYS];
+static _Atomic unsigned task_victim;
+
+static inline unsigned task_set(uintptr_t coro) { return (unsigned)((coro >> 4) ^ (coro >> 16)) & (TASK_SETS - 1); }
+
+static uintptr_t coro_code(uintptr_t coro) { return AT(coro + L->gen_iframe, L->fr_code, uintptr_t); }
+
+static struct fdl_site *task_origin(uintptr_t coro)
+{
+    uintptr_t code = coro_code(coro);
+    struct task_entry *set = tasks[task_set(coro)];
+    for (int way = 0; way < TASK_WAYS; way++) {
+        struct task_entry *e = &set[way];
+        for (int tries = 0; tries < 4; tries++) {
+            unsigned s1 = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+            if (s1 & 1)
+                continue;
+            uintptr_t c = __atomic_load_n(&e->coro, __ATOMIC_RELAXED), k = __atomic_load_n(&e->code, __ATOMIC_RELAXED);
+            struct fdl_site *site = __atomic_load_n(&e->site, __ATOMIC_RELAXED);
+            __atomic_thread_fence(__ATOMIC_ACQUIRE);
+            if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) != s1)
+                continue;
+            if (c == coro && k == code)
+                return site;
+            break;
+        }
+    }
+    return 0;
+}
+
+/* Writers hold the GIL (one at a time); the sequence count is for the readers. */
+static void task_remember(uintptr_t coro, struct fdl_site *site)
+{
+    struct task_entry *set = tasks[task_set(coro)], *e = 0;
+    for (int way = 0; way < TASK_WAYS && !e; way++)
+        if (__atomic_load_n(&set[way].coro, __ATOMIC_RELAXED) == coro)
+            e = &set[way];
+    if (!e)
+        e = &set[__atomic_fetch_add(&task_victim, 1, __ATOMIC_RELAXED) % TASK_WAYS];
+    __atomic_fetch_add(&e->seq, 1, __ATOMIC_ACQ_REL);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    __atomic_store_n(&e->coro, coro, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->code, coro_code(coro), __ATOMIC_RELAXED);
+    __atomic_store_n(&e->site, site, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&e->seq, 1, __ATOMIC_RELEASE);
+}
+
+#define ORIGIN_TAG 2 /* key entry (origin site | 2, 0, 0): the task's origin follows */
+
 /* The walk itself, under the lock. */
 static unsigned walk(uintptr_t *w, uintptr_t ts)
 {
     if (!ok_ptr(ts))
         return 0; /* not a Python thread, or the interpreter is not initialised yet */
-    if (origin && !fdl_tls.py_origin_set) {
-        /* Coroutines made from now on in this thread remember where (cr_origin); once per
-         * thread, so a program that turns it off again is obeyed. Only this thread reads it. */
-        fdl_tls.py_origin_set = 1;
-        int *d = (int *)(ts + L->ts_origin_depth);
-        if (!*d)
-            *d = (int)depth;
-    }
     uintptr_t cf = AT(ts, L->ts_cframe, uintptr_t);
     uintptr_t f = ok_ptr(cf) ? AT(cf, L->cf_current, uintptr_t) : 0;
     unsigned n = 0, walked = 0, n_task = 0;
@@ -231,29 +276,45 @@ static unsigned walk(uintptr_t *w, uintptr_t ts)
         if (n >= depth && (root_done || !origin))
             break;
     }
-    if (!origin || !root)
+    struct fdl_site *o = origin && root ? task_origin(root) : 0;
+    if (!o)
         return n;
-    uintptr_t t = AT(root, L->coro_origin, uintptr_t);
-    if (!is_type(t, api.tuple_type))
-        return n;
-    intptr_t items = AT(t, L->var_size, intptr_t);
-    /* The task's own frames end at its coroutine; what drove it (the event loop, asyncio.run)
-     * ends its origin too, after the frames that created it. */
-    n = n_task;
-    for (intptr_t i = 0; i < items && i < (intptr_t)depth; i++) {
-        uintptr_t e = AT(t, L->tuple_items + 8 * (unsigned)i, uintptr_t);
-        if (!is_type(e, api.tuple_type) || AT(e, L->var_size, intptr_t) != 3)
-            break;
-        uintptr_t file = AT(e, L->tuple_items, uintptr_t), line = AT(e, L->tuple_items + 8, uintptr_t),
-                  name = AT(e, L->tuple_items + 16, uintptr_t);
-        if (!is_type(file, api.str_type) || !is_type(name, api.str_type))
-            break;
-        w[FDL_PY_WORDS * n] = file | 1;
-        w[FDL_PY_WORDS * n + 1] = name;
-        w[FDL_PY_WORDS * n + 2] = (uintptr_t)small_long(line);
-        n++;
+    /* The task's own frames end at its coroutine: what drove it (the event loop, asyncio.run)
+     * is in its origin too, after the frames that created it. */
+    w[FDL_PY_WORDS * n_task] = (uintptr_t)o | ORIGIN_TAG;
+    w[FDL_PY_WORDS * n_task + 1] = w[FDL_PY_WORDS * n_task + 2] = 0;
+    return n_task + 1;
+}
+
+static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n);
+
+int fdl_py_task_created(void *coro)
+{
+    if (!__atomic_load_n(&L, __ATOMIC_ACQUIRE) || !origin)
+        return -1;
+    if (!is_type((uintptr_t)coro, api.coro_type) || fdl_tls.busy)
+        return 0;
+    fdl_tls.busy++;
+    bool late = false;
+    int ok = 0;
+    void *lock = hold_frames(&late);
+    if (lock) {
+        uintptr_t w[(FDL_PYDEPTH_MAX + 1) * FDL_PY_WORDS];
+        unsigned n = walk(w, (uintptr_t)api.this_tstate());
+        /* Frame 0 is the hook's wrapper around create_task: not the program's. */
+        struct fdl_site *site = n > 1 ? fdl_site_intern(w + FDL_PY_WORDS, 0, (n - 1) * FDL_PY_WORDS) : 0;
+        if (site && !__atomic_load_n(&site->py, __ATOMIC_ACQUIRE)) {
+            struct fdl_pystack *py = resolve(w + FDL_PY_WORDS, n - 1), *none = 0;
+            __atomic_compare_exchange_n(&site->py, &none, py, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        }
+        if (site) {
+            task_remember((uintptr_t)coro, site);
+            ok = 1;
+        }
+        api.unlock(lock);
     }
-    return n;
+    fdl_tls.busy--;
+    return ok;
 }
 
 /* ---- text ---- */
@@ -306,40 +367,56 @@ static const char *str_copy(uintptr_t s)
     return out;
 }
 
+/* The text of n key entries; the caller holds the frames (hold_frames). */
+static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n)
+{
+    /* An origin entry stands for all the frames of its site. */
+    unsigned total = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const uintptr_t *k = w + FDL_PY_WORDS * i;
+        const struct fdl_pystack *o = k[0] & ORIGIN_TAG ? ((struct fdl_site *)(k[0] & ~(uintptr_t)ORIGIN_TAG))->py : 0;
+        total += k[0] & ORIGIN_TAG ? (o ? o->n : 0) : 1;
+    }
+    if (total > 2 * depth)
+        total = 2 * depth;
+    struct fdl_pystack *st = fdl_arena_alloc(sizeof *st + total * sizeof st->f[0]);
+    if (!st)
+        return 0;
+    unsigned m = 0;
+    for (unsigned i = 0; i < n && m < total; i++) {
+        const uintptr_t *k = w + FDL_PY_WORDS * i;
+        if (k[0] & ORIGIN_TAG) {
+            const struct fdl_pystack *o = __atomic_load_n(&((struct fdl_site *)(k[0] & ~(uintptr_t)ORIGIN_TAG))->py, __ATOMIC_ACQUIRE);
+            for (unsigned j = 0; o && j < o->n && m < total; j++) {
+                st->f[m] = o->f[j];
+                st->f[m++].task_origin = true;
+            }
+            continue;
+        }
+        struct fdl_pyframe *f = &st->f[m++];
+        f->file = str_copy(AT(k[0], L->co_filename, uintptr_t));
+        f->function = str_copy(AT(k[0], L->co_qualname, uintptr_t));
+        int line = api.addr2line((void *)k[0], (int)k[2]);
+        f->line = line > 0 ? line : 0;
+        f->task_origin = false;
+    }
+    st->n = (uint16_t)m;
+    st->app = 0;
+    for (unsigned i = 0; i < m; i++)
+        if (!fdl_py_library_file(st->f[i].file)) {
+            st->app = (uint16_t)i;
+            break;
+        }
+    return st;
+}
+
 struct fdl_pystack *fdl_py_resolve(const uintptr_t *w, unsigned n)
 {
     bool late = false;
     void *lock = L ? hold_frames(&late) : 0;
     if (!lock)
         return 0;
-    struct fdl_pystack *st = fdl_arena_alloc(sizeof *st + n * sizeof st->f[0]);
-    if (!st) {
-        api.unlock(lock);
-        return 0;
-    }
-    st->n = (uint16_t)n;
-    st->app = 0;
-    bool found = false;
-    for (unsigned i = 0; i < n; i++) {
-        const uintptr_t *k = w + FDL_PY_WORDS * i;
-        struct fdl_pyframe *f = &st->f[i];
-        if (k[0] & 1) {
-            f->file = str_copy(k[0] & ~(uintptr_t)1);
-            f->function = str_copy(k[1]);
-            f->line = (int)k[2];
-            f->task_origin = true;
-        } else {
-            f->file = str_copy(AT(k[0], L->co_filename, uintptr_t));
-            f->function = str_copy(AT(k[0], L->co_qualname, uintptr_t));
-            int line = api.addr2line((void *)k[0], (int)k[2]);
-            f->line = line > 0 ? line : 0;
-            f->task_origin = false;
-        }
-        if (!found && !fdl_py_library_file(f->file)) {
-            st->app = (uint16_t)i;
-            found = true;
-        }
-    }
+    struct fdl_pystack *st = resolve(w, n);
     api.unlock(lock);
     return st;
 }

@@ -8,8 +8,8 @@
 #include <stdint.h>
 
 /* Three key words per Python frame: (code object, 0, byte offset of its current instruction)
- * for the thread's own frames; (file str | 1, function str, line) for the frames that created
- * the running asyncio task's coroutine (its cr_origin). */
+ * for the thread's own frames; a last entry (site | 2, 0, 0) stands for the frames that created
+ * the running asyncio task (see fdl_py_task_created). */
 #define FDL_PY_WORDS 3
 
 struct fdl_pyframe {
@@ -46,6 +46,12 @@ unsigned fdl_py_max_words(void);
  * may switch on coroutine origin tracking in the thread state, which would be the parent's). */
 int fdl_py_capture(uintptr_t *w);
 
+/* asyncio is creating a task for coro (the Python start-up hook's create_task wrapper calls
+ * this with the GIL held): remembers the creating stack as the origin of whatever that task
+ * opens. Returns 1 if remembered, 0 if not (not a coroutine, no Python frames), -1 when
+ * origins are off (FDLEAK_PYORIGIN=0, or no frame layout): the hook stops calling. */
+int fdl_py_task_created(void *coro);
+
 /* The text of a captured stack, allocated in the site arena; NULL if out of memory. Must run
  * on the capturing thread before it returns to Python (the objects the words point at are
  * alive until then). Same safety as fdl_py_capture. */
@@ -64,12 +70,11 @@ bool fdl_py_library_file(const char *file);
  * its own table (3.12 and 3.13 moved the frame chain) and is reported as unavailable. */
 struct fdl_py_layout {
     unsigned ob_type, var_size;
-    unsigned ts_cframe, ts_origin_depth;
+    unsigned ts_cframe;
     unsigned cf_current;
     unsigned fr_code, fr_previous, fr_prev_instr, fr_owner;
     unsigned co_filename, co_qualname, co_firsttraceable, co_code;
-    unsigned gen_iframe, coro_origin;
-    unsigned tuple_items, long_digits;
+    unsigned gen_iframe;
     unsigned str_length, str_state, str_ascii_data, str_compact_data;
     unsigned rt_mutex; /* _PyRuntime.interpreters.mutex: guards the list of thread states */
     int owned_by_generator;

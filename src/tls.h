@@ -11,7 +11,6 @@ struct fdl_tls {
     pid_t tid;     /* cached gettid(); 0 = unknown (reset in the child after fork) */
     int vfork_child; /* this thread's memory is being borrowed by a vfork() child … */
     pid_t vfork_parent; /* … of this thread (its tid), which sees the flag clear */
-    int py_origin_set; /* coroutine origin tracking was switched on in this thread's state */
 };
 
 

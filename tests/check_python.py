@@ -15,7 +15,8 @@ xN: N descriptors (default 1); any: zero or more (a race decides). fn: the app f
 (qualified name). origin: the app frame comes from the running task's origin (task_origin).
 child: the leak belongs to the report of a forked child, not to the program's own.
 
-Checks: the program exits 0 in time (a hang is a deadlock), the report says "runtime":
+The program runs through the launcher (scripts/fdleak, with FDLEAK_LIBRARY=SHIM), as a user
+runs it. Checks: the program exits 0 in time (a hang is a deadlock), the report says "runtime":
 "cpython 3.11…", every leak's site has Python frames whose app frame is a marked line (file,
 line, function) and whose frames include that line, the number of leaks per
 marker is as declared, nothing else leaks, and there are no misuse errors. Exit status 0 when
@@ -61,8 +62,8 @@ def parse_markers(paths):
     return marks
 
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "examples", "bot"))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "examples", "bot"))
 from servers import Servers, ServerError  # noqa: E402  (the demo's own server starter)
 
 
@@ -168,11 +169,12 @@ def main():
         ports = {"redis_port": env.get("FDLEAK_TEST_REDIS_PORT", ""),
                  "api_port": env.get("FDLEAK_TEST_API_PORT", "")}
         args = [x.format(**ports) for x in a.args]
-        env.update({"LD_PRELOAD": os.path.abspath(a.lib), "FDLEAK_FORMAT": "json",
-                    "FDLEAK_OUTPUT": os.path.join(tmp, "fdleak-%p.json"),
-                    "PYTHONDONTWRITEBYTECODE": "1"})
+        # Through the launcher, as a user runs it: it adds the Python start-up hook.
+        env.update({"FDLEAK_LIBRARY": os.path.abspath(a.lib), "PYTHONDONTWRITEBYTECODE": "1"})
+        launcher = [os.path.join(ROOT, "scripts", "fdleak"), "--format", "json",
+                    "-o", os.path.join(tmp, "fdleak-%p.json"), "--"]
         start = time.monotonic()
-        p = subprocess.Popen([interp, a.program] + args, env=env, stdout=subprocess.PIPE,
+        p = subprocess.Popen(launcher + [interp, a.program] + args, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         try:
             out, err = p.communicate(timeout=a.timeout)

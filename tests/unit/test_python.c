@@ -37,7 +37,6 @@ static void layout(void)
     CHECK_EQ(L->ob_type, offsetof(PyObject, ob_type));
     CHECK_EQ(L->var_size, offsetof(PyVarObject, ob_size));
     CHECK_EQ(L->ts_cframe, offsetof(PyThreadState, cframe));
-    CHECK_EQ(L->ts_origin_depth, offsetof(PyThreadState, coroutine_origin_tracking_depth));
     CHECK_EQ(L->cf_current, offsetof(_PyCFrame, current_frame));
     CHECK_EQ(L->fr_code, offsetof(_PyInterpreterFrame, f_code));
     CHECK_EQ(L->fr_previous, offsetof(_PyInterpreterFrame, previous));
@@ -51,10 +50,6 @@ static void layout(void)
     CHECK_EQ(L->co_code, offsetof(PyCodeObject, co_code_adaptive));
     CHECK_EQ(L->gen_iframe, offsetof(PyGenObject, gi_iframe));
     CHECK_EQ(L->gen_iframe, offsetof(PyCoroObject, cr_iframe));
-    CHECK_EQ(L->coro_origin, offsetof(PyCoroObject, cr_origin_or_finalizer));
-    CHECK_EQ(L->tuple_items, offsetof(PyTupleObject, ob_item));
-    CHECK_EQ(L->long_digits, offsetof(PyLongObject, ob_digit));
-    CHECK_EQ(sizeof(digit), 4);
     CHECK_EQ(L->str_length, offsetof(PyASCIIObject, length));
     CHECK_EQ(L->str_state, offsetof(PyASCIIObject, state));
     CHECK_EQ(L->str_ascii_data, sizeof(PyASCIIObject));

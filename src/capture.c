@@ -85,9 +85,11 @@ static int copy_cb(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+/* forking counts the threads inside fork() (several may fork at once); capturing counts the
+ * captures in flight, native or Python (fdl_capture_enter). */
 static void before_fork(void)
 {
-    __atomic_store_n(&forking, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&forking, 1, __ATOMIC_SEQ_CST);
     /* Captures in flight finish in microseconds; a tenth of a second is plenty. */
     for (int i = 0; i < 1000 && __atomic_load_n(&capturing, __ATOMIC_SEQ_CST); i++) {
         struct timespec t = {0, 100000};
@@ -98,12 +100,14 @@ static void before_fork(void)
         REAL(dl_iterate_phdr)(copy_cb, 0);
 }
 
-static void after_fork_parent(void) { __atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST); }
+static void after_fork_parent(void) { __atomic_fetch_sub(&forking, 1, __ATOMIC_SEQ_CST); }
 
 static void after_fork_child(void)
 {
     use_objects = nobjects > 0;
+    /* Only the forking thread exists here: no other fork, no capture in flight. */
     __atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&capturing, 0, __ATOMIC_SEQ_CST);
 }
 
 /* The copy is good while every object in it is still mapped. Once the child unloaded one
@@ -185,24 +189,32 @@ bool fdl_pc_in_unwinder(uintptr_t pc)
 
 bool fdl_unwinder_data(const void *p) { return in(&unwinder_data, (uintptr_t)p); }
 
-unsigned fdl_capture(uintptr_t *pcs, unsigned max)
+bool fdl_capture_enter(void)
 {
-    if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
-        fdl_capture_init();
     /* A thread is forking: wait for it (it waits for captures already running, not for this
      * one); give up after a tenth of a second, e.g. on the forking thread's own signal handler. */
     for (int i = 0;; i++) {
         __atomic_fetch_add(&capturing, 1, __ATOMIC_SEQ_CST);
         if (!__atomic_load_n(&forking, __ATOMIC_SEQ_CST))
-            break;
+            return true;
         __atomic_fetch_sub(&capturing, 1, __ATOMIC_SEQ_CST);
         if (i == 1000)
-            return 0;
+            return false;
         struct timespec t = {0, 100000};
         nanosleep(&t, 0);
     }
+}
+
+void fdl_capture_leave(void) { __atomic_fetch_sub(&capturing, 1, __ATOMIC_SEQ_CST); }
+
+unsigned fdl_capture(uintptr_t *pcs, unsigned max)
+{
+    if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
+        fdl_capture_init();
+    if (!fdl_capture_enter())
+        return 0;
     int n = backtrace_fn ? backtrace_fn((void **)pcs, (int)(max + FDL_CAPTURE_SLACK)) : 0;
-    __atomic_fetch_sub(&capturing, 1, __ATOMIC_SEQ_CST);
+    fdl_capture_leave();
     if (n <= 0)
         return 0;
     unsigned skip = 0;

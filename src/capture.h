@@ -20,6 +20,13 @@ void fdl_capture_init(void);
  * Thread-safe; fork-safe. */
 unsigned fdl_capture(uintptr_t *pcs, unsigned max);
 
+/* Brackets a capture that holds locks fork must not copy (libunwind's; CPython's thread-state
+ * list lock during a Python frame walk): while a thread forks, no new one starts (enter waits
+ * up to a tenth of a second, then returns false: capture nothing) and fork waits for those in
+ * flight. Thread-safe, async-signal-safe. */
+bool fdl_capture_enter(void);
+void fdl_capture_leave(void);
+
 /* fork: no new capture starts while a thread forks, and the prepare handler waits for those
  * running (libunwind's locks and the loader's lock must not be held by a thread that will not
  * exist in the child). The child then serves libunwind's dl_iterate_phdr from a list copied

@@ -3,6 +3,7 @@
  * wrapper. Nothing here takes the GIL, allocates Python objects or runs Python code; the C API
  * is looked up at run time (fdleak never links against libpython). */
 #include "capture_python.h"
+#include "capture.h"
 #include "config.h"
 #include "sites.h"
 #include "tls.h"
@@ -12,16 +13,19 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static const struct fdl_py_layout layout_311 = {
     .ob_type = 8, .var_size = 16,
     .ts_cframe = 56,
     .cf_current = 8,
     .fr_code = 32, .fr_previous = 48, .fr_prev_instr = 56, .fr_owner = 69,
-    .co_filename = 112, .co_qualname = 128, .co_firsttraceable = 168, .co_code = 184,
+    .co_filename = 112, .co_qualname = 128, .co_linetable = 136, .co_firsttraceable = 168, .co_code = 184,
+    .bytes_data = 32,
     .gen_iframe = 80,
     .str_length = 16, .str_state = 32, .str_ascii_data = 48, .str_compact_data = 72,
-    .rt_mutex = 32, .owned_by_generator = 1,
+    .rt_finalizing = 24, .rt_mutex = 32, .rt_head = 40, .co_firstlineno = 72, .owned_by_generator = 1,
 };
 
 const struct fdl_py_layout *fdl_py_layout_311(void) { return &layout_311; }
@@ -34,7 +38,7 @@ static struct {
     int (*lock)(void *, int);              /* PyThread_acquire_lock */
     void (*unlock)(void *);                /* PyThread_release_lock */
     const char *runtime;                   /* &_PyRuntime */
-    const void *code_type, *coro_type, *str_type;
+    const void *code_type, *coro_type, *str_type, *bytes_type;
 } api;
 static char runtime[48];
 static unsigned depth, max_words;
@@ -118,9 +122,10 @@ void fdl_py_init(void)
     api.code_type = dlsym(RTLD_DEFAULT, "PyCode_Type");
     api.coro_type = dlsym(RTLD_DEFAULT, "PyCoro_Type");
     api.str_type = dlsym(RTLD_DEFAULT, "PyUnicode_Type");
+    api.bytes_type = dlsym(RTLD_DEFAULT, "PyBytes_Type");
     if (!api.this_tstate || !api.addr2line || !api.finalizing || !api.lock || !api.unlock || !api.runtime ||
         !api.code_type || !api.coro_type ||
-        !api.str_type) {
+        !api.str_type || !api.bytes_type) {
         fdl_warn_once(&warned_layout, "Python frames unavailable: this CPython does not export the "
                                       "functions fdleak reads frames with; native frames only");
         return;
@@ -135,43 +140,130 @@ const char *fdl_py_runtime(void) { return runtime[0] ? runtime : 0; }
 
 unsigned fdl_py_max_words(void) { return __atomic_load_n(&L, __ATOMIC_ACQUIRE) ? max_words : 0; }
 
-bool fdl_py_finalizing(void) { return api.finalizing && api.finalizing(); }
-
-/* Finalization frees the states of daemon threads (and unmaps their frames) after taking
- * _PyRuntime's thread-state list lock and setting the finalizing flag: with that lock held and
- * the flag clear, this thread's frames and the objects they hold stay put until we let go.
- * Tried, never waited for: this very thread may hold it (a signal handler that interrupted
- * CPython), and other walkers hold it briefly. Returns the lock (to give back), or NULL. */
-static void *hold_frames(bool *late)
+/* Finalizing: the flag is set and, where the layout is known, the interpreter still exists (an
+ * embedding program that called Py_FinalizeEx carries on with the flag left set). */
+static bool finalizing_now(void)
 {
-    void *lock = *(void *const *)(api.runtime + L->rt_mutex);
-    int got = 0;
-    for (int i = 0; lock && !got && i < 64; i++) {
-        got = api.lock(lock, 0) == 1;
-        if (!got && i >= 8)
-            sched_yield();
-    }
-    if (got && !api.finalizing())
-        return lock;
-    if (got)
-        api.unlock(lock);
-    *late = fdl_py_finalizing();
-    return 0;
+    if (!api.finalizing || !api.finalizing())
+        return false;
+    const struct fdl_py_layout *l = __atomic_load_n(&L, __ATOMIC_ACQUIRE);
+    return !l || __atomic_load_n((void *const *)(api.runtime + l->rt_head), __ATOMIC_ACQUIRE);
 }
 
-static unsigned walk(uintptr_t *w, uintptr_t ts);
+bool fdl_py_finalizing(void) { return finalizing_now(); }
 
-int fdl_py_capture(uintptr_t *w)
+bool fdl_py_finalizing_here(void)
 {
-    bool late = false;
+    if (!finalizing_now())
+        return false;
+    const struct fdl_py_layout *l = __atomic_load_n(&L, __ATOMIC_ACQUIRE);
+    if (l) /* _PyRuntime._finalizing is the thread state of the finalizing thread */
+        return __atomic_load_n((void *const *)(api.runtime + l->rt_finalizing), __ATOMIC_ACQUIRE) == api.this_tstate();
+    return syscall(SYS_gettid) == syscall(SYS_getpid); /* Py_FinalizeEx runs on the main thread */
+}
+
+/* Finalization frees the states of daemon threads (and unmaps their frames) after taking
+ * _PyRuntime's thread-state list lock and setting the finalizing flag, and frees the lock itself
+ * at its very end: with that lock held and the flag clear, this thread's frames and the objects
+ * they hold stay put until we let go. The flag is read before the lock is touched. Tried, never
+ * waited for: this very thread may hold it (a signal handler that interrupted CPython), and
+ * other walkers hold it briefly. Inside the fork gate (fdl_capture_enter), so that no child is
+ * forked with the lock held. Returns the lock (give it back with let_go) and this thread's
+ * state, or NULL (*late: because the interpreter is finalizing). */
+static void *hold_frames(uintptr_t *ts, bool *late)
+{
+    *late = false;
+    if (!fdl_capture_enter())
+        return 0;
+    *ts = (uintptr_t)api.this_tstate();
+    void *lock = 0;
+    if (!ok_ptr(*ts)) { /* not a Python thread, or the interpreter is not initialised yet */
+    } else if (finalizing_now()) {
+        *late = true;
+    } else if ((lock = __atomic_load_n((void *const *)(api.runtime + L->rt_mutex), __ATOMIC_ACQUIRE))) {
+        int got = 0;
+        for (int i = 0; !got && i < 64; i++) {
+            got = api.lock(lock, 0) == 1;
+            if (!got && i >= 8)
+                sched_yield();
+        }
+        if (got && finalizing_now()) {
+            api.unlock(lock);
+            *late = true;
+            got = 0;
+        }
+        if (!got)
+            lock = 0;
+    }
+    if (!lock)
+        fdl_capture_leave();
+    return lock;
+}
+
+static void let_go(void *lock)
+{
+    api.unlock(lock);
+    fdl_capture_leave();
+}
+
+static unsigned walk(uintptr_t *w, uintptr_t ts, unsigned max);
+
+int fdl_py_capture(uintptr_t *w, unsigned max_words)
+{
     if (!__atomic_load_n(&L, __ATOMIC_ACQUIRE))
         return fdl_py_finalizing() ? -1 : 0;
-    void *lock = hold_frames(&late);
+    bool late;
+    uintptr_t ts;
+    void *lock = hold_frames(&ts, &late);
     if (!lock)
         return late ? -1 : 0;
-    unsigned n = walk(w, (uintptr_t)api.this_tstate());
-    api.unlock(lock);
+    unsigned n = walk(w, ts, max_words / FDL_PY_WORDS);
+    let_go(lock);
     return (int)n;
+}
+
+static uint64_t hash_bytes(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        h = (h ^ v) * 0x100000001b3ull;
+        h ^= h >> 31;
+    }
+    for (; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* A hash of a str's characters (as stored: 1, 2 or 4 bytes each), at most the first 512
+ * bytes; 0 for anything else. Never CPython's own cached hash: it appears only once something
+ * hashes the string, and a key must not change meanwhile. */
+static uint64_t str_hash(uintptr_t s)
+{
+    if (!is_type(s, api.str_type))
+        return 0;
+    uint32_t state = AT(s, L->str_state, uint32_t);
+    unsigned kind = state >> 2 & 7, compact = state >> 5 & 1, ascii = state >> 6 & 1;
+    intptr_t len = AT(s, L->str_length, intptr_t);
+    if (!compact || len < 0 || (kind != 1 && kind != 2 && kind != 4))
+        return 0;
+    size_t n = (size_t)len * kind;
+    return hash_bytes((const unsigned char *)(s + (ascii ? L->str_ascii_data : L->str_compact_data)), n > 512 ? 512 : n);
+}
+
+/* What identifies a code object's text, whatever its address: file, name, and line table
+ * (two code objects from one file and name, compiled from different lines, differ there). */
+static uint64_t code_hash(uintptr_t code)
+{
+    uint64_t h = str_hash(AT(code, L->co_filename, uintptr_t)) * 31 + str_hash(AT(code, L->co_qualname, uintptr_t));
+    uintptr_t lt = AT(code, L->co_linetable, uintptr_t);
+    if (is_type(lt, api.bytes_type)) {
+        intptr_t n = AT(lt, L->var_size, intptr_t);
+        h = h * 31 + hash_bytes((const unsigned char *)(lt + L->bytes_data), n < 0 ? 0 : n > 512 ? 512 : (size_t)n);
+    }
+    return h;
 }
 
 /* ---- task origins ----
@@ -240,11 +332,11 @@ static void task_remember(uintptr_t coro, struct fdl_site *site)
 
 #define ORIGIN_TAG 2 /* key entry (origin site | 2, 0, 0): the task's origin follows */
 
-/* The walk itself, under the lock. */
-static unsigned walk(uintptr_t *w, uintptr_t ts)
+/* The walk itself, under the lock: at most max entries (depth frames and an origin entry). */
+static unsigned walk(uintptr_t *w, uintptr_t ts, unsigned max)
 {
-    if (!ok_ptr(ts))
-        return 0; /* not a Python thread, or the interpreter is not initialised yet */
+    if (max < depth + 1)
+        return 0; /* a buffer sized before Python frames were switched on */
     uintptr_t cf = AT(ts, L->ts_cframe, uintptr_t);
     uintptr_t f = ok_ptr(cf) ? AT(cf, L->cf_current, uintptr_t) : 0;
     unsigned n = 0, walked = 0, n_task = 0;
@@ -261,9 +353,13 @@ static unsigned walk(uintptr_t *w, uintptr_t ts)
         /* A frame still being set up has not started its first line: not a caller yet. */
         bool incomplete = !gen && at < start + 2 * (uintptr_t)AT(code, L->co_firsttraceable, int);
         if (!incomplete && n < depth) {
+            /* The code object's address alone could name a newer one after the first is freed
+             * (exec'd code, reloads): what its text is, its first line and the instruction go
+             * with it. */
             w[FDL_PY_WORDS * n] = code;
-            w[FDL_PY_WORDS * n + 1] = 0;
-            w[FDL_PY_WORDS * n + 2] = at > start ? at - start : 0;
+            w[FDL_PY_WORDS * n + 1] = code_hash(code);
+            w[FDL_PY_WORDS * n + 2] = (at > start ? (uint32_t)(at - start) : 0) |
+                                      (uint64_t)(uint32_t)AT(code, L->co_firstlineno, int) << 32;
             n++;
         }
         if (gen && !root_done) {
@@ -295,12 +391,13 @@ int fdl_py_task_created(void *coro)
     if (!is_type((uintptr_t)coro, api.coro_type) || fdl_tls.busy)
         return 0;
     fdl_tls.busy++;
-    bool late = false;
+    bool late;
+    uintptr_t ts;
     int ok = 0;
-    void *lock = hold_frames(&late);
+    void *lock = hold_frames(&ts, &late);
     if (lock) {
         uintptr_t w[(FDL_PYDEPTH_MAX + 1) * FDL_PY_WORDS];
-        unsigned n = walk(w, (uintptr_t)api.this_tstate());
+        unsigned n = walk(w, ts, FDL_PYDEPTH_MAX + 1);
         /* Frame 0 is the hook's wrapper around create_task: not the program's. */
         struct fdl_site *site = n > 1 ? fdl_site_intern(w + FDL_PY_WORDS, 0, (n - 1) * FDL_PY_WORDS) : 0;
         if (site && !__atomic_load_n(&site->py, __ATOMIC_ACQUIRE)) {
@@ -311,7 +408,7 @@ int fdl_py_task_created(void *coro)
             task_remember((uintptr_t)coro, site);
             ok = 1;
         }
-        api.unlock(lock);
+        let_go(lock);
     }
     fdl_tls.busy--;
     return ok;
@@ -396,7 +493,7 @@ static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n)
         struct fdl_pyframe *f = &st->f[m++];
         f->file = str_copy(AT(k[0], L->co_filename, uintptr_t));
         f->function = str_copy(AT(k[0], L->co_qualname, uintptr_t));
-        int line = api.addr2line((void *)k[0], (int)k[2]);
+        int line = api.addr2line((void *)k[0], (int)(uint32_t)k[2]);
         f->line = line > 0 ? line : 0;
         f->task_origin = false;
     }
@@ -412,12 +509,13 @@ static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n)
 
 struct fdl_pystack *fdl_py_resolve(const uintptr_t *w, unsigned n)
 {
-    bool late = false;
-    void *lock = L ? hold_frames(&late) : 0;
+    bool late;
+    uintptr_t ts;
+    void *lock = __atomic_load_n(&L, __ATOMIC_ACQUIRE) ? hold_frames(&ts, &late) : 0;
     if (!lock)
         return 0;
     struct fdl_pystack *st = resolve(w, n);
-    api.unlock(lock);
+    let_go(lock);
     return st;
 }
 

@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Three key words per Python frame: (code object, 0, byte offset of its current instruction)
- * for the thread's own frames; a last entry (site | 2, 0, 0) stands for the frames that created
+/* Three key words per Python frame: (code object, its file and name, its first line and the
+ * byte offset of its current instruction) for the thread's own frames; a last entry (site | 2, 0, 0) stands for the frames that created
  * the running asyncio task (see fdl_py_task_created). */
 #define FDL_PY_WORDS 3
 
@@ -37,14 +37,15 @@ const char *fdl_py_runtime(void);
 /* Words per capture to reserve for fdl_py_capture (0 when Python frames are off). */
 unsigned fdl_py_max_words(void);
 
-/* Key words for the calling thread's Python stack into w (room for fdl_py_max_words());
+/* Key words for the calling thread's Python stack into w (room for max_words, which must be
+ * fdl_py_max_words() or more for any frames to be taken);
  * returns the number of frames (0: not a Python thread, not initialised yet, frames off), or
  * -1 when the interpreter is finalizing (a daemon thread's state may be freed under it then).
  * Reads only this thread's own frames, holding CPython's thread-state list lock (tried, never
  * waited for) so that finalization cannot free them meanwhile; no GIL, no allocation, no
  * Python code. Thread-safe, async-signal-safe, fork-safe; must not run in a vfork child (it
  * may switch on coroutine origin tracking in the thread state, which would be the parent's). */
-int fdl_py_capture(uintptr_t *w);
+int fdl_py_capture(uintptr_t *w, unsigned max_words);
 
 /* asyncio is creating a task for coro (the Python start-up hook's create_task wrapper calls
  * this with the GIL held): remembers the creating stack as the origin of whatever that task
@@ -58,8 +59,10 @@ int fdl_py_task_created(void *coro);
 struct fdl_pystack *fdl_py_resolve(const uintptr_t *w, unsigned n);
 
 /* True while the interpreter finalizes (after atexit callbacks, as module teardown starts
- * closing whatever the program left open). A lock-free read; safe anywhere. */
+ * closing whatever the program left open). Lock-free reads; safe anywhere. _here: and the
+ * calling thread is the one finalizing it. */
 bool fdl_py_finalizing(void);
+bool fdl_py_finalizing_here(void);
 
 /* Whether a Python source file belongs to the standard library or an installed package (not
  * the app): frozen modules, …/lib/pythonX.Y/…, …/site-packages/…, …/dist-packages/…. */
@@ -73,10 +76,13 @@ struct fdl_py_layout {
     unsigned ts_cframe;
     unsigned cf_current;
     unsigned fr_code, fr_previous, fr_prev_instr, fr_owner;
-    unsigned co_filename, co_qualname, co_firsttraceable, co_code;
+    unsigned co_filename, co_qualname, co_linetable, co_firstlineno, co_firsttraceable, co_code;
+    unsigned bytes_data;
     unsigned gen_iframe;
     unsigned str_length, str_state, str_ascii_data, str_compact_data;
-    unsigned rt_mutex; /* _PyRuntime.interpreters.mutex: guards the list of thread states */
+    unsigned rt_finalizing; /* _PyRuntime._finalizing: the finalizing thread's state */
+    unsigned rt_mutex;      /* _PyRuntime.interpreters.mutex: guards the list of thread states */
+    unsigned rt_head;       /* _PyRuntime.interpreters.head: NULL once finalization is over */
     int owned_by_generator;
 };
 

@@ -159,7 +159,7 @@ static struct fdl_site *capture_site(uint32_t *flags)
     unsigned depth = (unsigned)fdl_config()->depth, pywords = fdl_py_max_words();
     uintptr_t key[depth + FDL_CAPTURE_SLACK + pywords]; /* native pcs, then Python words */
     unsigned n = fdl_capture(key, depth);
-    int py = fdl_py_capture(key + n);
+    int py = fdl_py_capture(key + n, pywords);
     if (py < 0)
         *flags |= FDL_F_LATE; /* created after CPython began to finalize: not the program's */
     unsigned npy = py > 0 ? (unsigned)py : 0;
@@ -323,9 +323,9 @@ static struct fdl_site *close_stack(void)
 /* CPython's teardown is about to close something the program left open. */
 static inline void check_finalizing(void)
 {
-    /* Only the main thread finalizes (Py_FinalizeEx); a daemon thread's close meanwhile must
+    /* Only the thread that finalizes (Py_FinalizeEx); a daemon thread's close meanwhile must
      * not take the report, which exit() would cut off. */
-    if (fdl_hooks.py_finalizing && !fdl_tls.busy && fdl_py_finalizing() && fdl_gettid() == syscall(SYS_getpid))
+    if (fdl_hooks.py_finalizing && !fdl_tls.busy && fdl_py_finalizing_here())
         fdl_hooks.py_finalizing();
 }
 

@@ -91,8 +91,10 @@ static void put_pyfile(const struct fdl_report *r, struct fdl_buf *b, const char
 static void put_pyframe(const struct fdl_report *r, struct fdl_buf *b, const struct fdl_pyframe *f)
 {
     put_pyfile(r, b, f->file);
-    fdl_buf_putc(b, ':');
-    fdl_buf_u64(b, (uint64_t)f->line);
+    if (f->line) {
+        fdl_buf_putc(b, ':');
+        fdl_buf_u64(b, (uint64_t)f->line);
+    }
     fdl_buf_puts(b, " in ");
     fdl_buf_puts(b, f->function);
 }
@@ -209,7 +211,7 @@ static void python_frames(const struct fdl_report *r, struct fdl_buf *b, const s
         if (py && f && interpreter_frame(&s->frames[f - 1])) {
             fdl_buf_puts(b, "fdleak:    … ");
             fdl_buf_u64(b, n - f);
-            fdl_buf_puts(b, " more native frames in the JSON report\n");
+            fdl_buf_puts(b, " more native frames (FDLEAK_FORMAT=json lists them)\n");
             break;
         }
         frame_line(b, &s->frames[f], f == 0);

@@ -44,6 +44,11 @@ static void layout(void)
     CHECK_EQ(L->fr_owner, offsetof(_PyInterpreterFrame, owner));
     CHECK_EQ(L->owned_by_generator, FRAME_OWNED_BY_GENERATOR);
     CHECK_EQ(L->rt_mutex, offsetof(_PyRuntimeState, interpreters.mutex));
+    CHECK_EQ(L->rt_head, offsetof(_PyRuntimeState, interpreters.head));
+    CHECK_EQ(L->rt_finalizing, offsetof(_PyRuntimeState, _finalizing));
+    CHECK_EQ(L->co_firstlineno, offsetof(PyCodeObject, co_firstlineno));
+    CHECK_EQ(L->co_linetable, offsetof(PyCodeObject, co_linetable));
+    CHECK_EQ(L->bytes_data, offsetof(PyBytesObject, ob_sval));
     CHECK_EQ(L->co_filename, offsetof(PyCodeObject, co_filename));
     CHECK_EQ(L->co_qualname, offsetof(PyCodeObject, co_qualname));
     CHECK_EQ(L->co_firsttraceable, offsetof(PyCodeObject, _co_firsttraceable));

@@ -172,24 +172,28 @@ bool fdl_py_finalizing_here(void)
  * state, or NULL (*late: because the interpreter is finalizing). */
 static void *hold_frames(uintptr_t *ts, bool *late)
 {
+    /* The raw flag, not finalizing_now(): once finalization is over (the interpreter gone, the
+     * flag left set) there are no frames to read either, and a daemon thread's state pointer
+     * is stale. */
     *late = false;
+    if (api.finalizing()) {
+        *late = finalizing_now();
+        return 0;
+    }
     if (!fdl_capture_enter())
         return 0;
     *ts = (uintptr_t)api.this_tstate();
     void *lock = 0;
-    if (!ok_ptr(*ts)) { /* not a Python thread, or the interpreter is not initialised yet */
-    } else if (finalizing_now()) {
-        *late = true;
-    } else if ((lock = __atomic_load_n((void *const *)(api.runtime + L->rt_mutex), __ATOMIC_ACQUIRE))) {
+    if (ok_ptr(*ts) && (lock = __atomic_load_n((void *const *)(api.runtime + L->rt_mutex), __ATOMIC_ACQUIRE))) {
         int got = 0;
         for (int i = 0; !got && i < 64; i++) {
             got = api.lock(lock, 0) == 1;
             if (!got && i >= 8)
                 sched_yield();
         }
-        if (got && finalizing_now()) {
+        if (got && api.finalizing()) {
             api.unlock(lock);
-            *late = true;
+            *late = finalizing_now();
             got = 0;
         }
         if (!got)

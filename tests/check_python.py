@@ -136,6 +136,8 @@ def main():
     ap.add_argument("--servers", default="")
     ap.add_argument("--markers", help="read markers from every .py file under this directory")
     ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--pythonpath", default="", help="PYTHONPATH for the program (e.g. Debian's "
+                    "dist-packages for another interpreter)")
     ap.add_argument("program")
     ap.add_argument("args", nargs="*")
     a = ap.parse_args()
@@ -171,6 +173,8 @@ def main():
         args = [x.format(**ports) for x in a.args]
         # Through the launcher, as a user runs it: it adds the Python start-up hook.
         env.update({"FDLEAK_LIBRARY": os.path.abspath(a.lib), "PYTHONDONTWRITEBYTECODE": "1"})
+        if a.pythonpath:
+            env["PYTHONPATH"] = a.pythonpath
         launcher = [os.path.join(ROOT, "scripts", "fdleak"), "--format", "json",
                     "-o", os.path.join(tmp, "fdleak-%p.json"), "--"]
         start = time.monotonic()

@@ -89,6 +89,22 @@ static void fd_list(struct fdl_buf *b, const char *name, const struct fdl_rep_fd
     fdl_buf_putc(b, ']');
 }
 
+/* "function", "file", "line" of a native or Python frame (null where unknown). */
+static void where(struct fdl_buf *b, const char *function, const char *file, int line)
+{
+    key(b, "function");
+    fdl_buf_json_str(b, function);
+    fdl_buf_putc(b, ',');
+    key(b, "file");
+    fdl_buf_json_str(b, file);
+    fdl_buf_putc(b, ',');
+    key(b, "line");
+    if (line)
+        fdl_buf_u64(b, (uint64_t)line);
+    else
+        fdl_buf_puts(b, "null");
+}
+
 static void frame(struct fdl_buf *b, const struct fdl_frame *f)
 {
     fdl_buf_putc(b, '{');
@@ -108,17 +124,7 @@ static void frame(struct fdl_buf *b, const struct fdl_frame *f)
         fdl_buf_puts(b, "null");
     }
     fdl_buf_putc(b, ',');
-    key(b, "function");
-    fdl_buf_json_str(b, f->function);
-    fdl_buf_putc(b, ',');
-    key(b, "file");
-    fdl_buf_json_str(b, f->file);
-    fdl_buf_putc(b, ',');
-    key(b, "line");
-    if (f->line)
-        fdl_buf_u64(b, (uint64_t)f->line);
-    else
-        fdl_buf_puts(b, "null");
+    where(b, f->function, f->file, f->line);
     fdl_buf_putc(b, '}');
 }
 
@@ -137,17 +143,7 @@ static void frames(struct fdl_buf *b, const struct fdl_frame *f, unsigned n)
 static void pyframe(struct fdl_buf *b, const struct fdl_pyframe *f)
 {
     fdl_buf_putc(b, '{');
-    key(b, "file");
-    fdl_buf_json_str(b, f->file);
-    fdl_buf_putc(b, ',');
-    key(b, "line");
-    if (f->line)
-        fdl_buf_u64(b, (uint64_t)f->line);
-    else
-        fdl_buf_puts(b, "null");
-    fdl_buf_putc(b, ',');
-    key(b, "function");
-    fdl_buf_json_str(b, f->function);
+    where(b, f->function, f->file, f->line);
     if (f->task_origin) {
         fdl_buf_putc(b, ',');
         key(b, "task_origin");

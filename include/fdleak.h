@@ -24,6 +24,13 @@ int fdleak_is_loaded(void);
  * symbolizes): do not call it from a signal handler. */
 long fdleak_report(const char *label);
 
+/* For fdleak's Python start-up hook (scripts/python/sitecustomize.py), which calls it through
+ * ctypes.PyDLL with the GIL held as asyncio creates a task for the coroutine coro: fdleak
+ * remembers the creating Python stack as the origin of whatever that task opens. Returns 1 if
+ * remembered, 0 if not, -1 when task origins are off (FDLEAK_PYORIGIN=0, or no CPython frame
+ * layout) so the caller can stop. Programs have no need to call it. */
+int fdleak_py_task_created(void *coro);
+
 #ifdef __cplusplus
 }
 #endif

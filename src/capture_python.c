@@ -1,7 +1,8 @@
 /* capture_python.c — Python frames for CPython 3.11, read the way faulthandler reads them: the
  * calling thread's own frame chain, which only that thread changes, and it is inside our
- * wrapper. Nothing here takes the GIL, allocates Python objects or runs Python code; the C API
- * is looked up at run time (fdleak never links against libpython). */
+ * wrapper; CPython's thread-state list lock keeps finalization from freeing it meanwhile.
+ * Nothing here takes the GIL, allocates Python objects or runs Python code; the C API is
+ * looked up at run time (fdleak never links against libpython). */
 #include "capture_python.h"
 #include "capture.h"
 #include "config.h"
@@ -18,14 +19,14 @@
 
 static const struct fdl_py_layout layout_311 = {
     .ob_type = 8, .var_size = 16,
-    .ts_cframe = 56,
-    .cf_current = 8,
+    .ts_cframe = 56, .cf_current = 8,
     .fr_code = 32, .fr_previous = 48, .fr_prev_instr = 56, .fr_owner = 69,
-    .co_filename = 112, .co_qualname = 128, .co_linetable = 136, .co_firsttraceable = 168, .co_code = 184,
-    .bytes_data = 32,
-    .gen_iframe = 80,
+    .co_filename = 112, .co_qualname = 128, .co_linetable = 136, .co_firstlineno = 72,
+    .co_firsttraceable = 168, .co_code = 184,
+    .bytes_data = 32, .gen_iframe = 80,
     .str_length = 16, .str_state = 32, .str_ascii_data = 48, .str_compact_data = 72,
-    .rt_finalizing = 24, .rt_mutex = 32, .rt_head = 40, .co_firstlineno = 72, .owned_by_generator = 1,
+    .rt_finalizing = 24, .rt_mutex = 32, .rt_head = 40,
+    .owned_by_generator = 1,
 };
 
 const struct fdl_py_layout *fdl_py_layout_311(void) { return &layout_311; }

@@ -30,6 +30,8 @@ long fdleak_report(const char *label);
  * remembered, 0 if not, -1 when task origins are off (FDLEAK_PYORIGIN=0, or no CPython frame
  * layout) so the caller can stop. Programs have no need to call it. */
 int fdleak_py_task_created(void *coro);
+/* … and as the task is done (its done callback): the origin is forgotten. */
+void fdleak_py_task_done(void *coro);
 
 #ifdef __cplusplus
 }

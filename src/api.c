@@ -16,3 +16,4 @@ FDL_EXPORT long fdleak_report(const char *label)
 /* For the Python start-up hook (scripts/python/sitecustomize.py), through ctypes.PyDLL: asyncio
  * is creating a task for coro. Called with the GIL held. */
 FDL_EXPORT int fdleak_py_task_created(void *coro) { return fdl_py_task_created(coro); }
+FDL_EXPORT void fdleak_py_task_done(void *coro) { fdl_py_task_done(coro); }

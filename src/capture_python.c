@@ -11,7 +11,6 @@
 #include "util.h"
 
 #include <dlfcn.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -37,6 +36,7 @@ static struct {
     int (*addr2line)(void *code, int off); /* PyCode_Addr2Line */
     int (*finalizing)(void);               /* _Py_IsFinalizing */
     int (*lock)(void *, int);              /* PyThread_acquire_lock */
+    int (*lock_timed)(void *, long long, int); /* PyThread_acquire_lock_timed (microseconds) */
     void (*unlock)(void *);                /* PyThread_release_lock */
     const char *runtime;                   /* &_PyRuntime */
     const void *code_type, *coro_type, *str_type, *bytes_type;
@@ -119,12 +119,13 @@ void fdl_py_init(void)
     *(void **)&api.addr2line = dlsym(RTLD_DEFAULT, "PyCode_Addr2Line");
     *(void **)&api.lock = dlsym(RTLD_DEFAULT, "PyThread_acquire_lock");
     *(void **)&api.unlock = dlsym(RTLD_DEFAULT, "PyThread_release_lock");
+    *(void **)&api.lock_timed = dlsym(RTLD_DEFAULT, "PyThread_acquire_lock_timed");
     api.runtime = dlsym(RTLD_DEFAULT, "_PyRuntime");
     api.code_type = dlsym(RTLD_DEFAULT, "PyCode_Type");
     api.coro_type = dlsym(RTLD_DEFAULT, "PyCoro_Type");
     api.str_type = dlsym(RTLD_DEFAULT, "PyUnicode_Type");
     api.bytes_type = dlsym(RTLD_DEFAULT, "PyBytes_Type");
-    if (!api.this_tstate || !api.addr2line || !api.finalizing || !api.lock || !api.unlock || !api.runtime ||
+    if (!api.this_tstate || !api.addr2line || !api.finalizing || !api.lock || !api.lock_timed || !api.unlock || !api.runtime ||
         !api.code_type || !api.coro_type ||
         !api.str_type || !api.bytes_type) {
         fdl_warn_once(&warned_layout, "Python frames unavailable: this CPython does not export the "
@@ -166,9 +167,9 @@ bool fdl_py_finalizing_here(void)
 /* Finalization frees the states of daemon threads (and unmaps their frames) after taking
  * _PyRuntime's thread-state list lock and setting the finalizing flag, and frees the lock itself
  * at its very end: with that lock held and the flag clear, this thread's frames and the objects
- * they hold stay put until we let go. The flag is read before the lock is touched. Tried, never
- * waited for: this very thread may hold it (a signal handler that interrupted CPython), and
- * other walkers hold it briefly. Inside the fork gate (fdl_capture_enter), so that no child is
+ * they hold stay put until we let go. The flag is read before the lock is touched. Waited for
+ * briefly, never indefinitely: this very thread may hold it (a signal handler that interrupted
+ * CPython). Inside the fork gate (fdl_capture_enter), so that no child is
  * forked with the lock held. Returns the lock (give it back with let_go) and this thread's
  * state, or NULL (*late: because the interpreter is finalizing). */
 static void *hold_frames(uintptr_t *ts, bool *late)
@@ -186,13 +187,13 @@ static void *hold_frames(uintptr_t *ts, bool *late)
     *ts = (uintptr_t)api.this_tstate();
     void *lock = 0;
     if (ok_ptr(*ts) && (lock = __atomic_load_n((void *const *)(api.runtime + L->rt_mutex), __ATOMIC_ACQUIRE))) {
-        int got = 0;
-        for (int i = 0; !got && i < 64; i++) {
-            got = api.lock(lock, 0) == 1;
-            if (!got && i >= 8)
-                sched_yield();
-        }
-        if (got && api.finalizing()) {
+        /* Other walkers hold it for a microsecond or two, unless preempted: wait a while
+         * rather than lose this stack's frames (20 ms at most, e.g. for our own thread). */
+        int got = api.lock(lock, 0) == 1 || api.lock_timed(lock, 20000, 0) == 1;
+        /* Finalization may have come and gone (freeing the lock) between our reading the flag
+         * and the lock: then the pointer has changed, or the flag says so now. */
+        if (got && (api.finalizing() ||
+                    __atomic_load_n((void *const *)(api.runtime + L->rt_mutex), __ATOMIC_ACQUIRE) != lock)) {
             api.unlock(lock);
             *late = finalizing_now();
             got = 0;
@@ -266,7 +267,7 @@ static uint64_t code_hash(uintptr_t code)
     uintptr_t lt = AT(code, L->co_linetable, uintptr_t);
     if (is_type(lt, api.bytes_type)) {
         intptr_t n = AT(lt, L->var_size, intptr_t);
-        h = h * 31 + hash_bytes((const unsigned char *)(lt + L->bytes_data), n < 0 ? 0 : n > 512 ? 512 : (size_t)n);
+        h = (h * 31 + (uint64_t)n) * 31 + hash_bytes((const unsigned char *)(lt + L->bytes_data), n < 0 ? 0 : n > 512 ? 512 : (size_t)n);
     }
     return h;
 }
@@ -278,9 +279,10 @@ static uint64_t code_hash(uintptr_t code)
  * together with its code object so that a recycled address is not mistaken for it. A walk that
  * meets a registered coroutine at the root of the running task ends the task's own frames
  * there and appends the origin. Far cheaper than CPython's own cr_origin, which computes line
- * numbers for every coroutine made, tasks or not. Set-associative and overwriting: entries
- * are never removed, only replaced (an evicted live task loses its origin, nothing worse);
- * each entry has a sequence count, so readers without the GIL see whole entries. */
+ * numbers for every coroutine made, tasks or not. Set-associative: an entry is forgotten when
+ * its task is done (fdl_py_task_done); when a set is full, one is evicted in turn (that live
+ * task loses its origin, nothing worse). Each entry has a sequence count, so readers without
+ * the GIL see whole entries. */
 
 #define TASK_SETS 4096
 #define TASK_WAYS 4
@@ -318,21 +320,41 @@ static struct fdl_site *task_origin(uintptr_t coro)
     return 0;
 }
 
-/* Writers hold the GIL (one at a time); the sequence count is for the readers. */
-static void task_remember(uintptr_t coro, struct fdl_site *site)
+static void task_write(struct task_entry *e, uintptr_t coro, uintptr_t code, struct fdl_site *site)
 {
-    struct task_entry *set = tasks[task_set(coro)], *e = 0;
-    for (int way = 0; way < TASK_WAYS && !e; way++)
-        if (__atomic_load_n(&set[way].coro, __ATOMIC_RELAXED) == coro)
-            e = &set[way];
-    if (!e)
-        e = &set[__atomic_fetch_add(&task_victim, 1, __ATOMIC_RELAXED) % TASK_WAYS];
     __atomic_fetch_add(&e->seq, 1, __ATOMIC_ACQ_REL);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     __atomic_store_n(&e->coro, coro, __ATOMIC_RELAXED);
-    __atomic_store_n(&e->code, coro_code(coro), __ATOMIC_RELAXED);
+    __atomic_store_n(&e->code, code, __ATOMIC_RELAXED);
     __atomic_store_n(&e->site, site, __ATOMIC_RELAXED);
     __atomic_fetch_add(&e->seq, 1, __ATOMIC_RELEASE);
+}
+
+/* Writers hold the GIL (one at a time); the sequence count is for the readers. The entry for
+ * coro if there is one, else a free way, else one evicted in turn. */
+static void task_remember(uintptr_t coro, struct fdl_site *site)
+{
+    struct task_entry *set = tasks[task_set(coro)], *e = 0, *free = 0;
+    for (int way = 0; way < TASK_WAYS && !e; way++) {
+        uintptr_t c = __atomic_load_n(&set[way].coro, __ATOMIC_RELAXED);
+        if (c == coro)
+            e = &set[way];
+        else if (!c && !free)
+            free = &set[way];
+    }
+    if (!e)
+        e = free ? free : &set[__atomic_fetch_add(&task_victim, 1, __ATOMIC_RELAXED) % TASK_WAYS];
+    task_write(e, coro, coro_code(coro), site);
+}
+
+void fdl_py_task_done(void *coro)
+{
+    if (!__atomic_load_n(&L, __ATOMIC_ACQUIRE))
+        return;
+    struct task_entry *set = tasks[task_set((uintptr_t)coro)];
+    for (int way = 0; way < TASK_WAYS; way++)
+        if (__atomic_load_n(&set[way].coro, __ATOMIC_RELAXED) == (uintptr_t)coro)
+            task_write(&set[way], 0, 0, 0);
 }
 
 #define ORIGIN_TAG 2 /* key entry (origin site | 2, 0, 0): the task's origin follows */
@@ -491,7 +513,7 @@ static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n)
             const struct fdl_pystack *o = __atomic_load_n(&((struct fdl_site *)(k[0] & ~(uintptr_t)ORIGIN_TAG))->py, __ATOMIC_ACQUIRE);
             for (unsigned j = 0; o && j < o->n && m < total; j++) {
                 st->f[m] = o->f[j];
-                st->f[m++].task_origin = true;
+                st->f[m++].level = (uint8_t)(o->f[j].level < 255 ? o->f[j].level + 1 : 255);
             }
             continue;
         }
@@ -500,7 +522,7 @@ static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n)
         f->function = str_copy(AT(k[0], L->co_qualname, uintptr_t));
         int line = api.addr2line((void *)k[0], (int)(uint32_t)k[2]);
         f->line = line > 0 ? line : 0;
-        f->task_origin = false;
+        f->level = 0;
     }
     st->n = (uint16_t)m;
     st->app = 0;

@@ -15,7 +15,8 @@
 struct fdl_pyframe {
     const char *file, *function; /* never NULL ("?" when unreadable) */
     int line;                    /* 0: unknown */
-    bool task_origin;            /* from the running task's creation, not the thread's stack */
+    uint8_t level;               /* 0: the thread's own stack; 1: where the running asyncio
+                                    task was created; 2: where its creator's task was … */
 };
 
 struct fdl_pystack {
@@ -52,6 +53,9 @@ int fdl_py_capture(uintptr_t *w, unsigned max_words);
  * opens. Returns 1 if remembered, 0 if not (not a coroutine, no Python frames), -1 when
  * origins are off (FDLEAK_PYORIGIN=0, or no frame layout): the hook stops calling. */
 int fdl_py_task_created(void *coro);
+
+/* The task for coro is done: its origin is forgotten (the hook's done callback, GIL held). */
+void fdl_py_task_done(void *coro);
 
 /* The text of a captured stack, allocated in the site arena; NULL if out of memory. Must run
  * on the capturing thread before it returns to Python (the objects the words point at are

@@ -168,6 +168,18 @@ static struct fdl_frame *frames_of(struct fdl_report *r, struct fdl_site *s, uns
     return f;
 }
 
+/* Whether the text report names site in an error or an inherited descriptor's line. */
+static bool shown_elsewhere(const struct fdl_report *r, const struct fdl_site *site, const struct vec *inh)
+{
+    for (size_t i = 0; i < r->nerrors; i++)
+        if (r->errors[i].site == site)
+            return true;
+    for (size_t i = 0; i < inh->n; i++)
+        if (inh->v[i].rec.site == site)
+            return true;
+    return false;
+}
+
 void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
 {
     memset(r, 0, sizeof *r);
@@ -270,10 +282,16 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
     }
     fdl_sort(leaks.v, leaks.n, sizeof *leaks.v, cmp_rank);
 
+    /* Names only for what the writer shows: symbolizing costs (addr2line over a big library's
+     * debug information), and a fork child's exit report with nothing to say should not pay. */
     r->sym = fdl_sym_new(rg);
-    for (size_t k = 0; k < r->nsites; k++)
-        for (unsigned f = 0; r->sites[k].site && f < r->sites[k].site->n_native; f++)
-            fdl_sym_add(r->sym, r->sites[k].site->frames[f]);
+    for (size_t k = 0; k < r->nsites; k++) {
+        struct fdl_site *site = r->sites[k].site;
+        if (r->o.shown_only && k >= r->nleak_sites && !r->sites[k].growing && !shown_elsewhere(r, site, &inh))
+            continue;
+        for (unsigned f = 0; site && f < site->n_native; f++)
+            fdl_sym_add(r->sym, site->frames[f]);
+    }
     for (size_t i = 0; i < r->nerrors; i++) {
         struct fdl_site *st[2] = {r->errors[i].stack_site, r->errors[i].first_site};
         for (int j = 0; j < 2; j++)
@@ -283,7 +301,9 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
     fdl_sym_resolve(r->sym);
     for (size_t k = 0; k < r->nsites; k++) {
         unsigned n;
-        r->sites[k].frames = frames_of(r, r->sites[k].site, &n);
+        struct fdl_site *site = r->sites[k].site;
+        if (!r->o.shown_only || k < r->nleak_sites || r->sites[k].growing || shown_elsewhere(r, site, &inh))
+            r->sites[k].frames = frames_of(r, site, &n);
     }
     for (size_t i = 0; i < r->nerrors; i++) {
         struct fdl_rep_error *e = &r->errors[i];
@@ -515,7 +535,9 @@ long fdl_report_now(const struct fdl_report_opts *o)
     struct fdl_report *r = fdl_region_alloc(&hold, sizeof *r);
     long n = -1;
     if (r) {
-        fdl_report_build(r, o);
+        struct fdl_report_opts opts = *o;
+        opts.shown_only = fdl_config()->format == FDL_FORMAT_TEXT;
+        fdl_report_build(r, &opts);
         r->seq = take_seq();
         deliver(r);
         n = (long)r->nleaks;

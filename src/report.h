@@ -52,6 +52,8 @@ struct fdl_report_opts {
     bool crossing;        /* exec: list descriptors about to cross it as errors */
     struct fdl_site *exec_stack; /* … and the stack of the exec call */
     uint64_t limit;       /* the program's soft limit, when fdleak lifted it for the report */
+    bool shown_only;      /* symbolize only the sites the text report shows (not for JSON or
+                             metrics, which list every site) */
 };
 
 struct fdl_report {

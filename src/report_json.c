@@ -144,10 +144,12 @@ static void pyframe(struct fdl_buf *b, const struct fdl_pyframe *f)
 {
     fdl_buf_putc(b, '{');
     where(b, f->function, f->file, f->line);
-    if (f->task_origin) {
+    if (f->level) {
         fdl_buf_putc(b, ',');
         key(b, "task_origin");
-        fdl_buf_puts(b, "true");
+        fdl_buf_puts(b, "true,");
+        key(b, "task_level");
+        fdl_buf_u64(b, f->level);
     }
     fdl_buf_putc(b, '}');
 }

@@ -150,9 +150,9 @@ static void put_package(struct fdl_buf *b, const char *file)
 }
 
 /* Whether frame i is library code that may be folded into "… N more in …". */
-static bool foldable(const struct fdl_pystack *py, unsigned i, bool origin)
+static bool foldable(const struct fdl_pystack *py, unsigned i, unsigned level)
 {
-    return i < py->n && i != py->app && py->f[i].task_origin == origin && fdl_py_library_file(py->f[i].file);
+    return i < py->n && i != py->app && py->f[i].level == level && fdl_py_library_file(py->f[i].file);
 }
 
 /* Python frames innermost first; runs of three or more library frames show their ends and
@@ -160,12 +160,12 @@ static bool foldable(const struct fdl_pystack *py, unsigned i, bool origin)
 static void python_frames(const struct fdl_report *r, struct fdl_buf *b, const struct fdl_rep_site *s)
 {
     const struct fdl_pystack *py = pystack(s->site);
-    bool origin = false;
+    unsigned level = 0;
     for (unsigned i = 0; py && i < py->n; i++) {
         const struct fdl_pyframe *f = &py->f[i];
-        if (f->task_origin && !origin) {
+        if (f->level != level) {
             fdl_buf_puts(b, "fdleak:    in a task created\n");
-            origin = true;
+            level = f->level;
         }
         fdl_buf_puts(b, i == 0 ? "fdleak:    at " : "fdleak:    by ");
         put_pyframe(r, b, f);
@@ -173,7 +173,7 @@ static void python_frames(const struct fdl_report *r, struct fdl_buf *b, const s
             fdl_buf_puts(b, "   <- app");
         fdl_buf_putc(b, '\n');
         unsigned end = i;
-        while (foldable(py, end + 1, origin) && foldable(py, i, origin))
+        while (foldable(py, end + 1, level) && foldable(py, i, level))
             end++;
         if (end >= i + 2) { /* frames i+1 .. end-1 folded, end shown next */
             fdl_buf_puts(b, "fdleak:       … ");

@@ -9,10 +9,10 @@ their ports reach the program as FDLEAK_TEST_REDIS_PORT and FDLEAK_TEST_API_PORT
 {redis_port} and {api_port} in its arguments. The program (or, with --markers, every .py file
 under DIR) says what must leak with markers on the lines its leaks' app frames point at:
 
-    sock = socket.socket()  # LEAK [xN | any] [fn=FUNCTION] [origin] [child]
+    sock = socket.socket()  # LEAK [xN | any] [fn=FUNCTION] [calls=F,G] [origin] [child]
 
 xN: N descriptors (default 1); any: zero or more (a race decides). fn: the app frame's function
-(qualified name). origin: the app frame comes from the running task's origin (task_origin).
+(qualified name). calls: these functions are among the site's Python frames. origin: the app frame comes from the running task's origin (task_origin).
 child: the leak belongs to the report of a forked child, not to the program's own.
 
 The program runs through the launcher (scripts/fdleak, with FDLEAK_LIBRARY=SHIM), as a user
@@ -46,7 +46,7 @@ def parse_markers(paths):
                 m = MARK.search(line)
                 if not m:
                     continue
-                spec = {"count": 1, "fn": None, "origin": False, "child": False}
+                spec = {"count": 1, "fn": None, "calls": [], "origin": False, "child": False}
                 for tok in m.group(1).split():
                     if re.fullmatch(r"x\d+", tok):
                         spec["count"] = int(tok[1:])
@@ -54,6 +54,8 @@ def parse_markers(paths):
                         spec["count"] = None
                     elif tok.startswith("fn="):
                         spec["fn"] = tok[3:]
+                    elif tok.startswith("calls="):
+                        spec["calls"] = tok[6:].split(",")
                     elif tok in ("origin", "child"):
                         spec[tok] = True
                     else:
@@ -115,6 +117,10 @@ def check_report(rep, marks, what, failures):
             failures.append("%s: %s at %s: app frame task_origin is %s, expected %s;"
                             " its Python frames:\n%s" % (what, desc, where(key), bool(app.get("task_origin")),
                                                         spec["origin"], frames_text(site)))
+        missing = [c for c in spec["calls"] if c not in [f["function"] for f in site["python"]]]
+        if missing:
+            failures.append("%s: %s at %s: %s not among the Python frames:\n%s"
+                            % (what, desc, where(key), ", ".join(missing), frames_text(site)))
         if not any((os.path.realpath(f["file"]), f["line"]) == key for f in site["python"]):
             failures.append("%s: %s: %s is the app frame but not among the Python frames"
                             % (what, desc, where(key)))

@@ -1,24 +1,27 @@
 """fdleak's start-up hook for Python programs (the fdleak launcher puts this directory first on
-PYTHONPATH). It lets fdleak follow asyncio tasks back to the code that created them: when
+PYTHONPATH). It lets fdleak follow asyncio tasks back to the code that created them: once
 asyncio.base_events is imported, BaseEventLoop.create_task is wrapped so that every new task's
 coroutine is handed to libfdleak (fdleak_py_task_created, through ctypes with the GIL held),
-which remembers the creating stack. A socket that a library opens in a task of its own (httpx
-connecting through anyio's happy-eyeballs task group) is then attributed to the handler that
-made the request, not to the event loop.
+which remembers the creating stack, and forgotten again when the task is done
+(fdleak_py_task_done). A socket that a library opens in a task of its own (httpx connecting
+through anyio's happy-eyeballs task group) is then attributed to the handler that made the
+request, not to the event loop.
 
-Nothing happens unless libfdleak is preloaded and FDLEAK_PYORIGIN is not 0. This directory is
-taken off sys.path again, and the sitecustomize module it shadows (Debian's, a virtualenv's)
-is run as if this one did not exist."""
+The hook stays out of the program's way: it does nothing unless a library is preloaded and
+FDLEAK_PYORIGIN is not 0, takes this directory off sys.path again, runs the sitecustomize it
+shadows (Debian's, a virtualenv's) as if this one did not exist, and no error of its own ever
+reaches the program. Written for Python 3; Python 2 (which also reads PYTHONPATH) is left
+alone."""
+
+import sys
 
 
 def _fdleak_start():
     import os
-    import sys
 
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
-
-    if "libfdleak" in os.environ.get("LD_PRELOAD", "") and os.environ.get("FDLEAK_PYORIGIN", "1") != "0":
+    if os.environ.get("LD_PRELOAD") and os.environ.get("FDLEAK_PYORIGIN", "1") != "0":
         sys.meta_path.insert(0, _AsyncioHook())
 
     # The sitecustomize this one shadows, if any.
@@ -30,53 +33,97 @@ def _fdleak_start():
         module = importlib.util.module_from_spec(spec)
         sys.modules["sitecustomize"] = module
         spec.loader.exec_module(module)
+        return True
+    return False
 
 
 class _AsyncioHook:
-    """A meta path finder that wraps create_task once asyncio.base_events has loaded, then
-    leaves sys.meta_path."""
+    """A meta path finder that wraps create_task once asyncio.base_events has loaded; inert
+    afterwards (it stays in sys.meta_path: removing it while another thread walks the list
+    would make that thread skip a finder)."""
+
+    done = False
 
     def find_spec(self, name, path=None, target=None):
-        if name != "asyncio.base_events":
+        if self.done or name != "asyncio.base_events":
             return None
-        import importlib.machinery
-        import sys
+        self.done = True
+        try:
+            import importlib.machinery
 
-        sys.meta_path.remove(self)
-        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
-        if spec is not None and spec.loader is not None:
-            loader = spec.loader
-            run = loader.exec_module
+            spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+            if spec is not None and spec.loader is not None:
+                spec.loader = _WrapAfterExec(spec.loader)
+            return spec
+        except Exception:
+            return None  # let the normal finders do it
 
-            def exec_module(module):
-                run(module)
-                _wrap_create_task(module)
 
-            loader.exec_module = exec_module
-        return spec
+class _WrapAfterExec:
+    """asyncio.base_events' own loader (possibly a zipimporter shared with other modules),
+    with create_task wrapped after the module has run."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        try:
+            _wrap_create_task(module)
+        except Exception:
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self.loader, name)
 
 
 def _wrap_create_task(base_events):
-    import ctypes
     import functools
 
-    try:
-        note = ctypes.PyDLL(None).fdleak_py_task_created  # keeps the GIL across the call
-    except AttributeError:
-        return  # libfdleak is not in this process after all
-    note.argtypes = [ctypes.py_object]
-    note.restype = ctypes.c_int
     original = base_events.BaseEventLoop.create_task
-    state = {"on": True}
+    lib = {}  # libfdleak's two functions, looked up at the first task (ctypes loads lazily)
+
+    def load():
+        try:
+            import ctypes
+
+            dll = ctypes.PyDLL(None)  # PyDLL: the GIL stays held across the calls
+            created, done = dll.fdleak_py_task_created, dll.fdleak_py_task_done
+            created.argtypes = done.argtypes = [ctypes.py_object]
+            created.restype, done.restype = ctypes.c_int, None
+            lib.update(created=created, done=done)
+        except Exception:  # not preloaded after all, or no ctypes
+            lib["off"] = True
 
     @functools.wraps(original)
     def create_task(self, coro, *args, **kwargs):
-        if state["on"] and note(coro) < 0:
-            state["on"] = False  # origins are off in libfdleak
-        return original(self, coro, *args, **kwargs)
+        if not lib:
+            load()
+        remembered = False
+        if "off" not in lib:
+            result = lib["created"](coro)
+            if result < 0:
+                lib["off"] = True  # task origins are off in libfdleak
+            remembered = result > 0
+        task = original(self, coro, *args, **kwargs)
+        if remembered:
+            done = lib["done"]
+            task.add_done_callback(lambda _task: done(coro))
+        return task
 
     base_events.BaseEventLoop.create_task = create_task
 
 
-_fdleak_start()
-del _fdleak_start
+if sys.version_info >= (3, 4):
+    try:
+        _shadowed = _fdleak_start()
+    except Exception:
+        _shadowed = True
+    del _fdleak_start
+    if not _shadowed:
+        # No sitecustomize of the program's own: leave none behind in sys.modules either
+        # (site ignores an ImportError for the name sitecustomize).
+        raise ImportError("fdleak's start-up hook is done", name="sitecustomize")

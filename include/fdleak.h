@@ -2,11 +2,13 @@
  *
  * fdleak is normally preloaded (LD_PRELOAD, or the `fdleak` launcher) into a program that knows
  * nothing about it. These calls let a program or a test runner ask it for more: whether it is
- * there, and a report now rather than at exit.
+ * there, a checkpoint and what was created since and is still open, and a report now.
  *
- * To keep a program runnable without fdleak, do not link against libfdleak: look the symbols
- * up at run time (dlsym(RTLD_DEFAULT, "fdleak_report")) or declare them weak, and call them
- * only when they resolve. From Python: ctypes.CDLL(None).fdleak_report, guarded by hasattr.
+ * A program that includes this header and is not linked against libfdleak still runs without
+ * fdleak: the declarations are weak, so each function is NULL unless fdleak is preloaded. Call
+ * them through the FDLEAK_CALL macro (a no-op returning 0 when fdleak is absent), or test the
+ * function pointer yourself. From Python: ctypes.CDLL(None), guarded by hasattr. Building
+ * libfdleak itself defines FDLEAK_BUILDING, which makes them ordinary definitions.
  */
 #ifndef FDLEAK_H
 #define FDLEAK_H
@@ -15,23 +17,54 @@
 extern "C" {
 #endif
 
+#ifdef FDLEAK_BUILDING
+#define FDLEAK_WEAK
+#else
+#define FDLEAK_WEAK __attribute__((weak))
+#endif
+
+/* FDLEAK_CALL(fdleak_count_since, cp): the call when fdleak is loaded, else 0. */
+#define FDLEAK_CALL(fn, ...) ((fn) ? (fn)(__VA_ARGS__) : 0)
+
+/* A moment in the run (monotonic nanoseconds, comparable with every descriptor's creation). */
+typedef unsigned long long fdleak_checkpoint_t;
+
 /* 1 when fdleak is loaded in this process. Thread-safe, async-signal-safe. */
-int fdleak_is_loaded(void);
+FDLEAK_WEAK int fdleak_is_loaded(void);
 
 /* Writes a report of what is open now (trigger "api", with label as "label" when not NULL)
  * where FDLEAK_OUTPUT says, in FDLEAK_FORMAT. Returns the number of leaked descriptors listed,
  * or -1 if no report could be built. Thread-safe; not async-signal-safe (it allocates and
  * symbolizes): do not call it from a signal handler. */
-long fdleak_report(const char *label);
+FDLEAK_WEAK long fdleak_report(const char *label);
+
+/* Now, as a checkpoint. Thread-safe, async-signal-safe. */
+FDLEAK_WEAK fdleak_checkpoint_t fdleak_checkpoint(void);
+
+/* How many descriptors the program created after since that are still open (not counting
+ * inherited ones). Thread-safe, async-signal-safe. */
+FDLEAK_WEAK long fdleak_count_since(fdleak_checkpoint_t since);
+
+/* The descriptors created after since and, unless until is 0, not after until, that are still
+ * open: up to max of their numbers into fds (which may be NULL), in increasing order. Returns
+ * how many there are (possibly more than max). Thread-safe, async-signal-safe. */
+FDLEAK_WEAK long fdleak_list(fdleak_checkpoint_t since, fdleak_checkpoint_t until, int *fds, long max);
+
+/* A report of just those descriptors and their sites (trigger "api", with label), as JSON to
+ * path — or, when path is NULL, where and as FDLEAK_OUTPUT and FDLEAK_FORMAT say. Returns the
+ * number of descriptors listed, or -1 if no report could be built. Thread-safe; not
+ * async-signal-safe. */
+FDLEAK_WEAK long fdleak_report_since(fdleak_checkpoint_t since, fdleak_checkpoint_t until, const char *label,
+                                     const char *path);
 
 /* For fdleak's Python start-up hook (scripts/python/sitecustomize.py), which calls it through
  * ctypes.PyDLL with the GIL held as asyncio creates a task for the coroutine coro: fdleak
  * remembers the creating Python stack as the origin of whatever that task opens. Returns 1 if
  * remembered, 0 if not, -1 when task origins are off (FDLEAK_PYORIGIN=0, or no CPython frame
  * layout) so the caller can stop. Programs have no need to call it. */
-int fdleak_py_task_created(void *coro);
+FDLEAK_WEAK int fdleak_py_task_created(void *coro);
 /* … and as the task is done (its done callback): the origin is forgotten. */
-void fdleak_py_task_done(void *coro);
+FDLEAK_WEAK void fdleak_py_task_done(void *coro);
 
 #ifdef __cplusplus
 }

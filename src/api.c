@@ -1,7 +1,11 @@
-/* api.c — the public C API (include/fdleak.h). */
+/* api.c — the public C API (include/fdleak.h). Every call is thread-safe; none is
+ * async-signal-safe except fdleak_is_loaded, fdleak_checkpoint and fdleak_list (they only read
+ * the table). */
 #include "capture_python.h"
 #include "fdleak.h"
 #include "report.h"
+#include "table.h"
+#include "util.h"
 
 #define FDL_EXPORT __attribute__((visibility("default")))
 
@@ -10,6 +14,35 @@ FDL_EXPORT int fdleak_is_loaded(void) { return 1; }
 FDL_EXPORT long fdleak_report(const char *label)
 {
     struct fdl_report_opts o = {.trigger = "api", .label = label};
+    return fdl_report_now(&o);
+}
+
+/* A point in time on the clock every record's creation is stamped with (monotonic ns). */
+FDL_EXPORT fdleak_checkpoint_t fdleak_checkpoint(void) { return fdl_now_mono_ns(); }
+
+FDL_EXPORT long fdleak_list(fdleak_checkpoint_t since, fdleak_checkpoint_t until, int *fds, long max)
+{
+    long n = 0;
+    struct fdl_slot *s, rec;
+    for (int fd = 0; (s = fdl_table_next(&fd, INT32_MAX)); fd++) {
+        if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN || !fdl_slot_read(s, &rec) ||
+            rec.state != FDL_SLOT_OPEN || (rec.flags & (FDL_F_INHERITED | FDL_F_FORKED | FDL_F_LATE)) ||
+            rec.created_ns <= since || (until && rec.created_ns > until))
+            continue;
+        if (fds && n < max)
+            fds[n] = fd;
+        n++;
+    }
+    return n;
+}
+
+FDL_EXPORT long fdleak_count_since(fdleak_checkpoint_t since) { return fdleak_list(since, 0, 0, 0); }
+
+FDL_EXPORT long fdleak_report_since(fdleak_checkpoint_t since, fdleak_checkpoint_t until, const char *label,
+                                    const char *path)
+{
+    struct fdl_report_opts o = {.trigger = "api", .label = label, .since = since ? since : 1, .until = until,
+                                .path = path && *path ? path : 0};
     return fdl_report_now(&o);
 }
 

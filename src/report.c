@@ -196,6 +196,9 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
             continue;
         if ((rec.flags & FDL_F_LATE) && !r->o.crossing)
             continue; /* the exit report of a Python process is about the moment it began */
+        if (r->o.since && (rec.created_ns <= r->o.since || (r->o.until && rec.created_ns > r->o.until) ||
+                           (rec.flags & (FDL_F_INHERITED | FDL_F_FORKED))))
+            continue; /* a checkpoint report: only what was created in its window */
         struct fdl_fdinfo info;
         fdl_describe(fd, &rec, &info);
         if (!info.alive)
@@ -220,12 +223,15 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
             e->parent = fdl_lineage_find(fd);
     }
     struct unat_ctx uc = {rg, &unat};
-    fdl_proc_fds(unattributed, &uc);
+    if (!r->o.since)
+        fdl_proc_fds(unattributed, &uc);
     fdl_sort(unat.v, unat.n, sizeof *unat.v, cmp_fd);
 
     /* Errors: the misuse log, and for exec the descriptors about to cross it. */
     unsigned nlog;
     const struct fdl_error *log = fdl_errors(&nlog, &r->errors_dropped);
+    if (r->o.since)
+        nlog = 0, r->errors_dropped = 0; /* misuse is the whole run's, not a window's */
     size_t ecap = nlog + (r->o.crossing ? leaks.n + inh.n : 0);
     r->errors = fdl_region_alloc(rg, (ecap + 1) * sizeof *r->errors);
     for (size_t i = 0; r->o.crossing && r->errors && i < leaks.n + inh.n; i++) {
@@ -269,7 +275,8 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
         for (size_t i = 0; i < r->nerrors; i++)
             want_site(r, scap, r->errors[i].site);
         struct every_ctx ec = {r, scap};
-        fdl_sites_foreach(want_created, &ec);
+        if (!r->o.since)
+            fdl_sites_foreach(want_created, &ec);
         int k = fdl_config()->growth_k;
         for (size_t i = 0; i < r->nsites; i++) {
             struct fdl_rep_site *rs = &r->sites[i];
@@ -443,6 +450,11 @@ static void say(const char *a, const char *b, const char *c)
 static void deliver(const struct fdl_report *r)
 {
     const struct fdl_config *cfg = fdl_config();
+    if (r->o.path) { /* the caller's own file, always JSON */
+        if (!fdl_write_file_atomic(r->o.path, r->pid, fdl_report_write_json, r))
+            say("cannot write the report to ", r->o.path, " (the caller's path)");
+        return;
+    }
     void (*write)(const struct fdl_report *, struct fdl_buf *) =
         cfg->format == FDL_FORMAT_JSON ? fdl_report_write_json : fdl_report_write_text;
     if (cfg->output[0]) {
@@ -536,7 +548,7 @@ long fdl_report_now(const struct fdl_report_opts *o)
     long n = -1;
     if (r) {
         struct fdl_report_opts opts = *o;
-        opts.shown_only = fdl_config()->format == FDL_FORMAT_TEXT;
+        opts.shown_only = !o->path && fdl_config()->format == FDL_FORMAT_TEXT;
         fdl_report_build(r, &opts);
         r->seq = take_seq();
         deliver(r);

@@ -54,6 +54,9 @@ struct fdl_report_opts {
     uint64_t limit;       /* the program's soft limit, when fdleak lifted it for the report */
     bool shown_only;      /* symbolize only the sites the text report shows (not for JSON or
                              metrics, which list every site) */
+    uint64_t since, until; /* api: only descriptors created in (since, until] (monotonic ns;
+                              until 0 = now), and only their sites; since 0 = everything */
+    const char *path;     /* api: write JSON here instead of where FDLEAK_OUTPUT says */
 };
 
 struct fdl_report {

@@ -1,5 +1,6 @@
 """fdleak's start-up hook for Python programs (the fdleak launcher puts this directory first on
-PYTHONPATH). It lets fdleak follow asyncio tasks back to the code that created them: once
+PYTHONPATH). It makes the pytest plugin pytest_fdleak importable, and lets fdleak follow
+asyncio tasks back to the code that created them: once
 asyncio.base_events is imported, BaseEventLoop.create_task is wrapped so that every new task's
 coroutine is handed to libfdleak (fdleak_py_task_created, through ctypes with the GIL held),
 which remembers the creating stack, and forgotten again when the task is done
@@ -8,7 +9,7 @@ through anyio's happy-eyeballs task group) is then attributed to the handler tha
 request, not to the event loop.
 
 The hook stays out of the program's way: it does nothing unless a library is preloaded and
-FDLEAK_PYORIGIN is not 0, takes this directory off sys.path again, runs the sitecustomize it
+FDLEAK_PYORIGIN is not 0 (origins), takes this directory off sys.path again, runs the sitecustomize it
 shadows (Debian's, a virtualenv's) as if this one did not exist, and no error of its own ever
 reaches the program. Written for Python 3; Python 2 (which also reads PYTHONPATH) is left
 alone."""
@@ -21,8 +22,8 @@ def _fdleak_start():
 
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
-    if os.environ.get("LD_PRELOAD") and os.environ.get("FDLEAK_PYORIGIN", "1") != "0":
-        sys.meta_path.insert(0, _AsyncioHook())
+    if os.environ.get("LD_PRELOAD"):
+        sys.meta_path.insert(0, _Finder(here, os.environ.get("FDLEAK_PYORIGIN", "1") != "0"))
 
     # The sitecustomize this one shadows, if any.
     import importlib.machinery
@@ -37,17 +38,24 @@ def _fdleak_start():
     return False
 
 
-class _AsyncioHook:
-    """A meta path finder that wraps create_task once asyncio.base_events has loaded; inert
-    afterwards (it stays in sys.meta_path: removing it while another thread walks the list
-    would make that thread skip a finder)."""
+class _Finder:
+    """A meta path finder that (1) wraps create_task once asyncio.base_events has loaded, and
+    (2) serves the pytest plugin pytest_fdleak from this directory (which is no longer on
+    sys.path). It stays in sys.meta_path: removing it while another thread walks the list
+    would make that thread skip a finder."""
 
-    done = False
+    def __init__(self, here, origins):
+        self.here = here
+        self.origins = origins
 
     def find_spec(self, name, path=None, target=None):
-        if self.done or name != "asyncio.base_events":
+        if name == "pytest_fdleak":
+            import importlib.util
+
+            return importlib.util.spec_from_file_location(name, self.here + "/pytest_fdleak.py")
+        if not self.origins or name != "asyncio.base_events":
             return None
-        self.done = True
+        self.origins = False  # once
         try:
             import importlib.machinery
 

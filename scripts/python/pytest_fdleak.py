@@ -1,0 +1,240 @@
+"""pytest_fdleak: which test leaked which file descriptors — fdleak's pytest plugin.
+
+Loaded automatically when the fdleak launcher runs pytest (it sets PYTEST_PLUGINS, and its
+start-up hook makes this module importable), or by hand with `-p pytest_fdleak` when this
+directory is on PYTHONPATH; it does nothing unless libfdleak is preloaded.
+
+For each test: a checkpoint before setup; after teardown, the garbage collector runs and the
+descriptors created since the checkpoint that are still open are the test's leaks, each with
+its creating site (the Python app frame; full stacks in --fdleak-json). What a fixture of wider
+scope (class, module, package, session) creates while it is set up is charged to that fixture
+when its scope ends, not to the test that happened to need it first. Works under pytest-xdist:
+each worker checks its own tests and sends the results with its reports; the controller prints
+the summary. Options: --fdleak-fail turns a leaking test into an error at teardown with the
+leak in its report; --fdleak-json PATH writes every result as JSON.
+"""
+
+import gc
+import json
+import os
+import tempfile
+
+import pytest
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("fdleak", "file-descriptor leaks (fdleak)")
+    group.addoption("--fdleak-fail", action="store_true", default=False,
+                    help="a test that leaks descriptors errors at teardown, with the leaks in its report")
+    group.addoption("--fdleak-json", metavar="PATH", default=None,
+                    help="write each test's and fixture's leaks to PATH as JSON")
+
+
+class _Lib:
+    """libfdleak's checkpoint API through ctypes, or None when fdleak is not preloaded."""
+
+    @staticmethod
+    def load():
+        try:
+            import ctypes
+
+            dll = ctypes.CDLL(None)
+            lib = _Lib()
+            lib.checkpoint = dll.fdleak_checkpoint
+            lib.checkpoint.restype = ctypes.c_ulonglong
+            lib.checkpoint.argtypes = []
+            lib.list = dll.fdleak_list
+            lib.list.restype = ctypes.c_long
+            lib.list.argtypes = [ctypes.c_ulonglong, ctypes.c_ulonglong, ctypes.POINTER(ctypes.c_int), ctypes.c_long]
+            lib.report_since = dll.fdleak_report_since
+            lib.report_since.restype = ctypes.c_long
+            lib.report_since.argtypes = [ctypes.c_ulonglong, ctypes.c_ulonglong, ctypes.c_char_p, ctypes.c_char_p]
+            lib.ctypes = ctypes
+            return lib
+        except (ImportError, AttributeError, OSError):
+            return None
+
+    def fds(self, since, until):
+        """The descriptors created in (since, until] that are still open."""
+        n = self.list(since, until, None, 0)
+        if n <= 0:
+            return set()
+        buf = (self.ctypes.c_int * (n + 16))()
+        n = self.list(since, until, buf, n + 16)
+        return set(buf[: min(n, n + 16)])
+
+    def describe(self, since, until, fds, label, tmpdir):
+        """Records of those of fds created in (since, until], from a checkpoint report."""
+        path = os.path.join(tmpdir, "since-%d.json" % os.getpid())
+        if self.report_since(since, until, label.encode("utf-8", "replace"), path.encode()) < 0:
+            return [{"fd": fd, "kind": "?", "desc": "?", "headline": "?", "key": None} for fd in sorted(fds)]
+        try:
+            with open(path, encoding="utf-8") as f:
+                rep = json.load(f)
+        finally:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        sites = {s["id"]: s for s in rep.get("sites", [])}
+        out = []
+        for leak in rep.get("leaks", []):
+            if leak["fd"] not in fds:
+                continue
+            site = sites.get(leak.get("site")) or {}
+            out.append({"fd": leak["fd"], "kind": leak["kind"], "desc": leak["desc"], "via": leak.get("via"),
+                        "headline": _headline(site), "key": site.get("key"), "app": site.get("app"),
+                        "python": site.get("python", []), "native": site.get("native", [])})
+        return out
+
+
+def _headline(site):
+    app = site.get("app")
+    if app:
+        path = app["file"]
+        cwd = os.getcwd() + os.sep
+        if path.startswith(cwd):
+            path = path[len(cwd):]
+        return "%s:%s in %s" % (path, app["line"], app["function"])
+    for f in site.get("native", []):
+        if f.get("function"):
+            return "%s (%s)" % (f["function"], os.path.basename(f.get("module") or "?"))
+    return "an unknown site"
+
+
+class FdleakPlugin:
+    def __init__(self, config, lib):
+        self.config = config
+        self.lib = lib
+        self.tmpdir = tempfile.mkdtemp(prefix="pytest-fdleak-")
+        self.start = None        # the current test's checkpoint
+        self.windows = []        # wide-scope fixture setups during the current test: (from, to)
+        self.open_fixtures = {}  # id(fixturedef) -> (name, scope, baseid, from, to)
+        self.test_leaks = {}     # nodeid -> records, for the current worker's makereport
+        self.fixture_leaks = []  # records charged to fixtures, not yet attached to a report
+        self.results = {}        # controller: nodeid -> records
+        self.fixture_results = []
+        self.checked = 0         # tests checked in this process
+        self.reports_checked = 0 # tests checked, from the reports (all workers)
+
+    # -- checking (in the process that runs the tests) --
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        self.start = self.lib.checkpoint()
+        self.windows = []
+        yield
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        if fixturedef.scope == "function":
+            yield
+            return
+        begin = self.lib.checkpoint()
+        yield
+        end = self.lib.checkpoint()
+        self.windows.append((begin, end))
+        self.open_fixtures[id(fixturedef)] = (fixturedef.argname, fixturedef.scope, fixturedef.baseid, begin, end)
+
+    def pytest_fixture_post_finalizer(self, fixturedef, request):
+        entry = self.open_fixtures.pop(id(fixturedef), None)
+        if entry is None:
+            return  # function scope, or already checked (pytest may call this more than once)
+        name, scope, baseid, begin, end = entry
+        gc.collect()
+        fds = self.lib.fds(begin, end)
+        if fds:
+            where = "%s (%s scope%s)" % (name, scope, ", " + baseid if baseid else "")
+            for r in self.lib.describe(begin, end, fds, "fixture " + where, self.tmpdir):
+                r["fixture"] = where
+                self.fixture_leaks.append(r)
+
+    @pytest.hookimpl(hookwrapper=True, trylast=True)
+    def pytest_runtest_teardown(self, item, nextitem):
+        yield
+        if self.start is None:
+            return
+        gc.collect()
+        self.checked += 1
+        fds = self.lib.fds(self.start, 0)
+        for begin, end in self.windows:  # the wide fixtures' own, charged when they end
+            fds -= self.lib.fds(begin, end)
+        if fds:
+            self.test_leaks[item.nodeid] = self.lib.describe(self.start, 0, fds, item.nodeid, self.tmpdir)
+        self.start = None
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        if call.when != "teardown":
+            return
+        report = outcome.get_result()
+        report.user_properties.append(("fdleak_checked", 1))
+        leaks = self.test_leaks.pop(item.nodeid, None)
+        if leaks:
+            report.user_properties.append(("fdleak", leaks))
+            if self.config.getoption("fdleak_fail") and report.outcome == "passed":
+                report.outcome = "failed"
+                report.longrepr = "fdleak: this test leaked %d file descriptor%s:\n%s" % (
+                    len(leaks), "" if len(leaks) == 1 else "s", "\n".join(_line(r) for r in leaks))
+        if self.fixture_leaks:
+            report.user_properties.append(("fdleak_fixture", self.fixture_leaks))
+            self.fixture_leaks = []
+
+    # -- collecting and reporting (in the controller, or the only process) --
+
+    def pytest_runtest_logreport(self, report):
+        if report.when != "teardown":
+            return
+        for name, value in report.user_properties:
+            if name == "fdleak":
+                self.results[report.nodeid] = list(value)
+            elif name == "fdleak_fixture":
+                self.fixture_results.extend(value)
+            elif name == "fdleak_checked":
+                self.reports_checked += 1
+
+    def pytest_terminal_summary(self, terminalreporter):
+        tr = terminalreporter
+        tr.section("fdleak")
+        if not self.results and not self.fixture_results:
+            tr.write_line("no test or fixture leaked a file descriptor (%d tests checked)" % self.reports_checked)
+        ranked = sorted(self.results.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        for nodeid, leaks in ranked:
+            tr.write_line("%s leaked %d descriptor%s" % (nodeid, len(leaks), "" if len(leaks) == 1 else "s"))
+            for r in leaks:
+                tr.write_line("    " + _line(r))
+        for r in self.fixture_results:
+            tr.write_line("fixture %s leaked: %s" % (r["fixture"], _line(r)))
+        path = self.config.getoption("fdleak_json")
+        if path:
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump({"fdleak_pytest": 1, "tests": self.results, "fixtures": self.fixture_results}, f, indent=1)
+            tr.write_line("fdleak: results written to %s" % path)
+
+    def pytest_unconfigure(self, config):
+        try:
+            os.rmdir(self.tmpdir)
+        except OSError:
+            pass
+
+
+def _line(r):
+    return "fd %s %s %s, at %s" % (r["fd"], r["kind"], r["desc"], r["headline"])
+
+
+class _Inactive:
+    def pytest_terminal_summary(self, terminalreporter):
+        terminalreporter.section("fdleak")
+        terminalreporter.write_line("fdleak is not loaded in this process: run pytest under fdleak "
+                                    "(fdleak -- python3 -m pytest …) to check tests for leaks")
+
+
+def pytest_configure(config):
+    lib = _Lib.load()
+    worker = hasattr(config, "workerinput")
+    if lib is None:
+        if not worker:
+            config.pluginmanager.register(_Inactive(), "fdleak-inactive")
+        return
+    config.pluginmanager.register(FdleakPlugin(config, lib), "fdleak-plugin")

@@ -1,0 +1,113 @@
+#!/usr/bin/python3
+"""fdleak's pytest plugin on the sample suite (tests/sample), through the launcher.
+
+    check_pytest.py --lib SHIM [--xdist N] [--fail]
+
+Runs `fdleak -- python3 -m pytest tests/sample --fdleak-json OUT` (with -n N under xdist) and
+checks the plugin's results against the suite's markers — `# LEAK [xN] test=NAME` or
+`# LEAK fixture=NAME` on the line each leak's app frame must point at: every leak charged to
+the named test or fixture, as many as declared, nothing charged to any other test, and the
+terminal summary names each leaking test. Under xdist a module fixture is set up once per
+worker that needs it, so its count is 1 or more. --fail: with --fdleak-fail the leaking tests
+error at teardown (pytest exits 1, the rest pass). Prints expected and actual on failure."""
+import argparse
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLE = os.path.join(ROOT, "tests", "sample")
+MARK = re.compile(r"#\s*LEAK\b(.*)$")
+
+
+def markers():
+    marks = {}
+    for path in sorted(glob.glob(os.path.join(SAMPLE, "*.py"))):
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                m = MARK.search(line)
+                if not m:
+                    continue
+                spec = {"count": 1}
+                for tok in m.group(1).split():
+                    if re.fullmatch(r"x\d+", tok):
+                        spec["count"] = int(tok[1:])
+                    elif tok.startswith(("test=", "fixture=")):
+                        k, v = tok.split("=", 1)
+                        spec[k] = v
+                marks[(os.path.realpath(path), n)] = spec
+    return marks
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--xdist", type=int, default=0)
+    ap.add_argument("--fail", action="store_true")
+    a = ap.parse_args()
+    marks = markers()
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="fdleak-pytest-") as tmp:
+        out = os.path.join(tmp, "results.json")
+        cmd = [os.path.join(ROOT, "scripts", "fdleak"), "-q", "-o", os.path.join(tmp, "exit-%p.txt"), "--",
+               "/usr/bin/python3", "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", SAMPLE,
+               SAMPLE, "--fdleak-json", out]
+        if a.xdist:
+            cmd += ["-n", str(a.xdist)]
+        if a.fail:
+            cmd += ["--fdleak-fail"]
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("FDLEAK_", "PYTEST_")) and k not in ("LD_PRELOAD", "PYTHONPATH")}
+        env["FDLEAK_LIBRARY"] = os.path.abspath(a.lib)
+        p = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=240)
+        want_status = 1 if a.fail else 0
+        if p.returncode != want_status:
+            failures.append("pytest exited %d, expected %d" % (p.returncode, want_status))
+        try:
+            with open(out, encoding="utf-8") as f:
+                res = json.load(f)
+        except (OSError, ValueError) as e:
+            print("FAIL: no results file: %s\nstdout:\n%s\nstderr:\n%s" % (e, p.stdout, p.stderr))
+            return 1
+        got = {}
+        for who, records in [("test=" + nodeid.split("::")[-1], recs) for nodeid, recs in res["tests"].items()] + \
+                            [("fixture=" + r["fixture"].split()[0], [r]) for r in res["fixtures"]]:
+            for r in records:
+                app = r.get("app") or {}
+                key = (os.path.realpath(app.get("file", "?")), app.get("line"))
+                spec = marks.get(key)
+                if not spec:
+                    failures.append("%s leaked fd %s (%s %s) at %s, not a marked line" % (who, r["fd"], r["kind"], r["desc"], r["headline"]))
+                    continue
+                owner = "test=" + spec["test"] if "test" in spec else "fixture=" + spec.get("fixture", "?")
+                if owner != who:
+                    failures.append("the leak at %s was charged to %s, expected %s" % (r["headline"], who, owner))
+                got[key] = got.get(key, 0) + 1
+        for key, spec in sorted(marks.items()):
+            n = got.get(key, 0)
+            fixture_xdist = a.xdist and "fixture" in spec
+            if (n < spec["count"]) if fixture_xdist else (n != spec["count"]):
+                failures.append("%s:%d (%s): %d leaks, expected %s%d" % (os.path.basename(key[0]), key[1],
+                                spec.get("test") or spec.get("fixture"), n, "at least " if fixture_xdist else "", spec["count"]))
+        for name in sorted({s["test"] for s in marks.values() if "test" in s}):
+            if not re.search(r"::%s leaked \d+ descriptor" % re.escape(name), p.stdout):
+                failures.append("the terminal summary does not name %s" % name)
+        if a.fail:
+            n_err = len({s["test"] for s in marks.values() if "test" in s})
+            if not re.search(r"\b%d errors?\b" % n_err, p.stdout):
+                failures.append("expected %d errors in pytest's summary line" % n_err)
+        if failures:
+            failures.append("pytest stdout:\n" + p.stdout[-4000:] + "\nstderr:\n" + p.stderr[-2000:])
+    if failures:
+        print("FAIL:\n  " + "\n  ".join(failures))
+        return 1
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

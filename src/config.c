@@ -92,6 +92,7 @@ int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char
     cfg->growth_k = 3;
     cfg->pydepth = 32;
     cfg->pyorigin = true;
+    cfg->default_suppress = true;
 
     const char *v;
     long n, n_;
@@ -192,6 +193,18 @@ int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char
             cfg->pyorigin = v[0] == '1';
         else
             bad++, complain(errfd, "FDLEAK_PYORIGIN", v, "1 (record asyncio task origins), 0", "1");
+    }
+    if ((v = getenv_fn("FDLEAK_SUPPRESS")) && *v) {
+        if (strlen(v) >= sizeof cfg->suppress)
+            bad++, complain(errfd, "FDLEAK_SUPPRESS", "(too long)", "files, colon-separated, shorter than 1024 bytes in all", "no suppression files");
+        else
+            strcpy(cfg->suppress, v);
+    }
+    if ((v = getenv_fn("FDLEAK_DEFAULT_SUPPRESS")) && *v) {
+        if (!strcmp(v, "1") || !strcmp(v, "0"))
+            cfg->default_suppress = v[0] == '1';
+        else
+            bad++, complain(errfd, "FDLEAK_DEFAULT_SUPPRESS", v, "1 (use the built-in suppressions), 0", "1");
     }
     if (cfg->metrics[0] && !cfg->interval)
         cfg->interval = 60;

@@ -26,6 +26,8 @@ struct fdl_config {
     int growth_k;                  /* FDLEAK_GROWTH=K (2..16) snapshots for "growing" */
     int pydepth;                   /* FDLEAK_PYDEPTH=0..64 Python frames per site; 0 = off */
     bool pyorigin;                 /* FDLEAK_PYORIGIN=1|0: asyncio task origins */
+    char suppress[FDL_PATH_MAX];   /* FDLEAK_SUPPRESS=FILE[:FILE…]: suppression rules */
+    bool default_suppress;         /* FDLEAK_DEFAULT_SUPPRESS=1|0: the built-in rules */
 };
 
 #define FDL_GROWTH_MAX 16

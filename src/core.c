@@ -7,6 +7,7 @@
 #include "report.h"
 #include "real.h"
 #include "sites.h"
+#include "suppress.h"
 #include "symbolize.h"
 #include "tls.h"
 #include "util.h"
@@ -504,6 +505,7 @@ void fdl_init(void)
     fdl_capture_init();
     fdl_py_init();
     fdl_sym_init();
+    fdl_suppress_load();
     fdl_proc_fds(mark_inherited, 0);
     pthread_atfork(0, 0, atfork_child);
     fdl_tls.busy--;

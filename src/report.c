@@ -1,6 +1,7 @@
 /* report.c — builds a report from the table and the misuse log and delivers it (a file
  * written whole via a temporary name and rename, or stderr). */
 #include "report.h"
+#include "suppress.h"
 #include "config.h"
 #include "core.h"
 #include "lineage.h"
@@ -222,6 +223,20 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
         if (rec.flags & FDL_F_INHERITED)
             e->parent = fdl_lineage_find(fd);
     }
+    /* Suppressed leaks are counted and dropped before anything is ranked. Their sites' names
+     * are queued now (function names come at once; file:line only at the final resolve). */
+    r->sym = fdl_sym_new(rg);
+    size_t kept = 0;
+    for (size_t i = 0; i < leaks.n; i++) {
+        struct fdl_site *site = leaks.v[i].rec.site;
+        for (unsigned f = 0; site && f < site->n_native; f++)
+            fdl_sym_add(r->sym, site->frames[f]);
+        if (fdl_suppressed(leaks.v[i].info.kind, leaks.v[i].info.desc, site, r->sym))
+            r->nsuppressed++;
+        else
+            leaks.v[kept++] = leaks.v[i];
+    }
+    leaks.n = kept;
     struct unat_ctx uc = {rg, &unat};
     if (!r->o.since)
         fdl_proc_fds(unattributed, &uc);
@@ -291,7 +306,6 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
 
     /* Names only for what the writer shows: symbolizing costs (addr2line over a big library's
      * debug information), and a fork child's exit report with nothing to say should not pay. */
-    r->sym = fdl_sym_new(rg);
     for (size_t k = 0; k < r->nsites; k++) {
         struct fdl_site *site = r->sites[k].site;
         if (r->o.shown_only && k >= r->nleak_sites && !r->sites[k].growing && !shown_elsewhere(r, site, &inh))

@@ -69,6 +69,7 @@ struct fdl_report {
     size_t cmdline_len;
     double time;
     uint64_t open, limit, peak, errors_dropped;
+    size_t nsuppressed; /* leaks matched by a suppression: counted, not listed */
     struct fdl_rep_fd *leaks, *inherited, *unattributed;
     size_t nleaks, ninherited, nunattributed;
     struct fdl_rep_site *sites; /* leak sites first (most leaks first), then every other site

@@ -261,6 +261,11 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
     fdl_buf_putc(b, ',');
     key(b, "peak");
     fdl_buf_u64(b, r->peak);
+    if (r->nsuppressed) {
+        fdl_buf_putc(b, ',');
+        key(b, "suppressed");
+        fdl_buf_u64(b, r->nsuppressed);
+    }
     fd_list(b, "leaks", r->leaks, r->nleaks, true);
     fd_list(b, "inherited", r->inherited, r->ninherited, false);
     fd_list(b, "unattributed", r->unattributed, r->nunattributed, false);

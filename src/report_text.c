@@ -284,6 +284,11 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
     } else {
         fdl_buf_puts(b, "no leaks");
     }
+    if (r->nsuppressed) {
+        fdl_buf_puts(b, " (");
+        fdl_buf_u64(b, r->nsuppressed);
+        fdl_buf_puts(b, " suppressed)");
+    }
     fdl_buf_puts(b, " (pid ");
     fdl_buf_u64(b, (uint64_t)r->pid);
     fdl_buf_puts(b, ", ");

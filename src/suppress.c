@@ -1,0 +1,226 @@
+/* suppress.c — suppression rules: parsing (FDLEAK_SUPPRESS files and the defaults) and
+ * matching a leak against them. Rule syntax (README "Suppressions"): one rule per line, terms
+ * `field=glob` separated by spaces, every term must match; `#` starts a comment. */
+#include "suppress.h"
+#include "capture_python.h"
+#include "config.h"
+#include "sites.h"
+#include "symbolize.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Holders that are not the program's fault, found by running real programs; each with why. */
+static const char default_rules[] =
+    /* NSS modules keep descriptors for the life of the process by design: libnss_sss maps
+     * its cache files, libnss_systemd and nscd clients keep sockets. */
+    "native-module=libnss_*\n"
+    /* OpenSSL/libcrypto opens the random device once and keeps it. */
+    "native-module=libcrypto.so* desc=/dev/*random\n"
+    /* multiprocessing's resource tracker: one pipe to its helper process, kept on purpose. */
+    "python-file=*/multiprocessing/resource_tracker.py\n";
+
+enum field { F_NATIVE_FUNCTION, F_NATIVE_MODULE, F_PYTHON_FILE, F_PYTHON_FUNCTION, F_KIND, F_DESC, F_COUNT };
+static const char *const field_names[F_COUNT] = {"native-function", "native-module", "python-file",
+                                                 "python-function", "kind", "desc"};
+
+#define MAX_RULES 512
+static struct rule {
+    const char *glob[F_COUNT]; /* NULL: no condition on this field */
+} rules[MAX_RULES];
+static unsigned nrules;
+static int warned_full;
+
+bool fdl_glob(const char *p, const char *s)
+{
+    const char *star = 0, *resume = 0;
+    while (*s) {
+        if (*p == '*') {
+            star = p++;
+            resume = s;
+        } else if (*p == '?' || *p == *s) {
+            p++, s++;
+        } else if (star) {
+            p = star + 1;
+            s = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*p == '*')
+        p++;
+    return !*p;
+}
+
+static void complain(int errfd, const char *origin, unsigned line, const char *what, const char *text, size_t n)
+{
+    char mem[512];
+    struct fdl_buf b;
+    fdl_buf_init_mem(&b, mem, sizeof mem);
+    fdl_buf_puts(&b, "fdleak: ");
+    fdl_buf_puts(&b, origin);
+    fdl_buf_putc(&b, ':');
+    fdl_buf_u64(&b, line);
+    fdl_buf_puts(&b, ": ");
+    fdl_buf_puts(&b, what);
+    fdl_buf_puts(&b, " '");
+    for (size_t i = 0; i < n && i < 120; i++)
+        fdl_buf_putc(&b, text[i]);
+    fdl_buf_puts(&b, "'; the rule is ignored (fields: native-function, native-module, python-file, "
+                     "python-function, kind, desc)\n");
+    if (errfd >= 0)
+        fdl_write_all(errfd, b.data, b.len);
+}
+
+static char *copy(const char *s, size_t n)
+{
+    char *c = fdl_arena_alloc(n + 1);
+    if (c) {
+        memcpy(c, s, n);
+        c[n] = 0;
+    }
+    return c;
+}
+
+int fdl_suppress_parse(const char *text, size_t len, const char *origin, int errfd)
+{
+    int bad = 0;
+    unsigned lineno = 0;
+    for (size_t pos = 0; pos < len;) {
+        size_t end = pos;
+        while (end < len && text[end] != '\n')
+            end++;
+        lineno++;
+        const char *line = text + pos;
+        size_t n = end - pos;
+        pos = end + 1;
+        for (size_t i = 0; i < n; i++)
+            if (line[i] == '#')
+                n = i;
+        struct rule r = {{0}};
+        bool any = false, ok = true;
+        for (size_t i = 0; i < n && ok;) {
+            while (i < n && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
+                i++;
+            if (i == n)
+                break;
+            size_t t = i;
+            while (t < n && line[t] != ' ' && line[t] != '\t' && line[t] != '\r')
+                t++;
+            const char *eq = memchr(line + i, '=', t - i);
+            int f = -1;
+            for (int k = 0; eq && k < F_COUNT; k++)
+                if ((size_t)(eq - (line + i)) == strlen(field_names[k]) && !memcmp(line + i, field_names[k], strlen(field_names[k])))
+                    f = k;
+            if (f < 0 || eq + 1 == line + t) {
+                complain(errfd, origin, lineno, f < 0 ? "unknown term" : "empty pattern in", line + i, t - i);
+                ok = false;
+            } else if (r.glob[f]) {
+                complain(errfd, origin, lineno, "a field given twice in", line, n);
+                ok = false;
+            } else if (!(r.glob[f] = copy(eq + 1, (size_t)(line + t - eq - 1)))) {
+                ok = false; /* out of memory: said by the arena's users elsewhere */
+            }
+            any = true;
+            i = t;
+        }
+        if (!ok) {
+            bad++;
+        } else if (any) {
+            if (nrules == MAX_RULES)
+                fdl_warn_once(&warned_full, "more than 512 suppression rules; the rest are ignored");
+            else
+                rules[nrules++] = r;
+        }
+    }
+    return bad;
+}
+
+void fdl_suppress_clear(void) { nrules = 0; }
+
+static void load_file(const char *path)
+{
+    int fd = fdl_own_open(path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+        complain(2, path, 0, "cannot read the suppression file", path, 0);
+        return;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = fdl_arena_alloc(cap);
+    for (long n = 1; buf && n > 0 && len < cap;) {
+        n = syscall(SYS_read, fd, buf + len, cap - len);
+        if (n > 0)
+            len += (size_t)n;
+    }
+    fdl_own_close(fd);
+    if (buf)
+        fdl_suppress_parse(buf, len, path, 2);
+}
+
+void fdl_suppress_load(void)
+{
+    const struct fdl_config *cfg = fdl_config();
+    if (cfg->default_suppress)
+        fdl_suppress_parse(default_rules, sizeof default_rules - 1, "(default suppressions)", 2);
+    char path[FDL_PATH_MAX];
+    for (const char *p = cfg->suppress; *p;) {
+        size_t n = strcspn(p, ":");
+        if (n && n < sizeof path) {
+            memcpy(path, p, n);
+            path[n] = 0;
+            load_file(path);
+        }
+        p += n + (p[n] == ':');
+    }
+}
+
+static const char *base_name(const char *path)
+{
+    const char *b = path ? strrchr(path, '/') : 0;
+    return b ? b + 1 : path;
+}
+
+/* A native-module pattern with a '/' matches the path, else the file name. */
+static bool module_matches(const char *glob, const char *module)
+{
+    return module && fdl_glob(glob, strchr(glob, '/') ? module : base_name(module));
+}
+
+static bool matches(const struct rule *r, const char *kind, const char *desc, const struct fdl_site *site,
+                    struct fdl_symbolizer *sym)
+{
+    if ((r->glob[F_KIND] && !fdl_glob(r->glob[F_KIND], kind)) || (r->glob[F_DESC] && !fdl_glob(r->glob[F_DESC], desc)))
+        return false;
+    if (r->glob[F_NATIVE_FUNCTION] || r->glob[F_NATIVE_MODULE]) {
+        bool hit = false; /* one frame must satisfy both native terms */
+        for (unsigned i = 0; site && i < site->n_native && !hit; i++) {
+            struct fdl_frame f;
+            fdl_sym_lookup(sym, site->frames[i], &f);
+            hit = (!r->glob[F_NATIVE_FUNCTION] || (f.function && fdl_glob(r->glob[F_NATIVE_FUNCTION], f.function))) &&
+                  (!r->glob[F_NATIVE_MODULE] || module_matches(r->glob[F_NATIVE_MODULE], f.module));
+        }
+        if (!hit)
+            return false;
+    }
+    if (r->glob[F_PYTHON_FILE] || r->glob[F_PYTHON_FUNCTION]) {
+        const struct fdl_pystack *py = site ? __atomic_load_n(&site->py, __ATOMIC_ACQUIRE) : 0;
+        bool hit = false; /* one frame must satisfy both Python terms */
+        for (unsigned i = 0; py && i < py->n && !hit; i++)
+            hit = (!r->glob[F_PYTHON_FILE] || fdl_glob(r->glob[F_PYTHON_FILE], py->f[i].file)) &&
+                  (!r->glob[F_PYTHON_FUNCTION] || fdl_glob(r->glob[F_PYTHON_FUNCTION], py->f[i].function));
+        if (!hit)
+            return false;
+    }
+    return true;
+}
+
+bool fdl_suppressed(const char *kind, const char *desc, const struct fdl_site *site, struct fdl_symbolizer *sym)
+{
+    for (unsigned i = 0; i < nrules; i++)
+        if (matches(&rules[i], kind, desc, site, sym))
+            return true;
+    return false;
+}

@@ -73,10 +73,12 @@ static void test_live(void)
     CHECK_EQ(c.interval * 1000, 250);
     CHECK_EQ(c.threshold, -50);
     CHECK_EQ(c.growth_k, 5);
-    const char *py[] = {"FDLEAK_PYDEPTH=0", "FDLEAK_PYORIGIN=0", NULL};
+    const char *py[] = {"FDLEAK_PYDEPTH=0", "FDLEAK_PYORIGIN=0", "FDLEAK_SUPPRESS=/a:/b", "FDLEAK_DEFAULT_SUPPRESS=0", NULL};
     CHECK_EQ(parse(py, &c, msg, sizeof msg), 0);
     CHECK_EQ(c.pydepth, 0);
     CHECK_EQ(c.pyorigin, 0);
+    CHECK_STR(c.suppress, "/a:/b");
+    CHECK_EQ(c.default_suppress, 0);
     const char *b[] = {"FDLEAK_SIGNAL=10", "FDLEAK_THRESHOLD=700", "FDLEAK_METRICS=/tmp/m.prom", NULL};
     CHECK_EQ(parse(b, &c, msg, sizeof msg), 0);
     CHECK_EQ(c.report_signal, 10);
@@ -132,6 +134,7 @@ static void test_invalid(void)
         {"FDLEAK_GROWTH=1", "FDLEAK_GROWTH"},     {"FDLEAK_GROWTH=17", "FDLEAK_GROWTH"},
         {"FDLEAK_PYDEPTH=65", "FDLEAK_PYDEPTH"},  {"FDLEAK_PYDEPTH=-1", "FDLEAK_PYDEPTH"},
         {"FDLEAK_PYDEPTH=all", "FDLEAK_PYDEPTH"}, {"FDLEAK_PYORIGIN=yes", "FDLEAK_PYORIGIN"},
+        {"FDLEAK_DEFAULT_SUPPRESS=no", "FDLEAK_DEFAULT_SUPPRESS"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *env[] = {cases[i].var, NULL};

@@ -144,6 +144,9 @@ def main():
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--pythonpath", default="", help="PYTHONPATH for the program (e.g. Debian's "
                     "dist-packages for another interpreter)")
+    ap.add_argument("--suppress", help="a suppression file for the launcher (--suppress)")
+    ap.add_argument("--expect-suppressed", type=int, default=0,
+                    help="the report must count this many suppressed leaks")
     ap.add_argument("program")
     ap.add_argument("args", nargs="*")
     a = ap.parse_args()
@@ -182,7 +185,10 @@ def main():
         if a.pythonpath:
             env["PYTHONPATH"] = a.pythonpath
         launcher = [os.path.join(ROOT, "scripts", "fdleak"), "--format", "json",
-                    "-o", os.path.join(tmp, "fdleak-%p.json"), "--"]
+                    "-o", os.path.join(tmp, "fdleak-%p.json")]
+        if a.suppress:
+            launcher += ["--suppress", a.suppress]
+        launcher += ["--"]
         start = time.monotonic()
         p = subprocess.Popen(launcher + [interp, a.program] + args, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
@@ -214,6 +220,8 @@ def main():
                 failures.append('runtime is %r, expected "cpython 3.11…"' % rep.get("runtime"))
             check_report(rep, {k: v for k, v in marks.items() if not v["child"]}, "pid %d" % p.pid,
                          failures)
+            if rep.get("suppressed", 0) != a.expect_suppressed:
+                failures.append("suppressed: %s, expected %d" % (rep.get("suppressed", 0), a.expect_suppressed))
         child_marks = {k: v for k, v in marks.items() if v["child"]}
         if child_marks:
             merged = {"leaks": [], "sites": [], "errors": []}

@@ -16,12 +16,18 @@
 /* Holders that are not the program's fault, found by running real programs; each with why. */
 static const char default_rules[] =
     /* NSS modules keep descriptors for the life of the process by design: libnss_sss maps
-     * its cache files, libnss_systemd and nscd clients keep sockets. */
+     * its cache files, libnss_systemd and nscd clients keep sockets (not seen on this Debian
+     * machine, whose NSS is files-only: a rule from their documented behaviour). */
     "native-module=libnss_*\n"
-    /* OpenSSL/libcrypto opens the random device once and keeps it. */
+    /* OpenSSL/libcrypto opens the random device once and keeps it where getrandom() is
+     * missing (not seen here: OpenSSL 3 on Linux uses getrandom). */
     "native-module=libcrypto.so* desc=/dev/*random\n"
-    /* multiprocessing's resource tracker: one pipe to its helper process, kept on purpose. */
-    "python-file=*/multiprocessing/resource_tracker.py\n";
+    /* multiprocessing's resource tracker: one pipe to its helper process, kept for the life of
+     * the program on purpose (seen with shared_memory under the spawn start method). */
+    "python-file=*/multiprocessing/resource_tracker.py python-function=ResourceTracker.ensure_running\n"
+    /* multiprocessing's worker processes replace stdin with /dev/null and keep it (seen with
+     * multiprocessing.Pool). */
+    "python-file=*/multiprocessing/util.py python-function=_close_stdin\n";
 
 enum field { F_NATIVE_FUNCTION, F_NATIVE_MODULE, F_PYTHON_FILE, F_PYTHON_FUNCTION, F_KIND, F_DESC, F_COUNT };
 static const char *const field_names[F_COUNT] = {"native-function", "native-module", "python-file",

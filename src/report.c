@@ -220,9 +220,16 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
         e->rec = rec;
         e->info = info;
         e->age = rec.created_ns && now > rec.created_ns ? (double)(now - rec.created_ns) / 1e9 : 0;
+        if (rec.site) { /* the counts as of this scan (closed first: never above created) */
+            e->site_closed = __atomic_load_n(&rec.site->closed, __ATOMIC_ACQUIRE);
+            e->site_created = __atomic_load_n(&rec.site->created, __ATOMIC_ACQUIRE);
+        }
         if (rec.flags & FDL_F_INHERITED)
             e->parent = fdl_lineage_find(fd);
     }
+    struct unat_ctx uc = {rg, &unat};
+    if (!r->o.since) /* right after the table scan: a descriptor churned in between shows twice */
+        fdl_proc_fds(unattributed, &uc);
     /* Suppressed leaks are counted and dropped before anything is ranked. Their sites' names
      * are queued now (function names come at once; file:line only at the final resolve). */
     r->sym = fdl_sym_new(rg);
@@ -237,9 +244,7 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
             leaks.v[kept++] = leaks.v[i];
     }
     leaks.n = kept;
-    struct unat_ctx uc = {rg, &unat};
-    if (!r->o.since)
-        fdl_proc_fds(unattributed, &uc);
+
     fdl_sort(unat.v, unat.n, sizeof *unat.v, cmp_fd);
 
     /* Errors: the misuse log, and for exec the descriptors about to cross it. */
@@ -300,6 +305,15 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
             rs->closed = __atomic_load_n(&rs->site->closed, __ATOMIC_ACQUIRE);
             rs->created = __atomic_load_n(&rs->site->created, __ATOMIC_ACQUIRE);
             rs->growing = fdl_site_growing(rs->site, k, &rs->per_hour);
+        }
+        /* A leak site's counts as the table scan saw them, so that they agree with its listed
+         * descriptors in a program that keeps creating meanwhile. */
+        for (size_t i = 0; i < leaks.n; i++) {
+            struct fdl_rep_site *rs = &r->sites[leaks.v[i].rank];
+            if (rs->site && leaks.v[i].site_created) {
+                rs->created = leaks.v[i].site_created;
+                rs->closed = leaks.v[i].site_closed;
+            }
         }
     }
     fdl_sort(leaks.v, leaks.n, sizeof *leaks.v, cmp_rank);

@@ -24,6 +24,7 @@ struct fdl_rep_fd {
     double age;          /* seconds since creation */
     size_t rank;         /* index of its site in fdl_report.sites (leaks only) */
     const struct fdl_parent_site *parent; /* crossed exec from the parent, if it said so */
+    uint64_t site_created, site_closed;   /* its site's counts, read with the table */
 };
 
 struct fdl_rep_site {

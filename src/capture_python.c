@@ -172,6 +172,20 @@ bool fdl_py_finalizing_here(void)
  * CPython). Inside the fork gate (fdl_capture_enter), so that no child is
  * forked with the lock held. Returns the lock (give it back with let_go) and this thread's
  * state, or NULL (*late: because the interpreter is finalizing). */
+/* Whether a descriptor this thread creates now is interpreter-shutdown noise (FDL_F_LATE):
+ * while CPython finalizes; and once finalization is over, if this thread ran Python but is not
+ * the one that finalized (a daemon thread; an embedding program's own thread carries on). */
+static bool late_here(void)
+{
+    if (!api.finalizing || !api.finalizing())
+        return false;
+    const struct fdl_py_layout *l = __atomic_load_n(&L, __ATOMIC_ACQUIRE);
+    if (!l || __atomic_load_n((void *const *)(api.runtime + l->rt_head), __ATOMIC_ACQUIRE))
+        return true;
+    uintptr_t fin = __atomic_load_n((const uintptr_t *)(api.runtime + l->rt_finalizing), __ATOMIC_ACQUIRE);
+    return fdl_tls.py_tstate && fdl_tls.py_tstate != fin;
+}
+
 static void *hold_frames(uintptr_t *ts, bool *late)
 {
     /* The raw flag, not finalizing_now(): once finalization is over (the interpreter gone, the
@@ -179,12 +193,14 @@ static void *hold_frames(uintptr_t *ts, bool *late)
      * is stale. */
     *late = false;
     if (api.finalizing()) {
-        *late = finalizing_now();
+        *late = late_here();
         return 0;
     }
     if (!fdl_capture_enter())
         return 0;
     *ts = (uintptr_t)api.this_tstate();
+    if (ok_ptr(*ts))
+        fdl_tls.py_tstate = *ts;
     void *lock = 0;
     if (ok_ptr(*ts) && (lock = __atomic_load_n((void *const *)(api.runtime + L->rt_mutex), __ATOMIC_ACQUIRE))) {
         /* Other walkers hold it for a microsecond or two, unless preempted: wait a while
@@ -195,11 +211,12 @@ static void *hold_frames(uintptr_t *ts, bool *late)
         if (got && (api.finalizing() ||
                     __atomic_load_n((void *const *)(api.runtime + L->rt_mutex), __ATOMIC_ACQUIRE) != lock)) {
             api.unlock(lock);
-            *late = finalizing_now();
             got = 0;
         }
-        if (!got)
+        if (!got) { /* also a timeout: finalization holds the lock while it clears thread states */
+            *late = late_here();
             lock = 0;
+        }
     }
     if (!lock)
         fdl_capture_leave();
@@ -217,7 +234,7 @@ static unsigned walk(uintptr_t *w, uintptr_t ts, unsigned max);
 int fdl_py_capture(uintptr_t *w, unsigned max_words)
 {
     if (!__atomic_load_n(&L, __ATOMIC_ACQUIRE))
-        return fdl_py_finalizing() ? -1 : 0;
+        return late_here() ? -1 : 0;
     bool late;
     uintptr_t ts;
     void *lock = hold_frames(&ts, &late);

@@ -3,6 +3,7 @@
 #ifndef FDL_TLS_H
 #define FDL_TLS_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 struct fdl_tls {
@@ -11,6 +12,7 @@ struct fdl_tls {
     pid_t tid;     /* cached gettid(); 0 = unknown (reset in the child after fork) */
     int vfork_child; /* this thread's memory is being borrowed by a vfork() child … */
     pid_t vfork_parent; /* … of this thread (its tid), which sees the flag clear */
+    uintptr_t py_tstate; /* the CPython thread state this thread last ran with (0: none) */
 };
 
 

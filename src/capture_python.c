@@ -42,7 +42,7 @@ static struct {
     const void *code_type, *coro_type, *str_type, *bytes_type;
 } api;
 static char runtime[48];
-static unsigned depth, max_words;
+static unsigned depth;
 static bool origin;
 static int warned_layout;
 
@@ -134,13 +134,11 @@ void fdl_py_init(void)
     }
     depth = (unsigned)cfg->pydepth;
     origin = cfg->pyorigin;
-    max_words = (depth + 1) * FDL_PY_WORDS; /* own frames, then the task origin's entry */
     __atomic_store_n(&L, &layout_311, __ATOMIC_RELEASE);
 }
 
 const char *fdl_py_runtime(void) { return runtime[0] ? runtime : 0; }
 
-unsigned fdl_py_max_words(void) { return __atomic_load_n(&L, __ATOMIC_ACQUIRE) ? max_words : 0; }
 
 /* Finalizing: the flag is set and, where the layout is known, the interpreter still exists (an
  * embedding program that called Py_FinalizeEx carries on with the flag left set). */
@@ -230,19 +228,44 @@ static void let_go(void *lock)
 }
 
 static unsigned walk(uintptr_t *w, uintptr_t ts, unsigned max);
+static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n);
 
-int fdl_py_capture(uintptr_t *w, unsigned max_words)
+/* A Python stack as a site of its own (Python words only), its text made on first sight —
+ * under the same hold of the frames as the walk, so that the objects the words name are
+ * still there. */
+static struct fdl_site *intern_stack(const uintptr_t *w, unsigned n)
 {
-    if (!__atomic_load_n(&L, __ATOMIC_ACQUIRE))
-        return late_here() ? -1 : 0;
-    bool late;
+    struct fdl_site *site = fdl_site_intern(w, 0, n * FDL_PY_WORDS);
+    if (site && !__atomic_load_n(&site->py, __ATOMIC_ACQUIRE)) {
+        struct fdl_pystack *py = resolve(w, n), *none = 0;
+        __atomic_compare_exchange_n(&site->py, &none, py, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    }
+    return site;
+}
+
+/* The key buffer lives here, not in fdl_py_capture: programs that are not Python (and may run
+ * on small thread stacks) never pay for it. */
+static __attribute__((noinline)) struct fdl_site *capture_held(uintptr_t ts)
+{
+    uintptr_t w[(FDL_PYDEPTH_MAX + 1) * FDL_PY_WORDS];
+    unsigned n = walk(w, ts, FDL_PYDEPTH_MAX + 1);
+    return n ? intern_stack(w, n) : 0;
+}
+
+struct fdl_site *fdl_py_capture(bool *late)
+{
+    *late = false;
+    if (!__atomic_load_n(&L, __ATOMIC_ACQUIRE)) {
+        *late = late_here();
+        return 0;
+    }
     uintptr_t ts;
-    void *lock = hold_frames(&ts, &late);
+    void *lock = hold_frames(&ts, late);
     if (!lock)
-        return late ? -1 : 0;
-    unsigned n = walk(w, ts, max_words / FDL_PY_WORDS);
+        return 0;
+    struct fdl_site *site = capture_held(ts);
     let_go(lock);
-    return (int)n;
+    return site;
 }
 
 static uint64_t hash_bytes(const unsigned char *p, size_t n)
@@ -426,8 +449,6 @@ static unsigned walk(uintptr_t *w, uintptr_t ts, unsigned max)
     return n_task + 1;
 }
 
-static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n);
-
 int fdl_py_task_created(void *coro)
 {
     if (!__atomic_load_n(&L, __ATOMIC_ACQUIRE) || !origin)
@@ -443,11 +464,7 @@ int fdl_py_task_created(void *coro)
         uintptr_t w[(FDL_PYDEPTH_MAX + 1) * FDL_PY_WORDS];
         unsigned n = walk(w, ts, FDL_PYDEPTH_MAX + 1);
         /* Frame 0 is the hook's wrapper around create_task: not the program's. */
-        struct fdl_site *site = n > 1 ? fdl_site_intern(w + FDL_PY_WORDS, 0, (n - 1) * FDL_PY_WORDS) : 0;
-        if (site && !__atomic_load_n(&site->py, __ATOMIC_ACQUIRE)) {
-            struct fdl_pystack *py = resolve(w + FDL_PY_WORDS, n - 1), *none = 0;
-            __atomic_compare_exchange_n(&site->py, &none, py, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-        }
+        struct fdl_site *site = n > 1 ? intern_stack(w + FDL_PY_WORDS, n - 1) : 0;
         if (site) {
             task_remember((uintptr_t)coro, site);
             ok = 1;
@@ -548,18 +565,6 @@ static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n)
             st->app = (uint16_t)i;
             break;
         }
-    return st;
-}
-
-struct fdl_pystack *fdl_py_resolve(const uintptr_t *w, unsigned n)
-{
-    bool late;
-    uintptr_t ts;
-    void *lock = __atomic_load_n(&L, __ATOMIC_ACQUIRE) ? hold_frames(&ts, &late) : 0;
-    if (!lock)
-        return 0;
-    struct fdl_pystack *st = resolve(w, n);
-    let_go(lock);
     return st;
 }
 

@@ -7,9 +7,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Three key words per Python frame: (code object, its file and name, its first line and the
- * byte offset of its current instruction) for the thread's own frames; a last entry (site | 2, 0, 0) stands for the frames that created
- * the running asyncio task (see fdl_py_task_created). */
+struct fdl_site;
+
+/* A Python stack's key: three words per frame — (code object, a hash of its file, name and
+ * line table, its first line and the byte offset of its current instruction) for the thread's
+ * own frames; a last entry (site | 2, 0, 0) stands for the frames that created the running
+ * asyncio task (see fdl_py_task_created). */
 #define FDL_PY_WORDS 3
 
 struct fdl_pyframe {
@@ -35,18 +38,15 @@ void fdl_py_init(void);
 /* "cpython 3.11.2" when the process is a CPython interpreter, else NULL. */
 const char *fdl_py_runtime(void);
 
-/* Words per capture to reserve for fdl_py_capture (0 when Python frames are off). */
-unsigned fdl_py_max_words(void);
-
-/* Key words for the calling thread's Python stack into w (room for max_words, which must be
- * fdl_py_max_words() or more for any frames to be taken);
- * returns the number of frames (0: not a Python thread, not initialised yet, frames off), or
- * -1 when the interpreter is finalizing (a daemon thread's state may be freed under it then).
- * Reads only this thread's own frames, holding CPython's thread-state list lock (tried, never
- * waited for) so that finalization cannot free them meanwhile; no GIL, no allocation, no
- * Python code. Thread-safe, async-signal-safe, fork-safe; must not run in a vfork child (it
- * may switch on coroutine origin tracking in the thread state, which would be the parent's). */
-int fdl_py_capture(uintptr_t *w, unsigned max_words);
+/* The calling thread's Python stack, as a site of its own (Python key words only; its text in
+ * site->py, made on first sight), for the creation site's key; NULL when there are no frames
+ * (not a Python thread, the interpreter not initialised, frames off). *late: no frames because
+ * the interpreter is finalizing or done (a daemon thread's state may be freed under it then) —
+ * what this thread creates now is shutdown noise. Reads only this thread's own frames, holding
+ * CPython's thread-state list lock (waited for briefly, never indefinitely) so that
+ * finalization cannot free them meanwhile; no GIL, no Python objects, no Python code.
+ * Thread-safe, async-signal-safe, fork-safe; must not run in a vfork child. */
+struct fdl_site *fdl_py_capture(bool *late);
 
 /* asyncio is creating a task for coro (the Python start-up hook's create_task wrapper calls
  * this with the GIL held): remembers the creating stack as the origin of whatever that task
@@ -56,11 +56,6 @@ int fdl_py_task_created(void *coro);
 
 /* The task for coro is done: its origin is forgotten (the hook's done callback, GIL held). */
 void fdl_py_task_done(void *coro);
-
-/* The text of a captured stack, allocated in the site arena; NULL if out of memory. Must run
- * on the capturing thread before it returns to Python (the objects the words point at are
- * alive until then). Same safety as fdl_py_capture. */
-struct fdl_pystack *fdl_py_resolve(const uintptr_t *w, unsigned n);
 
 /* True while the interpreter finalizes (after atexit callbacks, as module teardown starts
  * closing whatever the program left open). Lock-free reads; safe anywhere. _here: and the

@@ -157,19 +157,20 @@ static struct fdl_site *capture_site(uint32_t *flags)
         return 0;
     }
     fdl_tls.busy++;
-    unsigned depth = (unsigned)fdl_config()->depth, pywords = fdl_py_max_words();
-    uintptr_t key[depth + FDL_CAPTURE_SLACK + pywords]; /* native pcs, then Python words */
+    unsigned depth = (unsigned)fdl_config()->depth;
+    uintptr_t key[depth + FDL_CAPTURE_SLACK + 1]; /* native pcs, then the Python stack's site */
     unsigned n = fdl_capture(key, depth);
-    int py = fdl_py_capture(key + n, pywords);
-    if (py < 0)
+    bool late;
+    struct fdl_site *py = fdl_py_capture(&late);
+    if (late)
         *flags |= FDL_F_LATE; /* created after CPython began to finalize: not the program's */
-    unsigned npy = py > 0 ? (unsigned)py : 0;
-    struct fdl_site *site = n || npy ? fdl_site_intern(key, n, npy * FDL_PY_WORDS) : 0;
-    if (site && npy && !__atomic_load_n(&site->py, __ATOMIC_ACQUIRE)) {
-        /* First sight: the text now, while the code objects the words name are alive. */
-        struct fdl_pystack *py = fdl_py_resolve(key + n, npy), *none = 0;
-        __atomic_compare_exchange_n(&site->py, &none, py, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-    }
+    if (py)
+        key[n] = (uintptr_t)py;
+    struct fdl_site *site = n || py ? fdl_site_intern(key, n, py ? 1 : 0) : 0;
+    struct fdl_pystack *none = 0;
+    if (site && py) /* the creation site shows its Python stack's text */
+        __atomic_compare_exchange_n(&site->py, &none, __atomic_load_n(&py->py, __ATOMIC_ACQUIRE), false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
     fdl_tls.busy--;
     if (!n)
         fdl_warn_once(&warned_unwind, "a call stack could not be unwound; such descriptors are reported without a site");

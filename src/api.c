@@ -3,6 +3,7 @@
  * the table). */
 #include "capture_python.h"
 #include "fdleak.h"
+#include "core.h"
 #include "report.h"
 #include "table.h"
 #include "util.h"
@@ -27,7 +28,8 @@ FDL_EXPORT long fdleak_list(fdleak_checkpoint_t since, fdleak_checkpoint_t until
     for (int fd = 0; (s = fdl_table_next(&fd, INT32_MAX)); fd++) {
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN || !fdl_slot_read(s, &rec) ||
             rec.state != FDL_SLOT_OPEN || (rec.flags & (FDL_F_INHERITED | FDL_F_FORKED | FDL_F_LATE)) ||
-            rec.created_ns <= since || (until && rec.created_ns > until))
+            rec.created_ns <= since || (until && rec.created_ns > until) ||
+            (fd <= 2 && fdl_is_redirect(rec.via))) /* stdio put in place (a test runner's capture) */
             continue;
         if (fds && n < max)
             fds[n] = fd;

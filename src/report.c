@@ -578,7 +578,7 @@ long fdl_report_now(const struct fdl_report_opts *o)
         struct fdl_report_opts opts = *o;
         opts.shown_only = !o->path && fdl_config()->format == FDL_FORMAT_TEXT;
         fdl_report_build(r, &opts);
-        r->seq = take_seq();
+        r->seq = o->path ? 0 : take_seq(); /* a caller's own file takes no report number */
         deliver(r);
         n = (long)r->nleaks;
         fdl_report_free(r);

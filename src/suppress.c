@@ -103,9 +103,12 @@ int fdl_suppress_parse(const char *text, size_t len, const char *origin, int err
         const char *line = text + pos;
         size_t n = end - pos;
         pos = end + 1;
-        for (size_t i = 0; i < n; i++)
-            if (line[i] == '#')
+        bool quoted = false;
+        for (size_t i = 0; i < n; i++) {
+            quoted ^= line[i] == '"';
+            if (line[i] == '#' && !quoted)
                 n = i;
+        }
         struct rule r = {{0}};
         bool any = false, ok = true;
         for (size_t i = 0; i < n && ok;) {
@@ -114,20 +117,39 @@ int fdl_suppress_parse(const char *text, size_t len, const char *origin, int err
             if (i == n)
                 break;
             size_t t = i;
-            while (t < n && line[t] != ' ' && line[t] != '\t' && line[t] != '\r')
+            while (t < n && line[t] != ' ' && line[t] != '\t' && line[t] != '\r' && line[t] != '=')
                 t++;
+            /* field="pattern with spaces" or field=pattern */
+            if (t < n && line[t] == '=' && t + 1 < n && line[t + 1] == '"') {
+                const char *close = memchr(line + t + 2, '"', n - t - 2);
+                t = close ? (size_t)(close - line) + 1 : n;
+            } else {
+                while (t < n && line[t] != ' ' && line[t] != '\t' && line[t] != '\r')
+                    t++;
+            }
             const char *eq = memchr(line + i, '=', t - i);
             int f = -1;
             for (int k = 0; eq && k < F_COUNT; k++)
                 if ((size_t)(eq - (line + i)) == strlen(field_names[k]) && !memcmp(line + i, field_names[k], strlen(field_names[k])))
                     f = k;
-            if (f < 0 || eq + 1 == line + t) {
+            const char *pat = eq ? eq + 1 : 0;
+            size_t plen = eq ? (size_t)(line + t - pat) : 0;
+            if (pat && plen && *pat == '"') { /* quoted: without the quotes */
+                bool closed = plen >= 2 && pat[plen - 1] == '"';
+                if (!closed) {
+                    complain(errfd, origin, lineno, "an unclosed quote in", line + i, t - i);
+                    ok = false;
+                    break;
+                }
+                pat++, plen -= 2;
+            }
+            if (f < 0 || !plen) {
                 complain(errfd, origin, lineno, f < 0 ? "unknown term" : "empty pattern in", line + i, t - i);
                 ok = false;
             } else if (r.glob[f]) {
                 complain(errfd, origin, lineno, "a field given twice in", line, n);
                 ok = false;
-            } else if (!(r.glob[f] = copy(eq + 1, (size_t)(line + t - eq - 1)))) {
+            } else if (!(r.glob[f] = copy(pat, plen))) {
                 ok = false; /* out of memory: said by the arena's users elsewhere */
             }
             any = true;
@@ -147,21 +169,41 @@ int fdl_suppress_parse(const char *text, size_t len, const char *origin, int err
 
 void fdl_suppress_clear(void) { nrules = 0; }
 
+static void say(const char *a, const char *b, const char *c)
+{
+    char mem[1200];
+    struct fdl_buf m;
+    fdl_buf_init_mem(&m, mem, sizeof mem);
+    fdl_buf_puts(&m, a);
+    fdl_buf_puts(&m, b);
+    fdl_buf_puts(&m, c);
+    fdl_write_all(2, m.data, m.len);
+}
+
+#define FILE_MAX (256u << 10)
+
 static void load_file(const char *path)
 {
     int fd = fdl_own_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
-        complain(2, path, 0, "cannot read the suppression file", path, 0);
+        say("fdleak: FDLEAK_SUPPRESS: cannot read ", path, "; its rules are not used\n");
         return;
     }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = fdl_arena_alloc(cap);
-    for (long n = 1; buf && n > 0 && len < cap;) {
-        n = syscall(SYS_read, fd, buf + len, cap - len);
+    size_t len = 0;
+    char *buf = fdl_arena_alloc(FILE_MAX);
+    for (long n = 1; buf && n > 0 && len < FILE_MAX;) {
+        n = syscall(SYS_read, fd, buf + len, FILE_MAX - len);
         if (n > 0)
             len += (size_t)n;
     }
+    char extra;
+    bool more = buf && len == FILE_MAX && syscall(SYS_read, fd, &extra, 1) == 1;
     fdl_own_close(fd);
+    if (more) { /* a rule cut in half would match more than it says: up to the last whole line */
+        say("fdleak: FDLEAK_SUPPRESS: ", path, " is larger than 256 KiB; the rules after that are not used\n");
+        while (len && buf[len - 1] != '\n')
+            len--;
+    }
     if (buf)
         fdl_suppress_parse(buf, len, path, 2);
 }

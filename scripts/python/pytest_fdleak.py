@@ -141,8 +141,10 @@ class FdleakPlugin:
         if entry is None:
             return  # function scope, or already checked (pytest may call this more than once)
         name, scope, baseid, begin, end = entry
-        gc.collect()
         fds = self.lib.fds(begin, end)
+        if fds:
+            gc.collect()
+            fds = self.lib.fds(begin, end)
         if fds:
             where = "%s (%s scope%s)" % (name, scope, ", " + baseid if baseid else "")
             for r in self.lib.describe(begin, end, fds, "fixture " + where, self.tmpdir):
@@ -154,9 +156,14 @@ class FdleakPlugin:
         yield
         if self.start is None:
             return
-        gc.collect()
         self.checked += 1
         fds = self.lib.fds(self.start, 0)
+        if fds:
+            # Only then the collector (a full collection per test is costly), and without the
+            # traceback pytest keeps of a failed test, which holds that test's locals.
+            _forget_last_traceback()
+            gc.collect()
+            fds = self.lib.fds(self.start, 0)
         for begin, end in self.windows:  # the wide fixtures' own, charged when they end
             fds -= self.lib.fds(begin, end)
         if fds:
@@ -194,8 +201,21 @@ class FdleakPlugin:
             elif name == "fdleak_checked":
                 self.reports_checked += 1
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_sessionfinish(self, session, exitstatus):
+        yield
+        # Fixtures torn down here (a run stopped by -x or --maxfail) have no report to ride on.
+        self.fixture_results.extend(self.fixture_leaks)
+        self.fixture_leaks = []
+        path = self.config.getoption("fdleak_json")
+        if path and not hasattr(self.config, "workerinput"):
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump({"fdleak_pytest": 1, "tests": self.results, "fixtures": self.fixture_results}, f, indent=1)
+
     def pytest_terminal_summary(self, terminalreporter):
         tr = terminalreporter
+        self.fixture_results.extend(self.fixture_leaks)  # torn down after the last report
+        self.fixture_leaks = []
         tr.section("fdleak")
         if not self.results and not self.fixture_results:
             tr.write_line("no test or fixture leaked a file descriptor (%d tests checked)" % self.reports_checked)
@@ -208,8 +228,6 @@ class FdleakPlugin:
             tr.write_line("fixture %s leaked: %s" % (r["fixture"], _line(r)))
         path = self.config.getoption("fdleak_json")
         if path:
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump({"fdleak_pytest": 1, "tests": self.results, "fixtures": self.fixture_results}, f, indent=1)
             tr.write_line("fdleak: results written to %s" % path)
 
     def pytest_unconfigure(self, config):
@@ -217,6 +235,14 @@ class FdleakPlugin:
             os.rmdir(self.tmpdir)
         except OSError:
             pass
+
+
+def _forget_last_traceback():
+    import sys
+
+    for name in ("last_type", "last_value", "last_traceback"):
+        if hasattr(sys, name):
+            setattr(sys, name, None)
 
 
 def _line(r):

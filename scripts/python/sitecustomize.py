@@ -1,5 +1,6 @@
 """fdleak's start-up hook for Python programs (the fdleak launcher puts this directory first on
-PYTHONPATH). It makes the pytest plugin pytest_fdleak importable, and lets fdleak follow
+PYTHONPATH). It makes the pytest plugin pytest_fdleak importable (and names it in
+PYTEST_PLUGINS where libfdleak is preloaded), and lets fdleak follow
 asyncio tasks back to the code that created them: once
 asyncio.base_events is imported, BaseEventLoop.create_task is wrapped so that every new task's
 coroutine is handed to libfdleak (fdleak_py_task_created, through ctypes with the GIL held),
@@ -8,8 +9,8 @@ which remembers the creating stack, and forgotten again when the task is done
 through anyio's happy-eyeballs task group) is then attributed to the handler that made the
 request, not to the event loop.
 
-The hook stays out of the program's way: it does nothing unless a library is preloaded and
-FDLEAK_PYORIGIN is not 0 (origins), takes this directory off sys.path again, runs the sitecustomize it
+The hook stays out of the program's way: it follows tasks only when a library is preloaded
+and FDLEAK_PYORIGIN is not 0, takes this directory off sys.path again, runs the sitecustomize it
 shadows (Debian's, a virtualenv's) as if this one did not exist, and no error of its own ever
 reaches the program. Written for Python 3; Python 2 (which also reads PYTHONPATH) is left
 alone."""
@@ -22,8 +23,13 @@ def _fdleak_start():
 
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
-    if os.environ.get("LD_PRELOAD"):
-        sys.meta_path.insert(0, _Finder(here, os.environ.get("FDLEAK_PYORIGIN", "1") != "0"))
+    preloaded = bool(os.environ.get("LD_PRELOAD"))
+    # The plugin stays importable whatever happens (a child pytest inherits PYTEST_PLUGINS);
+    # it is named to pytest only where fdleak is preloaded.
+    sys.meta_path.insert(0, _Finder(here, preloaded and os.environ.get("FDLEAK_PYORIGIN", "1") != "0"))
+    plugins = [p for p in os.environ.get("PYTEST_PLUGINS", "").split(",") if p.strip()]
+    if preloaded and "pytest_fdleak" not in plugins:
+        os.environ["PYTEST_PLUGINS"] = ",".join(plugins + ["pytest_fdleak"])
 
     # The sitecustomize this one shadows, if any.
     import importlib.machinery

@@ -58,6 +58,19 @@ static void test_parse(void)
     CHECK(!fdl_suppressed("file", "/x:6379", 0, 0));
 }
 
+static void test_quotes(void)
+{
+    fdl_suppress_clear();
+    const char text[] = "kind=socket desc=\"*-> 10.0.0.5:6379\"  # a pattern with spaces (and # inside quotes below)\n"
+                        "desc=\"/tmp/a # b\"\n"
+                        "desc=\"unclosed\n";
+    CHECK_EQ(fdl_suppress_parse(text, sizeof text - 1, "q", -1), 1);
+    CHECK(fdl_suppressed("socket", "tcp 10.0.0.2:4000 -> 10.0.0.5:6379", 0, 0));
+    CHECK(!fdl_suppressed("socket", "tcp 10.0.0.2:4000 -> 10.0.0.6:6379", 0, 0));
+    CHECK(fdl_suppressed("file", "/tmp/a # b", 0, 0));
+    fdl_suppress_clear();
+}
+
 __attribute__((noinline)) static int marker_function(void) { return 42; }
 
 static void test_native_and_python(void)
@@ -97,6 +110,7 @@ int main(void)
 {
     RUN(test_glob);
     RUN(test_parse);
+    RUN(test_quotes);
     RUN(test_native_and_python);
     printf("%d checks, %d failures\n", unit_checks, unit_failures);
     return unit_failures != 0;

@@ -283,6 +283,19 @@ int fdl_stderr_fd(void)
     return __atomic_load_n(&saved_stderr, __ATOMIC_ACQUIRE);
 }
 
+void fdl_say(const char *a, const char *b, const char *c)
+{
+    char mem[2048];
+    struct fdl_buf m;
+    fdl_buf_init_mem(&m, mem, sizeof mem);
+    fdl_buf_puts(&m, "fdleak: ");
+    fdl_buf_puts(&m, a);
+    fdl_buf_puts(&m, b);
+    fdl_buf_puts(&m, c);
+    fdl_buf_putc(&m, '\n');
+    fdl_write_all(fdl_stderr_fd(), m.data, m.len);
+}
+
 void fdl_created_pair(int fds[2], const char *via, uintptr_t caller)
 {
     if (fdl_in_vfork_child())

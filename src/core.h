@@ -98,5 +98,8 @@ void fdl_yield_internal(int fd);
 /* A call that puts a descriptor on a chosen number (dup2, freopen…): at 0–2, a redirection. */
 bool fdl_is_redirect(const char *via);
 
+/* One line, "fdleak: " a b c, on the program's stderr (fdl_stderr_fd). Async-signal-safe. */
+void fdl_say(const char *a, const char *b, const char *c);
+
 
 #endif

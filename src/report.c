@@ -461,26 +461,13 @@ bool fdl_write_file_atomic(const char *path, int pid, void (*write)(const struct
     return false;
 }
 
-static void say(const char *a, const char *b, const char *c)
-{
-    char mem[2048];
-    struct fdl_buf m;
-    fdl_buf_init_mem(&m, mem, sizeof mem);
-    fdl_buf_puts(&m, "fdleak: ");
-    fdl_buf_puts(&m, a);
-    fdl_buf_puts(&m, b);
-    fdl_buf_puts(&m, c);
-    fdl_buf_putc(&m, '\n');
-    fdl_write_all(fdl_stderr_fd(), m.data, m.len);
-}
-
 /* Writes to the configured path (whole or not at all), or to stderr. */
 static void deliver(const struct fdl_report *r)
 {
     const struct fdl_config *cfg = fdl_config();
     if (r->o.path) { /* the caller's own file, always JSON */
         if (!fdl_write_file_atomic(r->o.path, r->pid, fdl_report_write_json, r))
-            say("cannot write the report to ", r->o.path, " (the caller's path)");
+            fdl_say("cannot write the report to ", r->o.path, " (the caller's path)");
         return;
     }
     void (*write)(const struct fdl_report *, struct fdl_buf *) =
@@ -490,7 +477,7 @@ static void deliver(const struct fdl_report *r)
         expand_path(cfg->output, r->pid, r->seq, path, sizeof path);
         if (fdl_write_file_atomic(path, r->pid, write, r))
             return;
-        say("cannot write the report to ", path,
+        fdl_say("cannot write the report to ", path,
             errno == ENOENT ? " (no such directory); writing it to stderr"
                             : errno == EMFILE || errno == ENFILE ? " (no descriptor free); writing it to stderr"
                                                                  : " (not writable); writing it to stderr");

@@ -4,6 +4,7 @@
 #include "suppress.h"
 #include "capture_python.h"
 #include "config.h"
+#include "core.h"
 #include "sites.h"
 #include "symbolize.h"
 #include "util.h"
@@ -169,24 +170,13 @@ int fdl_suppress_parse(const char *text, size_t len, const char *origin, int err
 
 void fdl_suppress_clear(void) { nrules = 0; }
 
-static void say(const char *a, const char *b, const char *c)
-{
-    char mem[1200];
-    struct fdl_buf m;
-    fdl_buf_init_mem(&m, mem, sizeof mem);
-    fdl_buf_puts(&m, a);
-    fdl_buf_puts(&m, b);
-    fdl_buf_puts(&m, c);
-    fdl_write_all(2, m.data, m.len);
-}
-
 #define FILE_MAX (256u << 10)
 
 static void load_file(const char *path)
 {
     int fd = fdl_own_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
-        say("fdleak: FDLEAK_SUPPRESS: cannot read ", path, "; its rules are not used\n");
+        fdl_say("FDLEAK_SUPPRESS: cannot read ", path, "; its rules are not used");
         return;
     }
     size_t len = 0;
@@ -200,7 +190,7 @@ static void load_file(const char *path)
     bool more = buf && len == FILE_MAX && syscall(SYS_read, fd, &extra, 1) == 1;
     fdl_own_close(fd);
     if (more) { /* a rule cut in half would match more than it says: up to the last whole line */
-        say("fdleak: FDLEAK_SUPPRESS: ", path, " is larger than 256 KiB; the rules after that are not used\n");
+        fdl_say("FDLEAK_SUPPRESS: ", path, " is larger than 256 KiB; the rules after that are not used");
         while (len && buf[len - 1] != '\n')
             len--;
     }

@@ -31,14 +31,6 @@ static int parse(const char *const *env, struct fdl_config *cfg, char *msg, size
     return bad;
 }
 
-static int lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
 static void test_defaults(void)
 {
     const char *env[] = {NULL};
@@ -141,7 +133,7 @@ static void test_invalid(void)
         struct fdl_config c;
         char msg[1024];
         CHECK_EQ(parse(env, &c, msg, sizeof msg), 1);
-        CHECK_EQ(lines(msg), 1);
+        CHECK_EQ(unit_lines(msg), 1);
         CHECK(strstr(msg, cases[i].name) != NULL);
         CHECK(strstr(msg, "accepted") != NULL);
         /* The default stays in force. */

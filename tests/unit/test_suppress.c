@@ -23,14 +23,6 @@ static void test_glob(void)
     CHECK(!fdl_glob("abc", "abcd"));
 }
 
-static int lines_in(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
 static void test_parse(void)
 {
     fdl_suppress_clear();
@@ -49,7 +41,7 @@ static void test_parse(void)
     ssize_t n = read(p[0], msg, sizeof msg - 1);
     close(p[0]);
     CHECK(n > 0);
-    CHECK_EQ(lines_in(msg), 3);
+    CHECK_EQ(unit_lines(msg), 3);
     CHECK(strstr(msg, "rules.txt:4:") != NULL);
     CHECK(strstr(msg, "rules.txt:5:") != NULL);
     CHECK(strstr(msg, "rules.txt:6:") != NULL);

@@ -31,6 +31,15 @@ static int unit_failures, unit_checks;
 
 #define CHECK(c) CHECK_EQ(!!(c), 1)
 
+/* How many lines (newlines) a message has. */
+static inline int unit_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
 #define RUN(t)                                                         \
     do {                                                               \
         int before_ = unit_failures;                                   \

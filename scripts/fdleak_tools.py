@@ -200,8 +200,9 @@ def counted(reports):
     that succeeded, the same pid runs another program (exe or argv differ): its reports are
     another process's."""
     last = {}
-    # equal times: an exec report comes first, as the process goes on after it
-    for r in sorted(reports, key=lambda r: (r.data.get("time") or 0, r.trigger != "exec")):
+    # equal times: the report number (seq, counted per process image) decides; an exec report
+    # comes first, as the process goes on after it
+    for r in sorted(reports, key=lambda r: (r.data.get("time") or 0, r.data.get("seq") or 0, r.trigger != "exec")):
         last[(r.pid, r.data.get("exe"), tuple(r.argv))] = r
     keep = set(id(r) for r in last.values())
     return [r for r in reports if id(r) in keep]

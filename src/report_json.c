@@ -250,6 +250,9 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
         start = i + 1;
     }
     fdl_buf_puts(b, "],");
+    key(b, "seq");
+    fdl_buf_u64(b, r->seq);
+    fdl_buf_putc(b, ',');
     key(b, "time");
     fdl_buf_fixed(b, r->time, 3);
     fdl_buf_putc(b, ',');

@@ -11,7 +11,8 @@ scope (class, module, package, session) creates while it is set up is charged to
 when its scope ends, not to the test that happened to need it first. Works under pytest-xdist:
 each worker checks its own tests and sends the results with its reports; the controller prints
 the summary. Options: --fdleak-fail turns a leaking test into an error at teardown with the
-leak in its report; --fdleak-json PATH writes every result as JSON.
+leak in its report (a leaking fixture: the teardown that ends it); --fdleak-json PATH writes
+every result as JSON.
 """
 
 import gc
@@ -109,7 +110,8 @@ class FdleakPlugin:
         self.tmpdir = tempfile.mkdtemp(prefix="pytest-fdleak-")
         self.start = None        # the current test's checkpoint
         self.windows = []        # wide-scope fixture setups during the current test: (from, to)
-        self.open_fixtures = {}  # id(fixturedef) -> (name, scope, baseid, from, to)
+        self.open_fixtures = {}  # id(fixturedef) -> (name, scope, baseid, from, to, inner windows)
+        self.nesting = []        # the wide fixtures being set up, innermost last
         self.test_leaks = {}     # nodeid -> records, for the current worker's makereport
         self.fixture_leaks = []  # records charged to fixtures, not yet attached to a report
         self.results = {}        # controller: nodeid -> records
@@ -131,20 +133,29 @@ class FdleakPlugin:
             yield
             return
         begin = self.lib.checkpoint()
-        yield
+        inner = []  # wide fixtures set up meanwhile (requested lazily): theirs, not this one's
+        self.nesting.append(inner)
+        try:
+            yield
+        finally:
+            self.nesting.pop()
         end = self.lib.checkpoint()
         self.windows.append((begin, end))
-        self.open_fixtures[id(fixturedef)] = (fixturedef.argname, fixturedef.scope, fixturedef.baseid, begin, end)
+        if self.nesting:
+            self.nesting[-1].append((begin, end))
+        self.open_fixtures[id(fixturedef)] = (fixturedef.argname, fixturedef.scope, fixturedef.baseid, begin, end,
+                                              inner)
 
     def pytest_fixture_post_finalizer(self, fixturedef, request):
         entry = self.open_fixtures.pop(id(fixturedef), None)
         if entry is None:
             return  # function scope, or already checked (pytest may call this more than once)
-        name, scope, baseid, begin, end = entry
-        fds = self.lib.fds(begin, end)
+        name, scope, baseid, begin, end, inner = entry
+        own = lambda: self.lib.fds(begin, end).difference(*(self.lib.fds(b, e) for b, e in inner))
+        fds = own()
         if fds:
             gc.collect()
-            fds = self.lib.fds(begin, end)
+            fds = own()
         if fds:
             where = "%s (%s scope%s)" % (name, scope, ", " + baseid if baseid else "")
             for r in self.lib.describe(begin, end, fds, "fixture " + where, self.tmpdir):
@@ -186,6 +197,11 @@ class FdleakPlugin:
                     len(leaks), "" if len(leaks) == 1 else "s", "\n".join(_line(r) for r in leaks))
         if self.fixture_leaks:
             report.user_properties.append(("fdleak_fixture", self.fixture_leaks))
+            if self.config.getoption("fdleak_fail") and report.outcome == "passed":
+                report.outcome = "failed"
+                report.longrepr = "fdleak: fixtures torn down here leaked %d file descriptor%s:\n%s" % (
+                    len(self.fixture_leaks), "" if len(self.fixture_leaks) == 1 else "s",
+                    "\n".join("fixture %s: %s" % (r["fixture"], _line(r)) for r in self.fixture_leaks))
             self.fixture_leaks = []
 
     # -- collecting and reporting (in the controller, or the only process) --

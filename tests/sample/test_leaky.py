@@ -66,3 +66,18 @@ def tidy_socket():
 
 def test_with_a_tidy_function_fixture(tidy_socket):
     assert tidy_socket.fileno() >= 0
+
+
+@pytest.fixture(scope="session")
+def session_file():
+    return open(__file__)  # LEAK fixture=session_file
+
+
+@pytest.fixture(scope="module")
+def lazy_user(request):
+    # Asks for the session fixture only now: its descriptor stays the session fixture's.
+    return request.getfixturevalue("session_file")
+
+
+def test_lazy_fixtures(lazy_user):
+    assert lazy_user.readable()

@@ -378,14 +378,16 @@ def stack_lines(site):
         else:
             i += 1
     native = site.get("native") or []
-    if py and native:
-        out.append("fdleak:    native:")
-    for k, f in enumerate(native):
-        if py and k and interpreter_frame(native[k - 1]):
-            out.append("fdleak:    … %d more native frames in the JSON report"
-                       % (len(native) - k))
-            break
+    shown = len(native)
+    if py:  # a Python site's native frames down to the interpreter (a C extension's own)
+        shown = next((k for k, f in enumerate(native) if interpreter_frame(f)), len(native))
+        if shown:
+            out.append("fdleak:    native (before the interpreter):")
+    for k, f in enumerate(native[:shown]):
         out.append(frame_line(f, k == 0))
+    if shown < len(native):
+        out.append("fdleak:    %d%s native frames in the interpreter (in the JSON report)"
+                   % (len(native) - shown, " more" if shown else ""))
     return out
 
 

@@ -205,16 +205,22 @@ static void python_frames(const struct fdl_report *r, struct fdl_buf *b, const s
         }
     }
     unsigned n = s->site && s->frames ? s->site->n_native : 0;
-    if (py && n)
-        fdl_buf_puts(b, "fdleak:    native:\n");
-    for (unsigned f = 0; f < n; f++) {
-        if (py && f && interpreter_frame(&s->frames[f - 1])) {
-            fdl_buf_puts(b, "fdleak:    … ");
-            fdl_buf_u64(b, n - f);
-            fdl_buf_puts(b, " more native frames (FDLEAK_FORMAT=json lists them)\n");
-            break;
-        }
+    /* A Python site's native frames are shown down to the interpreter: what a C extension did
+     * on the way (its own frames), not the eval loop. */
+    unsigned shown = n;
+    for (unsigned f = 0; py && f < n && shown == n; f++)
+        if (interpreter_frame(&s->frames[f]))
+            shown = f;
+    if (py && shown) {
+        fdl_buf_puts(b, "fdleak:    native (before the interpreter):\n");
+    }
+    for (unsigned f = 0; f < shown; f++)
         frame_line(b, &s->frames[f], f == 0);
+    if (shown < n) {
+        fdl_buf_puts(b, "fdleak:    ");
+        fdl_buf_u64(b, n - shown);
+        fdl_buf_puts(b, shown ? " more" : "");
+        fdl_buf_puts(b, " native frames in the interpreter (FDLEAK_FORMAT=json lists them)\n");
     }
 }
 

@@ -163,7 +163,7 @@ def normalize(text):
     text = re.sub(r"age [0-9.]+s", "age As", text)
     text = re.sub(r"\[\d+\]", "[I]", text)
     text = re.sub(r"/tmp/tmp\w+", "/tmp/tmpNAME", text)
-    return text.replace("(FDLEAK_FORMAT=json lists them)", "in the JSON report")
+    return text.replace("(FDLEAK_FORMAT=json lists them)", "(in the JSON report)")
 
 
 def leaking_keys(paths):

@@ -11,6 +11,8 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,21 +21,41 @@
 
 static int reported, exit_code = -1;
 
-/* One exit report per process image (a forked child has its own flag: fork copies it before
- * anything is reported, or after, in which case the child's report is the child's). A later
- * call (exit after the report taken as CPython began to finalize) returns the same code. */
-int fdl_exit_report(const char *signame)
+/* A forked child is another process: its own exit report, its own code. */
+static void forget_in_child(void)
+{
+    reported = 0;
+    exit_code = -1;
+}
+
+/* One exit report per process image (a forked child starts afresh). A later call (exit after
+ * the report taken as CPython began to finalize) returns the same code. The signals that end
+ * a process with a report are held off while it is written: one arriving meanwhile (a parent
+ * terminating its worker as it exits) would find the report started and kill the process in
+ * the middle of it. keep_blocked: the caller is about to end the process anyway. */
+static int exit_report(const char *signame, bool keep_blocked)
 {
     if (fdl_in_vfork_child())
         return -1;
     if (__atomic_exchange_n(&reported, 1, __ATOMIC_ACQ_REL))
         return __atomic_load_n(&exit_code, __ATOMIC_ACQUIRE);
+    sigset_t hold, old;
+    sigemptyset(&hold);
+    sigaddset(&hold, SIGTERM);
+    sigaddset(&hold, SIGINT);
+    sigaddset(&hold, SIGHUP);
+    sigaddset(&hold, SIGQUIT);
+    pthread_sigmask(SIG_BLOCK, &hold, &old);
     struct fdl_report_opts o = {.trigger = "exit", .signal = signame};
     long leaks = fdl_report_now(&o);
     int code = fdl_config()->exitcode;
     __atomic_store_n(&exit_code, leaks > 0 && code >= 0 ? code : -1, __ATOMIC_RELEASE);
+    if (!keep_blocked)
+        pthread_sigmask(SIG_SETMASK, &old, 0);
     return __atomic_load_n(&exit_code, __ATOMIC_ACQUIRE);
 }
+
+int fdl_exit_report(const char *signame) { return exit_report(signame, false); }
 
 /* CPython ran the program's atexit callbacks and now tears modules down, closing every socket
  * and file the program left open: the exit report is taken here, before the first of them. */
@@ -41,7 +63,7 @@ static void on_py_finalizing(void) { fdl_exit_report(0); }
 
 void fdl_exit_now(int *status)
 {
-    int code = fdl_exit_report(0);
+    int code = exit_report(0, true); /* _exit follows */
     if (code >= 0)
         *status = code;
 }
@@ -74,6 +96,7 @@ __attribute__((constructor)) static void fdl_start(void)
 {
     fdl_lineage_load();
     fdl_init();
+    pthread_atfork(0, 0, forget_in_child);
     fdl_hooks.py_finalizing = on_py_finalizing;
     fdl_signals_install();
     fdl_live_start();

@@ -150,8 +150,6 @@ static bool finalizing_now(void)
     return !l || __atomic_load_n((void *const *)(api.runtime + l->rt_head), __ATOMIC_ACQUIRE);
 }
 
-bool fdl_py_finalizing(void) { return finalizing_now(); }
-
 bool fdl_py_finalizing_here(void)
 {
     if (!finalizing_now())
@@ -227,7 +225,7 @@ static void let_go(void *lock)
     fdl_capture_leave();
 }
 
-static unsigned walk(uintptr_t *w, uintptr_t ts, unsigned max);
+static unsigned walk(uintptr_t *w, uintptr_t ts);
 static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n);
 
 /* A Python stack as a site of its own (Python words only), its text made on first sight —
@@ -248,7 +246,7 @@ static struct fdl_site *intern_stack(const uintptr_t *w, unsigned n)
 static __attribute__((noinline)) struct fdl_site *capture_held(uintptr_t ts)
 {
     uintptr_t w[(FDL_PYDEPTH_MAX + 1) * FDL_PY_WORDS];
-    unsigned n = walk(w, ts, FDL_PYDEPTH_MAX + 1);
+    unsigned n = walk(w, ts);
     return n ? intern_stack(w, n) : 0;
 }
 
@@ -399,11 +397,10 @@ void fdl_py_task_done(void *coro)
 
 #define ORIGIN_TAG 2 /* key entry (origin site | 2, 0, 0): the task's origin follows */
 
-/* The walk itself, under the lock: at most max entries (depth frames and an origin entry). */
-static unsigned walk(uintptr_t *w, uintptr_t ts, unsigned max)
+/* The walk itself, under the lock: up to depth frames of the thread, then an origin entry (w has
+ * room for FDL_PYDEPTH_MAX + 1 entries). */
+static unsigned walk(uintptr_t *w, uintptr_t ts)
 {
-    if (max < depth + 1)
-        return 0; /* a buffer sized before Python frames were switched on */
     uintptr_t cf = AT(ts, L->ts_cframe, uintptr_t);
     uintptr_t f = ok_ptr(cf) ? AT(cf, L->cf_current, uintptr_t) : 0;
     unsigned n = 0, walked = 0, n_task = 0;
@@ -462,7 +459,7 @@ int fdl_py_task_created(void *coro)
     void *lock = hold_frames(&ts, &late);
     if (lock) {
         uintptr_t w[(FDL_PYDEPTH_MAX + 1) * FDL_PY_WORDS];
-        unsigned n = walk(w, ts, FDL_PYDEPTH_MAX + 1);
+        unsigned n = walk(w, ts);
         /* Frame 0 is the hook's wrapper around create_task: not the program's. */
         struct fdl_site *site = n > 1 ? intern_stack(w + FDL_PY_WORDS, n - 1) : 0;
         if (site) {

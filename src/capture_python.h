@@ -58,9 +58,8 @@ int fdl_py_task_created(void *coro);
 void fdl_py_task_done(void *coro);
 
 /* True while the interpreter finalizes (after atexit callbacks, as module teardown starts
- * closing whatever the program left open). Lock-free reads; safe anywhere. _here: and the
- * calling thread is the one finalizing it. */
-bool fdl_py_finalizing(void);
+ * closing whatever the program left open) and the calling thread is the one finalizing it.
+ * Lock-free reads; safe anywhere. */
 bool fdl_py_finalizing_here(void);
 
 /* Whether a Python source file belongs to the standard library or an installed package (not

@@ -59,6 +59,18 @@ static bool unusable(long sig)
            sig == SIGILL || sig == SIGTRAP || sig == SIGSYS || sig == SIGABRT;
 }
 
+/* A decimal number of seconds in [lo, hi]. */
+static bool parse_seconds(const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !(d >= lo && d <= hi))
+        return false;
+    *out = d;
+    return true;
+}
+
 /* USR1, SIGUSR1, 10 or none (0); -1 when invalid. */
 static int parse_signal(const char *v)
 {
@@ -90,6 +102,9 @@ int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char
     cfg->report_signal = SIGUSR1;
     cfg->threshold = -80;
     cfg->growth_k = 3;
+    cfg->snapshot = 10;
+    cfg->churn_min = 20;
+    cfg->churn_life = 1;
     cfg->pydepth = 32;
     cfg->pyorigin = true;
     cfg->default_suppress = true;
@@ -152,10 +167,8 @@ int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char
             bad++, complain(errfd, "FDLEAK_SIGNAL", v, "a signal name such as USR1 or SIGUSR2, a number from 1 to 64 (not KILL, STOP or a fault signal such as SEGV), or none", "USR1");
     }
     if ((v = getenv_fn("FDLEAK_INTERVAL")) && *v) {
-        char *end;
-        errno = 0;
-        double d = strtod(v, &end);
-        if (!errno && !*end && d >= 0.01 && d <= 31536000)
+        double d;
+        if (parse_seconds(v, 0.01, 31536000, &d))
             cfg->interval = d, cfg->interval_reports = true;
         else
             bad++, complain(errfd, "FDLEAK_INTERVAL", v, "seconds, from 0.01 to 31536000", "no interval reports");
@@ -181,6 +194,28 @@ int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char
             cfg->growth_k = (int)n_;
         else
             bad++, complain(errfd, "FDLEAK_GROWTH", v, "an integer from 2 to 16", "3");
+    }
+    if ((v = getenv_fn("FDLEAK_SNAPSHOT")) && *v) {
+        double d;
+        if (!strcmp(v, "off"))
+            cfg->snapshot = 0;
+        else if (parse_seconds(v, 0.01, 31536000, &d))
+            cfg->snapshot = d;
+        else
+            bad++, complain(errfd, "FDLEAK_SNAPSHOT", v, "seconds, from 0.01 to 31536000, or off", "10");
+    }
+    if ((v = getenv_fn("FDLEAK_CHURN_MIN")) && *v) {
+        if (parse_int(v, 2, 1L << 30, &n_))
+            cfg->churn_min = n_;
+        else
+            bad++, complain(errfd, "FDLEAK_CHURN_MIN", v, "an integer from 2 to 1073741824", "20");
+    }
+    if ((v = getenv_fn("FDLEAK_CHURN_LIFE")) && *v) {
+        double d;
+        if (parse_seconds(v, 0.000001, 86400, &d))
+            cfg->churn_life = d;
+        else
+            bad++, complain(errfd, "FDLEAK_CHURN_LIFE", v, "seconds, from 0.000001 to 86400", "1");
     }
     if ((v = getenv_fn("FDLEAK_PYDEPTH")) && *v) {
         if (parse_int(v, 0, FDL_PYDEPTH_MAX, &n_))

@@ -24,6 +24,9 @@ struct fdl_config {
     long threshold;                /* FDLEAK_THRESHOLD=N|P%|none: N > 0, -P for P%, 0 = none */
     char metrics[FDL_PATH_MAX];    /* FDLEAK_METRICS=PATH; "" = off */
     int growth_k;                  /* FDLEAK_GROWTH=K (2..16) snapshots for "growing" */
+    double snapshot;               /* FDLEAK_SNAPSHOT=SECONDS|off between growth snapshots; 0 = off */
+    long churn_min;                /* FDLEAK_CHURN_MIN=N connections for pool-per-operation */
+    double churn_life;             /* FDLEAK_CHURN_LIFE=SECONDS: … with a median life below this */
     int pydepth;                   /* FDLEAK_PYDEPTH=0..64 Python frames per site; 0 = off */
     bool pyorigin;                 /* FDLEAK_PYORIGIN=1|0: asyncio task origins */
     char suppress[FDL_PATH_MAX];   /* FDLEAK_SUPPRESS=FILE[:FILE…]: suppression rules */

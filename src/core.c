@@ -1,5 +1,6 @@
 /* core.c — recording descriptor creation and release into the table and the site table. */
 #include "core.h"
+#include "flows.h"
 #include "capture.h"
 #include "capture_python.h"
 #include "config.h"
@@ -82,12 +83,21 @@ void fdl_creation_failed(void)
     errno = e;
 }
 
-/* The record in s (state already taken away from OPEN by the caller) is closed. */
+/* The record in s (state already taken away from OPEN by the caller) is closed: its site's
+ * and its flow's counts and lifetimes. */
 static void account_close(struct fdl_slot *s)
 {
     struct fdl_site *site = __atomic_load_n(&s->site, __ATOMIC_RELAXED);
-    if (site)
+    if (site) {
+        uint64_t now = fdl_now_mono_ns(), life = now > s->created_ns ? now - s->created_ns : 0;
+        fdl_life_add(&site->life, life);
+        struct fdl_flow *f = fdl_flow_at(__atomic_load_n(&s->flow, __ATOMIC_RELAXED));
+        if (f) {
+            fdl_life_add(&f->life, life);
+            __atomic_fetch_add(&f->closed, 1, __ATOMIC_RELAXED);
+        }
         __atomic_fetch_add(&site->closed, 1, __ATOMIC_RELAXED);
+    }
     __atomic_fetch_sub(&open_now, 1, __ATOMIC_RELAXED);
 }
 
@@ -141,10 +151,12 @@ static void record(int fd, const char *via, uint32_t flags, struct fdl_site *sit
     s->created_ns = now;
     s->closed_by = 0;
     s->local_len = s->peer_len = 0;
+    __atomic_store_n(&s->flow, 0, __ATOMIC_RELAXED);
     fdl_slot_write_end(s);
     if (site)
         __atomic_fetch_add(&site->created, 1, __ATOMIC_RELAXED);
     count_open();
+    fdl_sites_maybe_snapshot(now);
 }
 
 /* The calling thread's stack as a site; NULL when nested inside fdleak on this thread, and in
@@ -434,11 +446,30 @@ int fdl_release_range(unsigned lo, unsigned hi, int *skip, int max_skip)
     return n;
 }
 
+/* The connection's flow: a client's endpoint is the address it connected to, an accepted
+ * connection's the local address it arrived at (recorded just before). The first connect of a
+ * socket decides (a datagram socket connected again keeps its first). */
+static uint32_t flow_of(const struct fdl_slot *s, const struct sockaddr *peer, socklen_t len)
+{
+    if (s->flow || !s->site)
+        return s->flow;
+    bool accepted = s->via && !strncmp(s->via, "accept", 6);
+    unsigned kind = (accepted ? FDL_FLOW_SERVER : FDL_FLOW_CLIENT) | (s->flags & FDL_F_DGRAM ? FDL_FLOW_DGRAM : 0);
+    uint32_t h = accepted ? fdl_flow_handle(s->site, kind, (const void *)s->local, s->local_len)
+                          : fdl_flow_handle(s->site, kind, peer, len);
+    struct fdl_flow *f = fdl_flow_at(h);
+    if (f)
+        __atomic_fetch_add(&f->created, 1, __ATOMIC_RELAXED);
+    return h;
+}
+
 static void note_addr(int fd, const struct sockaddr *a, socklen_t len, bool peer)
 {
     struct fdl_slot *s = fdl_in_vfork_child() ? 0 : fdl_table_slot(fd, false);
     if (!s || !a || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN)
         return;
+    int saved = errno;
+    uint32_t flow = peer ? flow_of(s, a, len) : 0;
     size_t cap = peer ? FDL_ADDR_PEER_MAX : FDL_ADDR_LOCAL_MAX;
     if (len > cap)
         len = peer ? (socklen_t)cap : 0; /* a long unix path still names the peer; truncated */
@@ -446,11 +477,13 @@ static void note_addr(int fd, const struct sockaddr *a, socklen_t len, bool peer
     if (peer) {
         memcpy(s->peer, a, len);
         s->peer_len = (uint8_t)len;
+        __atomic_store_n(&s->flow, flow, __ATOMIC_RELAXED);
     } else {
         memcpy(s->local, a, len);
         s->local_len = (uint8_t)len;
     }
     fdl_slot_write_end(s);
+    errno = saved;
 }
 
 void fdl_note_local(int fd, const struct sockaddr *a, socklen_t len) { note_addr(fd, a, len, false); }
@@ -488,6 +521,7 @@ static void mark_inherited(int fd, void *arg)
     s->created_ns = fdl_now_mono_ns();
     s->closed_by = 0;
     s->local_len = s->peer_len = 0;
+    s->flow = 0;
     fdl_slot_write_end(s);
     count_open();
 }

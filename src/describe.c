@@ -14,7 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static void put_addr(struct fdl_buf *b, const struct sockaddr *sa, socklen_t len)
+void fdl_describe_addr(struct fdl_buf *b, const struct sockaddr *sa, socklen_t len)
 {
     char t[INET6_ADDRSTRLEN];
     if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
@@ -103,11 +103,11 @@ static void describe_socket(int fd, const struct fdl_slot *rec, const char *link
     }
     if (have_loc) {
         fdl_buf_putc(b, ' ');
-        put_addr(b, (struct sockaddr *)&loc, ll);
+        fdl_describe_addr(b, (struct sockaddr *)&loc, ll);
     }
     if (have_peer) {
         fdl_buf_puts(b, " -> ");
-        put_addr(b, (struct sockaddr *)&peer, pl);
+        fdl_describe_addr(b, (struct sockaddr *)&peer, pl);
         if (broken)
             fdl_buf_puts(b, " (disconnected)");
     }

@@ -6,6 +6,9 @@
 #include <stdbool.h>
 
 #include "table.h"
+#include "util.h"
+
+#include <sys/socket.h>
 
 #define FDL_DESC_MAX 512
 
@@ -19,5 +22,8 @@ struct fdl_fdinfo {
 /* rec (may be NULL) supplies endpoints recorded at connect/accept/bind time, used when the
  * kernel no longer knows them (a broken connection). */
 void fdl_describe(int fd, const struct fdl_slot *rec, struct fdl_fdinfo *out);
+
+/* "127.0.0.1:6379", "[::1]:80", "/run/x.sock", "@abstract": nothing for other families. */
+void fdl_describe_addr(struct fdl_buf *b, const struct sockaddr *sa, socklen_t len);
 
 #endif

@@ -1,6 +1,7 @@
 /* report.c — builds a report from the table and the misuse log and delivers it (a file
  * written whole via a temporary name and rename, or stderr). */
 #include "report.h"
+#include "findings.h"
 #include "suppress.h"
 #include "config.h"
 #include "core.h"
@@ -305,6 +306,7 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
             rs->closed = __atomic_load_n(&rs->site->closed, __ATOMIC_ACQUIRE);
             rs->created = __atomic_load_n(&rs->site->created, __ATOMIC_ACQUIRE);
             rs->growing = fdl_site_growing(rs->site, k, &rs->per_hour);
+            rs->named = !r->o.shown_only || i < r->nleak_sites || rs->growing || shown_elsewhere(r, rs->site, &inh);
         }
         /* A leak site's counts as the table scan saw them, so that they agree with its listed
          * descriptors in a program that keeps creating meanwhile. */
@@ -317,12 +319,13 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
         }
     }
     fdl_sort(leaks.v, leaks.n, sizeof *leaks.v, cmp_rank);
+    fdl_findings_prepare(r);
 
     /* Names only for what the writer shows: symbolizing costs (addr2line over a big library's
      * debug information), and a fork child's exit report with nothing to say should not pay. */
     for (size_t k = 0; k < r->nsites; k++) {
         struct fdl_site *site = r->sites[k].site;
-        if (r->o.shown_only && k >= r->nleak_sites && !r->sites[k].growing && !shown_elsewhere(r, site, &inh))
+        if (!r->sites[k].named)
             continue;
         for (unsigned f = 0; site && f < site->n_native; f++)
             fdl_sym_add(r->sym, site->frames[f]);
@@ -337,7 +340,7 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
     for (size_t k = 0; k < r->nsites; k++) {
         unsigned n;
         struct fdl_site *site = r->sites[k].site;
-        if (!r->o.shown_only || k < r->nleak_sites || r->sites[k].growing || shown_elsewhere(r, site, &inh))
+        if (r->sites[k].named)
             r->sites[k].frames = frames_of(r, site, &n);
     }
     for (size_t i = 0; i < r->nerrors; i++) {
@@ -361,12 +364,14 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
     r->pid = (int)syscall(SYS_getpid);
     r->ppid = (int)syscall(SYS_getppid);
     r->time = fdl_now_real();
+    r->mono = fdl_now_mono_ns();
     struct rlimit rl;
     r->limit = r->o.limit ? r->o.limit : getrlimit(RLIMIT_NOFILE, &rl) ? 0 : (uint64_t)rl.rlim_cur;
     fdl_raise_peak(r->open);
     struct fdl_counts c;
     fdl_counts(&c);
     r->peak = c.peak;
+    fdl_findings_build(r); /* last: its labels need the working directory */
 }
 
 /* FDLEAK_OUTPUT with %p (pid), %n (report number) and %% expanded. Without %n, the second and

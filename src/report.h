@@ -13,6 +13,7 @@
 #include "describe.h"
 #include "lineage.h"
 #include "misuse.h"
+#include "sites.h"
 #include "symbolize.h"
 #include "table.h"
 #include "util.h"
@@ -34,6 +35,44 @@ struct fdl_rep_site {
     uint64_t created, closed; /* read once per report (closed first: never above created) */
     int growing;              /* open count rose over the last FDLEAK_GROWTH snapshots */
     double per_hour;          /* … by this much per hour */
+    bool named;               /* symbolized even when the text report does not list it */
+    const char *at;           /* its place: app frame or innermost own frame (NULL: none) */
+    size_t place;             /* index in places, FDL_NO_PLACE */
+    size_t first_flow, nflows; /* its connections per endpoint: flows[first_flow…] */
+};
+
+#define FDL_NO_PLACE ((size_t)-1)
+
+/* A (site, endpoint) flow as this report read it. */
+struct fdl_rep_flow {
+    const struct fdl_flow *flow;
+    size_t site; /* index in sites */
+    uint64_t created, closed;
+};
+
+/* A place: the sites that share one label (findings.c). */
+struct fdl_place {
+    const char *at;
+    uint64_t open, created, closed; /* open: its descriptors listed in this report */
+    double oldest;                  /* age of its oldest listed descriptor, seconds */
+    int growing;
+    double per_hour;
+    bool claimed;                   /* named by a finding already */
+};
+
+#define FDL_FINDING_SITES 8
+struct fdl_finding {
+    const char *pattern, *advice; /* static strings */
+    char title[512];
+    char peer[128];               /* "" when none */
+    struct fdl_finding_site {
+        size_t place;
+        uint64_t open, created, closed;
+    } sites[FDL_FINDING_SITES];
+    unsigned nsites, nplaces_total;
+    uint64_t open, created, closed;
+    double oldest, median, p90, per_hour; /* seconds, or per hour; -1 = not evidence here */
+    unsigned snapshots;
 };
 
 struct fdl_rep_error {
@@ -69,6 +108,7 @@ struct fdl_report {
     char *cmdline; /* argv joined by NULs */
     size_t cmdline_len;
     double time;
+    uint64_t mono;      /* CLOCK_MONOTONIC at `time`: snapshot times are converted with it */
     uint64_t open, limit, peak, errors_dropped;
     size_t nsuppressed; /* leaks matched by a suppression: counted, not listed */
     struct fdl_rep_fd *leaks, *inherited, *unattributed;
@@ -78,6 +118,13 @@ struct fdl_report {
     size_t nsites, nleak_sites;
     struct fdl_rep_error *errors;
     size_t nerrors;
+    struct fdl_snapview snap;   /* growth snapshots as they were when the report was built */
+    struct fdl_rep_flow *flows; /* grouped by site (fdl_rep_site.first_flow) */
+    size_t nflows;
+    struct fdl_place *places;
+    size_t nplaces;
+    struct fdl_finding *findings;
+    size_t nfindings, capfindings;
     struct fdl_region region; /* owns everything above */
     struct fdl_symbolizer *sym;
 };
@@ -124,5 +171,8 @@ void fdl_report_write_metrics(const struct fdl_report *r, struct fdl_buf *b);
 /* The short stable name of a site: its innermost frame in the program's own code (not in a
  * system library), as "function (file:line)". Written into out. */
 void fdl_site_label(const struct fdl_rep_site *s, char *out, size_t cap);
+/* The same with up to `own` frames of the program's own code, innermost first, joined by
+ * " from ": tells apart two places that create through one helper. */
+void fdl_site_label_n(const struct fdl_rep_site *s, unsigned own, char *out, size_t cap);
 
 #endif

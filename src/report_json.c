@@ -2,6 +2,8 @@
  * field names are a contract; add fields, never rename them. */
 #include "report.h"
 #include "capture_python.h"
+#include "findings.h"
+#include "flows.h"
 #include "sites.h"
 
 #include <string.h>
@@ -205,6 +207,180 @@ static void python(struct fdl_buf *b, const struct fdl_pystack *py)
         fdl_buf_puts(b, "null");
 }
 
+static void seconds(struct fdl_buf *b, double s)
+{
+    if (s < 0)
+        fdl_buf_puts(b, "null");
+    else
+        fdl_buf_fixed(b, s, s < 0.01 ? 6 : 3);
+}
+
+/* {"count","sum_s","median_s","p90_s","hist"}: hist[i] counts lifetimes in [2^i, 2^(i+1)) µs,
+ * trailing empty buckets left out. */
+static void lifetime(struct fdl_buf *b, const struct fdl_life *l)
+{
+    fdl_buf_putc(b, '{');
+    key(b, "count");
+    fdl_buf_u64(b, __atomic_load_n(&l->count, __ATOMIC_RELAXED));
+    fdl_buf_putc(b, ',');
+    key(b, "sum_s");
+    seconds(b, (double)__atomic_load_n(&l->sum_ns, __ATOMIC_RELAXED) / 1e9);
+    fdl_buf_putc(b, ',');
+    key(b, "median_s");
+    seconds(b, fdl_life_quantile(l, 0.5));
+    fdl_buf_putc(b, ',');
+    key(b, "p90_s");
+    seconds(b, fdl_life_quantile(l, 0.9));
+    fdl_buf_putc(b, ',');
+    key(b, "hist");
+    fdl_buf_putc(b, '[');
+    unsigned n = FDL_LIFE_BUCKETS;
+    while (n && !__atomic_load_n(&l->hist[n - 1], __ATOMIC_RELAXED))
+        n--;
+    for (unsigned i = 0; i < n; i++) {
+        if (i)
+            fdl_buf_putc(b, ',');
+        fdl_buf_u64(b, __atomic_load_n(&l->hist[i], __ATOMIC_RELAXED));
+    }
+    fdl_buf_puts(b, "]}");
+}
+
+/* The site's connections per endpoint. */
+static void peers(const struct fdl_report *r, struct fdl_buf *b, const struct fdl_rep_site *s)
+{
+    key(b, "peers");
+    fdl_buf_putc(b, '[');
+    for (size_t i = 0; i < s->nflows; i++) {
+        const struct fdl_rep_flow *rf = &r->flows[s->first_flow + i];
+        if (i)
+            fdl_buf_putc(b, ',');
+        fdl_buf_putc(b, '{');
+        key(b, "peer");
+        char mem[160];
+        struct fdl_buf p;
+        fdl_buf_init_mem(&p, mem, sizeof mem);
+        fdl_describe_addr(&p, (const void *)rf->flow->endpoint, rf->flow->len);
+        fdl_buf_json_str(b, fdl_buf_cstr(&p));
+        fdl_buf_putc(b, ',');
+        key(b, "role");
+        fdl_buf_json_str(b, rf->flow->kind & FDL_FLOW_SERVER ? "server" : "client");
+        fdl_buf_putc(b, ',');
+        key(b, "type");
+        fdl_buf_json_str(b, rf->flow->kind & FDL_FLOW_DGRAM ? "dgram" : "stream");
+        fdl_buf_putc(b, ',');
+        key(b, "created");
+        fdl_buf_u64(b, rf->created);
+        fdl_buf_putc(b, ',');
+        key(b, "closed");
+        fdl_buf_u64(b, rf->closed);
+        fdl_buf_putc(b, ',');
+        key(b, "open");
+        fdl_buf_u64(b, rf->created - rf->closed);
+        fdl_buf_putc(b, ',');
+        key(b, "lifetime");
+        lifetime(b, &rf->flow->life);
+        fdl_buf_putc(b, '}');
+    }
+    fdl_buf_putc(b, ']');
+}
+
+static void findings(const struct fdl_report *r, struct fdl_buf *b)
+{
+    key(b, "findings");
+    fdl_buf_putc(b, '[');
+    for (size_t i = 0; i < r->nfindings; i++) {
+        const struct fdl_finding *f = &r->findings[i];
+        fdl_buf_puts(b, i ? ",\n  {" : "\n  {");
+        key(b, "pattern");
+        fdl_buf_json_str(b, f->pattern);
+        fdl_buf_putc(b, ',');
+        key(b, "title");
+        fdl_buf_json_str(b, f->title);
+        fdl_buf_putc(b, ',');
+        key(b, "sites");
+        fdl_buf_putc(b, '[');
+        for (unsigned s = 0; s < f->nsites; s++) {
+            const struct fdl_finding_site *fs = &f->sites[s];
+            if (s)
+                fdl_buf_putc(b, ',');
+            fdl_buf_putc(b, '{');
+            key(b, "at");
+            fdl_buf_json_str(b, r->places[fs->place].at);
+            fdl_buf_putc(b, ',');
+            key(b, "ids");
+            fdl_buf_putc(b, '[');
+            bool first = true;
+            for (size_t k = 0; k < r->nsites; k++)
+                if (r->sites[k].place == fs->place) {
+                    if (!first)
+                        fdl_buf_putc(b, ',');
+                    first = false;
+                    fdl_buf_u64(b, r->sites[k].site->id);
+                }
+            fdl_buf_puts(b, "],");
+            key(b, "open");
+            fdl_buf_u64(b, fs->open);
+            fdl_buf_putc(b, ',');
+            key(b, "created");
+            fdl_buf_u64(b, fs->created);
+            fdl_buf_putc(b, ',');
+            key(b, "closed");
+            fdl_buf_u64(b, fs->closed);
+            fdl_buf_putc(b, '}');
+        }
+        fdl_buf_puts(b, "],");
+        if (f->nplaces_total > f->nsites) {
+            key(b, "sites_total");
+            fdl_buf_u64(b, f->nplaces_total);
+            fdl_buf_putc(b, ',');
+        }
+        key(b, "peer");
+        fdl_buf_json_str(b, f->peer[0] ? f->peer : 0);
+        fdl_buf_putc(b, ',');
+        key(b, "evidence");
+        fdl_buf_putc(b, '{');
+        key(b, "open");
+        fdl_buf_u64(b, f->open);
+        fdl_buf_putc(b, ',');
+        key(b, "created");
+        fdl_buf_u64(b, f->created);
+        fdl_buf_putc(b, ',');
+        key(b, "closed");
+        fdl_buf_u64(b, f->closed);
+        const struct {
+            const char *name;
+            double v;
+        } opt[] = {{"oldest_age_s", f->oldest}, {"median_life_s", f->median}, {"p90_life_s", f->p90}};
+        for (size_t k = 0; k < sizeof opt / sizeof *opt; k++)
+            if (opt[k].v >= 0) {
+                fdl_buf_putc(b, ',');
+                key(b, opt[k].name);
+                seconds(b, opt[k].v);
+            }
+        if (f->per_hour >= 0) {
+            fdl_buf_putc(b, ',');
+            key(b, "growth_per_hour");
+            fdl_buf_fixed(b, f->per_hour, 1);
+            fdl_buf_putc(b, ',');
+            key(b, "snapshots");
+            fdl_buf_u64(b, f->snapshots);
+        }
+        fdl_buf_puts(b, "},");
+        key(b, "advice");
+        fdl_buf_json_str(b, f->advice);
+        fdl_buf_putc(b, '}');
+    }
+    fdl_buf_puts(b, "],\n");
+    key(b, "snapshot_times");
+    fdl_buf_putc(b, '[');
+    for (unsigned i = 0; i < r->snap.n; i++) {
+        if (i)
+            fdl_buf_putc(b, ',');
+        fdl_buf_fixed(b, r->time - (double)(r->mono - r->snap.t[i]) / 1e9, 3);
+    }
+    fdl_buf_putc(b, ']');
+}
+
 void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
 {
     fdl_buf_putc(b, '{');
@@ -269,6 +445,8 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
         key(b, "suppressed");
         fdl_buf_u64(b, r->nsuppressed);
     }
+    fdl_buf_puts(b, ",\n");
+    findings(r, b);
     fd_list(b, "leaks", r->leaks, r->nleaks, true);
     fd_list(b, "inherited", r->inherited, r->ninherited, false);
     fd_list(b, "unattributed", r->unattributed, r->nunattributed, false);
@@ -308,6 +486,33 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
             key(b, "growth_per_hour");
             fdl_buf_fixed(b, s->per_hour, 1);
             fdl_buf_putc(b, ',');
+        }
+        key(b, "at");
+        fdl_buf_json_str(b, s->at);
+        fdl_buf_putc(b, ',');
+        if (__atomic_load_n(&s->site->life.count, __ATOMIC_RELAXED)) {
+            key(b, "lifetime");
+            lifetime(b, &s->site->life);
+            fdl_buf_putc(b, ',');
+        }
+        if (s->nflows) {
+            peers(r, b, s);
+            fdl_buf_putc(b, ',');
+        }
+        uint32_t h[FDL_SNAP_RING];
+        fdl_site_history(s->site, &r->snap, h);
+        unsigned nz = 0;
+        for (unsigned i = 0; i < r->snap.n; i++)
+            nz += h[i] != 0;
+        if (nz) {
+            key(b, "history");
+            fdl_buf_putc(b, '[');
+            for (unsigned i = 0; i < r->snap.n; i++) {
+                if (i)
+                    fdl_buf_putc(b, ',');
+                fdl_buf_u64(b, h[i]);
+            }
+            fdl_buf_puts(b, "],");
         }
         key(b, "native");
         frames(b, s->frames, s->frames ? s->site->n_native : 0);

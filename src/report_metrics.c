@@ -27,36 +27,46 @@ static bool system_module(const char *m)
     return false;
 }
 
-void fdl_site_label(const struct fdl_rep_site *s, char *out, size_t cap)
+static void frame_label(struct fdl_buf *b, const struct fdl_frame *f);
+
+void fdl_site_label_n(const struct fdl_rep_site *s, unsigned own, char *out, size_t cap)
 {
     struct fdl_buf b;
     fdl_buf_init_mem(&b, out, cap);
-    const struct fdl_frame *f = 0;
-    unsigned n = s && s->site && s->frames ? s->site->n_native : 0;
-    for (unsigned i = 0; i < n && !f; i++)
-        if (!system_module(s->frames[i].module))
-            f = &s->frames[i];
-    if (!f && n)
-        f = &s->frames[0];
-    if (!f) {
+    unsigned n = s && s->site && s->frames ? s->site->n_native : 0, shown = 0;
+    for (unsigned i = 0; i < n && shown < own; i++)
+        if (!system_module(s->frames[i].module)) {
+            fdl_buf_puts(&b, shown++ ? " from " : "");
+            frame_label(&b, &s->frames[i]);
+        }
+    if (!shown && n)
+        frame_label(&b, &s->frames[0]);
+    else if (!n)
         fdl_buf_puts(&b, s && s->site ? "unknown" : "inherited");
-    } else if (f->function) {
-        fdl_buf_puts(&b, f->function);
+    fdl_buf_cstr(&b);
+}
+
+void fdl_site_label(const struct fdl_rep_site *s, char *out, size_t cap) { fdl_site_label_n(s, 1, out, cap); }
+
+/* "function (file:line)", else "module+0xoffset". */
+static void frame_label(struct fdl_buf *b, const struct fdl_frame *f)
+{
+    if (f->function) {
+        fdl_buf_puts(b, f->function);
         if (f->file) {
             const char *base = strrchr(f->file, '/');
-            fdl_buf_puts(&b, " (");
-            fdl_buf_puts(&b, base ? base + 1 : f->file);
-            fdl_buf_putc(&b, ':');
-            fdl_buf_u64(&b, (uint64_t)f->line);
-            fdl_buf_putc(&b, ')');
+            fdl_buf_puts(b, " (");
+            fdl_buf_puts(b, base ? base + 1 : f->file);
+            fdl_buf_putc(b, ':');
+            fdl_buf_u64(b, (uint64_t)f->line);
+            fdl_buf_putc(b, ')');
         }
     } else {
         const char *base = f->module ? strrchr(f->module, '/') : 0;
-        fdl_buf_puts(&b, base ? base + 1 : f->module ? f->module : "?");
-        fdl_buf_putc(&b, '+');
-        fdl_buf_hex(&b, f->offset);
+        fdl_buf_puts(b, base ? base + 1 : f->module ? f->module : "?");
+        fdl_buf_putc(b, '+');
+        fdl_buf_hex(b, f->offset);
     }
-    fdl_buf_cstr(&b);
 }
 
 /* The remote end of a descriptor: what follows "-> " in its description. */

@@ -1,6 +1,7 @@
 /* report_text.c — the report for a person: a summary line, then one block per site, most
  * leaks first: its descriptors, then the stack (valgrind-like "at … by …"). */
 #include "report.h"
+#include "findings.h"
 #include "capture_python.h"
 #include "sites.h"
 
@@ -81,10 +82,7 @@ static void frame_line(struct fdl_buf *b, const struct fdl_frame *f, bool first)
 /* A Python file as its user knows it: relative to the working directory when under it. */
 static void put_pyfile(const struct fdl_report *r, struct fdl_buf *b, const char *file)
 {
-    size_t n = strlen(r->cwd);
-    if (n > 1 && !strncmp(file, r->cwd, n) && file[n] == '/')
-        file += n + 1;
-    fdl_buf_puts(b, file);
+    fdl_buf_puts(b, fdl_report_pyfile(r, file));
 }
 
 /* "handlers/poll.py:18 in handle_poll" */
@@ -224,20 +222,27 @@ static void python_frames(const struct fdl_report *r, struct fdl_buf *b, const s
     }
 }
 
-/* A site whose open count keeps rising is what runs a service out of descriptors: first. */
-static void growing(const struct fdl_report *r, struct fdl_buf *b)
+/* The findings come first: they name the pattern to fix; the listing below is the evidence.
+ * A growing site is what runs a service out of descriptors: first among them. */
+static void findings(const struct fdl_report *r, struct fdl_buf *b)
 {
-    for (size_t k = 0; k < r->nsites; k++) {
-        const struct fdl_rep_site *s = &r->sites[k];
-        if (!s->growing)
-            continue;
-        fdl_buf_puts(b, "fdleak: growing: ");
-        site_headline(r, b, s->site);
-        fdl_buf_puts(b, " holds ");
-        fdl_buf_u64(b, s->created - s->closed);
-        fdl_buf_puts(b, " open, +");
-        fdl_buf_fixed(b, s->per_hour, 0);
-        fdl_buf_puts(b, " per hour\n");
+    for (size_t i = 0; i < r->nfindings; i++) {
+        const struct fdl_finding *f = &r->findings[i];
+        fdl_buf_puts(b, "fdleak: finding: ");
+        fdl_buf_puts(b, f->pattern);
+        fdl_buf_puts(b, ": ");
+        fdl_buf_puts(b, f->title);
+        fdl_buf_puts(b, "\nfdleak:    site");
+        fdl_buf_puts(b, f->nsites > 1 ? "s" : "");
+        for (unsigned s = 0; s < f->nsites; s++)
+            for (size_t k = 0; k < r->nsites; k++)
+                if (r->sites[k].place == f->sites[s].place) {
+                    fdl_buf_putc(b, ' ');
+                    fdl_buf_u64(b, r->sites[k].site->id);
+                }
+        fdl_buf_puts(b, "; advice: ");
+        fdl_buf_puts(b, f->advice);
+        fdl_buf_putc(b, '\n');
     }
 }
 
@@ -316,7 +321,7 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
     }
     fdl_buf_putc(b, '\n');
 
-    growing(r, b);
+    findings(r, b);
     errors(r, b);
     size_t i = 0;
     for (size_t k = 0; k < r->nleak_sites; k++) {

@@ -1,5 +1,6 @@
 /* sites.c — the lock-free site table and its arena (see sites.h). */
 #include "sites.h"
+#include "config.h"
 #include "util.h"
 
 #include <string.h>
@@ -58,50 +59,82 @@ static uint64_t hash_words(const uintptr_t *w, unsigned n)
     return h ? h : 1;
 }
 
-static int same(const struct fdl_site *s, uint64_t h, const uintptr_t *w, unsigned nn, unsigned ne)
+void *fdl_intern(void *_Atomic *slots, unsigned cap, _Atomic unsigned *count, uint64_t hash,
+                 bool (*same)(const void *entry, const void *key), void *(*make)(const void *key),
+                 const void *key, unsigned *at)
 {
-    return s->hash == h && s->n_native == nn && s->n_extra == ne &&
-           !memcmp(s->frames, w, (nn + ne) * sizeof *w);
+    unsigned mask = cap - 1;
+    void *mine = 0;
+    for (unsigned i = (unsigned)hash & mask, probes = 0; probes < cap; i = (i + 1) & mask, probes++) {
+        void *e = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
+        if (e) {
+            if (same(e, key)) {
+                if (at)
+                    *at = i;
+                return e;
+            }
+            continue;
+        }
+        if (!mine) {
+            if (__atomic_load_n(count, __ATOMIC_RELAXED) >= cap / 4 * 3)
+                return 0;
+            if (!(mine = make(key)))
+                return 0;
+        }
+        void *expect = 0;
+        if (__atomic_compare_exchange_n(&slots[i], &expect, mine, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            __atomic_fetch_add(count, 1, __ATOMIC_RELAXED);
+            if (at)
+                *at = i;
+            return mine;
+        }
+        if (same(expect, key)) { /* lost the race to an equal key; `mine` stays in the arena */
+            if (at)
+                *at = i;
+            return expect;
+        }
+    }
+    return 0;
+}
+
+struct site_key {
+    uint64_t hash;
+    const uintptr_t *frames;
+    unsigned n_native, n_extra;
+};
+
+static bool same_site(const void *entry, const void *key)
+{
+    const struct fdl_site *s = entry;
+    const struct site_key *k = key;
+    return s->hash == k->hash && s->n_native == k->n_native && s->n_extra == k->n_extra &&
+           !memcmp(s->frames, k->frames, (k->n_native + k->n_extra) * sizeof *k->frames);
+}
+
+static void *make_site(const void *key)
+{
+    const struct site_key *k = key;
+    size_t words = k->n_native + k->n_extra;
+    struct fdl_site *s = fdl_arena_alloc(sizeof *s + words * sizeof(uintptr_t));
+    if (!s) {
+        fdl_warn_once(&warned_oom, "out of memory for creation sites; new ones are not attributed");
+        return 0;
+    }
+    s->hash = k->hash;
+    s->n_native = (uint16_t)k->n_native;
+    s->n_extra = (uint16_t)k->n_extra;
+    memcpy(s->frames, k->frames, words * sizeof *k->frames);
+    s->id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
+    return s;
 }
 
 struct fdl_site *fdl_site_intern(const uintptr_t *frames, unsigned n_native, unsigned n_extra)
 {
-    uint64_t h = hash_words(frames, n_native + n_extra);
-    unsigned mask = FDL_SITES_CAP - 1;
-    struct fdl_site *mine = 0;
-    for (unsigned i = (unsigned)h & mask, probes = 0; probes < FDL_SITES_CAP; i = (i + 1) & mask, probes++) {
-        struct fdl_site *s = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
-        if (s) {
-            if (same(s, h, frames, n_native, n_extra))
-                return s;
-            continue;
-        }
-        if (!mine) {
-            if (__atomic_load_n(&n_sites, __ATOMIC_RELAXED) >= FDL_SITES_CAP / 4 * 3) {
-                fdl_warn_once(&warned_full, "too many distinct creation sites; new ones are not attributed");
-                return 0;
-            }
-            size_t words = n_native + n_extra;
-            mine = fdl_arena_alloc(sizeof *mine + words * sizeof(uintptr_t));
-            if (!mine) {
-                fdl_warn_once(&warned_oom, "out of memory for creation sites; new ones are not attributed");
-                return 0;
-            }
-            mine->hash = h;
-            mine->n_native = (uint16_t)n_native;
-            mine->n_extra = (uint16_t)n_extra;
-            memcpy(mine->frames, frames, words * sizeof *frames);
-            mine->id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
-        }
-        struct fdl_site *expect = 0;
-        if (__atomic_compare_exchange_n(&slots[i], &expect, mine, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-            __atomic_fetch_add(&n_sites, 1, __ATOMIC_RELAXED);
-            return mine;
-        }
-        if (same(expect, h, frames, n_native, n_extra))
-            return expect; /* lost the race to an identical stack; `mine` stays in the arena */
-    }
-    return 0;
+    struct site_key k = {hash_words(frames, n_native + n_extra), frames, n_native, n_extra};
+    struct fdl_site *s = fdl_intern((void *_Atomic *)slots, FDL_SITES_CAP, &n_sites, k.hash, same_site, make_site, &k, 0);
+    if (!s && __atomic_load_n(&n_sites, __ATOMIC_RELAXED) >= FDL_SITES_CAP / 4 * 3)
+        fdl_warn_once(&warned_full, "too many distinct creation sites; new ones are not attributed");
+    return s;
 }
 
 void fdl_sites_foreach(void (*fn)(struct fdl_site *, void *), void *arg)
@@ -115,11 +148,54 @@ void fdl_sites_foreach(void (*fn)(struct fdl_site *, void *), void *arg)
 
 unsigned fdl_sites_count(void) { return __atomic_load_n(&n_sites, __ATOMIC_RELAXED); }
 
+/* ---- lifetimes ---- */
+
+void fdl_life_add(struct fdl_life *l, uint64_t ns)
+{
+    uint64_t us = ns / 1000;
+    unsigned b = us < 2 ? 0 : 63 - (unsigned)__builtin_clzll(us);
+    if (b >= FDL_LIFE_BUCKETS)
+        b = FDL_LIFE_BUCKETS - 1;
+    __atomic_fetch_add(&l->hist[b], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&l->sum_ns, ns, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&l->count, 1, __ATOMIC_RELAXED);
+}
+
+void fdl_life_merge(struct fdl_life *into, const struct fdl_life *b)
+{
+    into->count += __atomic_load_n(&b->count, __ATOMIC_RELAXED);
+    into->sum_ns += __atomic_load_n(&b->sum_ns, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < FDL_LIFE_BUCKETS; i++)
+        into->hist[i] += __atomic_load_n(&b->hist[i], __ATOMIC_RELAXED);
+}
+
+double fdl_life_quantile(const struct fdl_life *l, double q)
+{
+    uint64_t total = 0;
+    for (unsigned i = 0; i < FDL_LIFE_BUCKETS; i++)
+        total += __atomic_load_n(&l->hist[i], __ATOMIC_RELAXED);
+    if (!total)
+        return -1;
+    double rank = q * (double)total, seen = 0;
+    for (unsigned i = 0; i < FDL_LIFE_BUCKETS; i++) {
+        double n = (double)__atomic_load_n(&l->hist[i], __ATOMIC_RELAXED);
+        if (n > 0 && seen + n >= rank) {
+            /* Linear within the bucket: the bucket itself is the error bar (a factor of 2). */
+            double lo = i ? (double)(1ull << i) : 0, hi = (double)(1ull << (i + 1));
+            return (lo + (hi - lo) * (rank - seen) / n) / 1e6;
+        }
+        seen += n;
+    }
+    return (double)(1ull << FDL_LIFE_BUCKETS) / 1e6;
+}
+
 /* ---- growth ---- */
 
-#define RING 16
+#define RING FDL_SNAP_RING
 static uint64_t snap_ns[RING];
 static _Atomic unsigned snaps;
+static _Atomic int snapping;           /* a snapshot is being taken */
+static _Atomic uint64_t next_snap_ns;  /* lazy snapshots: when the next one is due */
 
 static void snap_one(struct fdl_site *s, void *arg)
 {
@@ -130,26 +206,65 @@ static void snap_one(struct fdl_site *s, void *arg)
 
 void fdl_sites_snapshot(void)
 {
+    if (__atomic_exchange_n(&snapping, 1, __ATOMIC_ACQUIRE))
+        return; /* another thread (or the code this signal handler interrupted) is at it */
     unsigned n = __atomic_load_n(&snaps, __ATOMIC_RELAXED), slot = n % RING;
     snap_ns[slot] = fdl_now_mono_ns();
     fdl_sites_foreach(snap_one, &slot);
     __atomic_store_n(&snaps, n + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&snapping, 0, __ATOMIC_RELEASE);
+}
+
+void fdl_sites_maybe_snapshot(uint64_t now)
+{
+    uint64_t due = __atomic_load_n(&next_snap_ns, __ATOMIC_RELAXED);
+    if (__builtin_expect(now < due, 1))
+        return;
+    double every = fdl_config()->snapshot;
+    if (every <= 0) {
+        __atomic_store_n(&next_snap_ns, UINT64_MAX, __ATOMIC_RELAXED);
+        return;
+    }
+    uint64_t next = now + (uint64_t)(every * 1e9);
+    if (!due) { /* the first call starts the clock: no snapshot of an empty table */
+        __atomic_compare_exchange_n(&next_snap_ns, &due, next, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        return;
+    }
+    if (__atomic_compare_exchange_n(&next_snap_ns, &due, next, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        fdl_sites_snapshot();
+}
+
+void fdl_snapshot_view(struct fdl_snapview *v)
+{
+    v->gen = __atomic_load_n(&snaps, __ATOMIC_ACQUIRE);
+    v->n = v->gen < RING ? v->gen : RING;
+    for (unsigned i = 0; i < v->n; i++)
+        v->t[i] = snap_ns[(v->gen - v->n + i) % RING];
+}
+
+void fdl_site_history(const struct fdl_site *s, const struct fdl_snapview *v, uint32_t *out)
+{
+    for (unsigned i = 0; i < v->n; i++)
+        out[i] = __atomic_load_n(&s->hist[(v->gen - v->n + i) % RING], __ATOMIC_RELAXED);
+}
+
+bool fdl_growing(const uint32_t *v, const uint64_t *t, unsigned n, unsigned k, double *per_hour)
+{
+    if (k < 2 || n < k)
+        return false;
+    for (unsigned i = n - k + 1; i < n; i++)
+        if (v[i] <= v[i - 1])
+            return false;
+    uint64_t t0 = t[n - k], t1 = t[n - 1];
+    *per_hour = t1 > t0 ? (double)(v[n - 1] - v[n - k]) * 3600e9 / (double)(t1 - t0) : 0;
+    return true;
 }
 
 int fdl_site_growing(const struct fdl_site *s, int k, double *per_hour)
 {
-    unsigned n = __atomic_load_n(&snaps, __ATOMIC_ACQUIRE);
-    if (k < 2 || k > RING || n < (unsigned)k)
-        return 0;
-    uint32_t prev = 0;
-    for (int i = k; i > 0; i--) {
-        uint32_t v = __atomic_load_n(&s->hist[(n - (unsigned)i) % RING], __ATOMIC_RELAXED);
-        if (i < k && v <= prev)
-            return 0;
-        prev = v;
-    }
-    uint32_t first = __atomic_load_n(&s->hist[(n - (unsigned)k) % RING], __ATOMIC_RELAXED);
-    uint64_t t0 = snap_ns[(n - (unsigned)k) % RING], t1 = snap_ns[(n - 1) % RING];
-    *per_hour = t1 > t0 ? (double)(prev - first) * 3600e9 / (double)(t1 - t0) : 0;
-    return 1;
+    struct fdl_snapview v;
+    uint32_t h[FDL_SNAP_RING];
+    fdl_snapshot_view(&v);
+    fdl_site_history(s, &v, h);
+    return fdl_growing(h, v.t, v.n, (unsigned)k, per_hour);
 }

@@ -5,10 +5,26 @@
 #ifndef FDL_SITES_H
 #define FDL_SITES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct fdl_pystack;
+
+/* Lifetimes of closed descriptors without storing each one: a count, a sum and a log-scale
+ * histogram (bucket i holds [2^i, 2^(i+1)) microseconds; bucket 0 also everything shorter; the
+ * last is open-ended), enough for a median and a p90 within a factor of two. Updated with
+ * relaxed atomics from any thread or signal handler. */
+#define FDL_LIFE_BUCKETS 32
+struct fdl_life {
+    _Atomic uint64_t count, sum_ns;
+    _Atomic uint32_t hist[FDL_LIFE_BUCKETS];
+};
+void fdl_life_add(struct fdl_life *l, uint64_t ns);
+/* Adds b's counts into a plain copy (report time). */
+void fdl_life_merge(struct fdl_life *into, const struct fdl_life *b);
+/* The q-quantile (0 < q < 1) in seconds, interpolated within its bucket; -1 when empty. */
+double fdl_life_quantile(const struct fdl_life *l, double q);
 
 struct fdl_site {
     uint64_t hash;
@@ -17,8 +33,9 @@ struct fdl_site {
     uint16_t n_extra;           /* further key words: the Python stack (capture_python.h) */
     _Atomic uint64_t created;   /* descriptors created here */
     _Atomic uint64_t closed;    /* … and released again */
-    _Atomic uint32_t hist[16];  /* open count at the last interval snapshots (a ring) */
+    _Atomic uint32_t hist[16];  /* open count at the last 16 snapshots (FDL_SNAP_RING, a ring) */
     struct fdl_pystack *_Atomic py; /* the Python stack's text, set once by its first creator */
+    struct fdl_life life;       /* lifetimes of what was closed */
     uintptr_t frames[];         /* n_native pcs, then n_extra words */
 };
 
@@ -33,10 +50,35 @@ void fdl_sites_foreach(void (*fn)(struct fdl_site *, void *), void *arg);
 
 unsigned fdl_sites_count(void);
 
-/* Growth: an interval snapshot records every site's open count; a site is growing when its
- * last k recorded counts strictly increase. Snapshots are taken by one thread (the interval
- * thread); readers may run anywhere, concurrently, and see a count at most one snapshot old. */
+/* Lock-free interning into an open-addressed table of cap (a power of two) pointers, shared
+ * by the site and flow tables: returns the entry equal to key (same(entry, key)), else one
+ * made by make(key) and published (*at, if given: its slot), else NULL when the table is 3/4 full or make failed.
+ * Two threads racing on one key get the same entry. Safe from any thread, a signal handler,
+ * and across fork. */
+void *fdl_intern(void *_Atomic *slots, unsigned cap, _Atomic unsigned *count, uint64_t hash,
+                 bool (*same)(const void *entry, const void *key), void *(*make)(const void *key),
+                 const void *key, unsigned *at);
+
+/* Growth: a snapshot records every site's open count in a ring of the last 16. Snapshots are
+ * taken every FDLEAK_SNAPSHOT seconds by whichever creation call finds one due (and by the
+ * interval thread at every interval); one at a time, lock-free: a snapshot already under way
+ * makes the next one skip. Readers may run anywhere and see a count at most one snapshot old.
+ * maybe_snapshot is async-signal-safe and cheap when nothing is due (one load). */
 void fdl_sites_snapshot(void);
+void fdl_sites_maybe_snapshot(uint64_t now_ns);
+/* The ring as it is now: its generation, how many snapshots it holds and their monotonic
+ * times, oldest first; then a site's open counts at those snapshots (a snapshot landing in
+ * between may make the newest count one snapshot newer than its time). */
+#define FDL_SNAP_RING 16
+struct fdl_snapview {
+    unsigned gen, n;
+    uint64_t t[FDL_SNAP_RING];
+};
+void fdl_snapshot_view(struct fdl_snapview *v);
+void fdl_site_history(const struct fdl_site *s, const struct fdl_snapview *v, uint32_t *out);
+/* Whether the last k values of v[0..n) strictly increase; *per_hour is the rise per hour over
+ * them (t: the snapshot times). A site is growing when its history does. */
+bool fdl_growing(const uint32_t *v, const uint64_t *t, unsigned n, unsigned k, double *per_hour);
 int fdl_site_growing(const struct fdl_site *s, int k, double *per_hour);
 
 /* Lock-free bump allocation from mmap'd chunks; memory is never freed. */

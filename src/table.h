@@ -25,10 +25,11 @@ enum fdl_slot_flag {
     FDL_F_LISTEN = 1 << 5,    /* listen() succeeded on it */
     FDL_F_LATE = 1 << 6,      /* created after CPython began to finalize (by a daemon thread
                                  about to be stopped): not open when the program ended */
+    FDL_F_DGRAM = 1 << 7,     /* a datagram socket */
 };
 
 #define FDL_ADDR_LOCAL_MAX 32
-#define FDL_ADDR_PEER_MAX 110 /* sizeof(struct sockaddr_un) */
+#define FDL_ADDR_PEER_MAX 106 /* a sockaddr_un with a path of up to 104 bytes */
 
 struct fdl_slot {
     _Atomic uint32_t seq;   /* odd while a writer is filling the fields below */
@@ -42,7 +43,10 @@ struct fdl_slot {
     uint8_t local_len, peer_len;
     uint8_t local[FDL_ADDR_LOCAL_MAX]; /* bind() address when it fits */
     uint8_t peer[FDL_ADDR_PEER_MAX];   /* connect()/accept() peer, kept after the link breaks */
+    uint32_t flow;          /* its (site, endpoint) flow handle (flows.h), 0 = none */
 } __attribute__((aligned(64)));
+
+_Static_assert(sizeof(struct fdl_slot) == 192, "a descriptor's record grew: memory per descriptor");
 
 #define FDL_CHUNK_BITS 10
 #define FDL_CHUNK_SLOTS (1u << FDL_CHUNK_BITS)

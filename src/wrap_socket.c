@@ -5,7 +5,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
-FDL_WRAP_FD(socket, (int domain, int type, int proto), (domain, type, proto))
+/* A datagram socket is marked: its "connections" (a resolver's query) are not connections. */
+FDL_EXPORT int socket(int domain, int type, int proto)
+{
+    return fdl_ret_fd(REAL(socket)(domain, type, proto), __func__, (type & 0xf) == SOCK_DGRAM ? FDL_F_DGRAM : 0);
+}
 
 FDL_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 {
@@ -13,7 +17,7 @@ FDL_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 }
 
 /* The peer is read back from the kernel rather than from the caller's buffer, whose size the
- * call has already overwritten. */
+ * call has already overwritten; the local address too: the service the connection came to. */
 static int accepted(int fd, const char *via)
 {
     if (fd < 0) {
@@ -24,6 +28,9 @@ static int accepted(int fd, const char *via)
     int saved = errno;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
+    if (!getsockname(fd, (struct sockaddr *)&ss, &len))
+        fdl_note_local(fd, (struct sockaddr *)&ss, len);
+    len = sizeof ss;
     if (!getpeername(fd, (struct sockaddr *)&ss, &len))
         fdl_note_peer(fd, (struct sockaddr *)&ss, len);
     errno = saved;

@@ -4,7 +4,8 @@ call, in one aiohttp application on 127.0.0.1 (HTTP/1.1 keep-alive, as real APIs
     api_server.py [--updates N] [--users U]
 
 Prints its port on stdout, then serves until killed. getUpdates hands out N updates from U
-users; each user cycles through the bot's commands, so every user reaches every handler."""
+users who join one by one over the run (as a bot gains users); each new user starts with
+/profile, then cycles through the bot's commands, so every user reaches every handler."""
 import argparse
 import asyncio
 import random
@@ -14,14 +15,25 @@ from aiohttp import web
 COMMANDS = ["/start", "/poll", "/weather", "/profile"]
 
 
+def schedule(updates, users):
+    """[(user_id, command)] for each update id."""
+    out, count = [], {}
+    for i in range(updates):
+        active = min(users, 1 + i * users // updates)
+        u = active if active not in count else i % active + 1  # a newcomer speaks at once
+        out.append((u, COMMANDS[(3 + count.get(u, 0)) % len(COMMANDS)]))
+        count[u] = count.get(u, 0) + 1
+    return out
+
+
 def make_app(updates, users):
     sent = []
+    plan = schedule(updates, users)
 
     async def get_updates(request):
         offset = int(request.query.get("offset", "0"))
         limit = int(request.query.get("limit", "20"))
-        batch = [{"update_id": i, "user_id": i % users + 1,
-                  "text": COMMANDS[(i // users) % len(COMMANDS)]}
+        batch = [{"update_id": i, "user_id": plan[i][0], "text": plan[i][1]}
                  for i in range(offset, min(offset + limit, updates))]
         return web.json_response({"ok": True, "result": batch})
 

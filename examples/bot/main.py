@@ -19,7 +19,7 @@ from handlers.poll import handle_poll
 from handlers.weather import handle_weather
 from jobs.reminders import run_reminders
 
-REMINDER_EVERY = 50  # updates between two runs of the reminder job
+REMINDER_EVERY = 10  # updates between two runs of the reminder job
 
 
 class Api:

@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 def main():
     args = sys.argv[1:]
-    updates = 300
+    updates = 600
     if args[:1] == ["--updates"] and len(args) > 1:
         updates = int(args[1])
         args = args[2:]

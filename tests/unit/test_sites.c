@@ -1,9 +1,11 @@
 /* test_sites.c — interning: identical stacks share one site, memory stays flat under churn,
- * concurrent interning of the same stack yields one site. */
+ * concurrent interning of the same stack yields one site; lifetime histograms and their
+ * quantiles; the growth test and the snapshot ring. */
 #include "sites.h"
 #include "unit.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdint.h>
 
 static void test_identity(void)
@@ -63,8 +65,75 @@ static void test_foreach(void)
     CHECK_EQ(n, fdl_sites_count());
 }
 
+/* Within a factor of two of the truth (the bucket width), as documented. */
+static void check_near(double got, double want)
+{
+    if (!(got >= want / 2 && got <= want * 2))
+        fprintf(stderr, "quantile %g s, expected about %g s\n", got, want);
+    CHECK(got >= want / 2 && got <= want * 2);
+}
+
+static void test_life(void)
+{
+    struct fdl_life l = {0};
+    CHECK(fdl_life_quantile(&l, 0.5) < 0); /* empty: no median */
+    for (int i = 0; i < 90; i++)
+        fdl_life_add(&l, 2000000); /* 2 ms */
+    for (int i = 0; i < 10; i++)
+        fdl_life_add(&l, 5000000000ull); /* 5 s */
+    CHECK_EQ(l.count, 100);
+    CHECK_EQ(l.sum_ns, 90 * 2000000ull + 10 * 5000000000ull);
+    check_near(fdl_life_quantile(&l, 0.5), 0.002);
+    check_near(fdl_life_quantile(&l, 0.95), 5);
+    fdl_life_add(&l, 0); /* shorter than a microsecond: bucket 0 */
+    CHECK_EQ(l.hist[0], 1);
+    fdl_life_add(&l, ~0ull / 2); /* centuries: the open-ended last bucket */
+    CHECK_EQ(l.hist[FDL_LIFE_BUCKETS - 1], 1);
+    struct fdl_life m = {0};
+    fdl_life_merge(&m, &l);
+    fdl_life_merge(&m, &l);
+    CHECK_EQ(m.count, 2 * l.count);
+    check_near(fdl_life_quantile(&m, 0.5), 0.002);
+}
+
+static void test_growth(void)
+{
+    uint64_t t[5] = {0, 1000000000, 2000000000, 3000000000ull, 4000000000ull};
+    uint32_t up[5] = {9, 1, 2, 3, 4}, flat[5] = {1, 2, 3, 3, 4}, down[5] = {1, 2, 5, 4, 6};
+    double ph = -1;
+    CHECK(fdl_growing(up, t, 5, 3, &ph));
+    CHECK_EQ((long long)ph, 3600); /* +2 over 2 s */
+    CHECK(fdl_growing(up, t, 5, 4, &ph));
+    CHECK(!fdl_growing(up, t, 5, 5, &ph)); /* 9 then 1: not rising over all five */
+    CHECK(!fdl_growing(flat, t, 5, 3, &ph));
+    CHECK(fdl_growing(flat, t, 5, 2, &ph));
+    CHECK(!fdl_growing(down, t, 5, 3, &ph));
+    CHECK(!fdl_growing(up, t, 2, 3, &ph)); /* fewer snapshots than asked for */
+
+    /* The ring: a site's history follows its open count at each snapshot, oldest first. */
+    uintptr_t frames[1] = {0x5151};
+    struct fdl_site *s = fdl_site_intern(frames, 1, 0);
+    for (int i = 0; i < 20; i++) {
+        __atomic_fetch_add(&s->created, 2, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&s->closed, 1, __ATOMIC_RELAXED);
+        fdl_sites_snapshot();
+    }
+    struct fdl_snapview v;
+    uint32_t h[FDL_SNAP_RING];
+    fdl_snapshot_view(&v);
+    CHECK_EQ(v.n, FDL_SNAP_RING);
+    fdl_site_history(s, &v, h);
+    CHECK_EQ(h[0], 5);
+    CHECK_EQ(h[FDL_SNAP_RING - 1], 20);
+    for (unsigned i = 1; i < v.n; i++)
+        CHECK(v.t[i] >= v.t[i - 1]);
+    CHECK(fdl_site_growing(s, 16, &ph));
+}
+
 int main(void)
 {
+    RUN(test_life);
+    RUN(test_growth);
     RUN(test_identity);
     RUN(test_flat);
     RUN(test_race);

@@ -1,10 +1,14 @@
 /* test_table.c — the descriptor table and the recording API, linked without preloading. */
 #include "core.h"
+#include "flows.h"
 #include "sites.h"
 #include "table.h"
 #include "unit.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <string.h>
 #include <stdint.h>
 
 static void test_slots(void)
@@ -83,7 +87,7 @@ static void test_addresses(void)
     fdl_note_local(9000, (struct sockaddr *)&ss, 110); /* does not fit: dropped, not truncated */
     struct fdl_slot r;
     CHECK(fdl_slot_read(fdl_table_slot(9000, false), &r));
-    CHECK_EQ(r.peer_len, 110);
+    CHECK_EQ(r.peer_len, FDL_ADDR_PEER_MAX); /* truncated to what a record holds */
     CHECK_EQ(r.local_len, 0);
     CHECK_STR((char *)r.peer + 2, "/run/some/long/unix/socket/path/that/is/longer/than/thirty/two/bytes");
     fdl_release(9000, FDL_REL_CLOSE, 0);
@@ -116,8 +120,59 @@ static void test_threads(void)
         CHECK_EQ(fdl_table_slot(fd, false)->state, FDL_SLOT_FREE);
 }
 
+/* Connections are counted per (site, peer): one flow for every connection from one stack to
+ * one address, closed ones with their lifetimes; accepted ones under the local address. */
+static void test_flows(void)
+{
+    struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(6379), .sin_addr.s_addr = htonl(0x7f000001)};
+    struct fdl_flow *f = 0;
+    for (int i = 0; i < 3; i++) {
+        fdl_created(9100, "socket", 0);
+        peer.sin_zero[0] = (unsigned char)i; /* padding differs: still one peer */
+        fdl_note_peer(9100, (struct sockaddr *)&peer, sizeof peer);
+        struct fdl_slot r;
+        CHECK(fdl_slot_read(fdl_table_slot(9100, false), &r));
+        CHECK(r.flow != 0);
+        CHECK(!f || fdl_flow_at(r.flow) == f);
+        f = fdl_flow_at(r.flow);
+        fdl_release(9100, FDL_REL_CLOSE, 0);
+    }
+    CHECK(f != 0);
+    if (!f)
+        return;
+    CHECK_EQ(f->kind, FDL_FLOW_CLIENT);
+    CHECK_EQ(f->created, 3);
+    CHECK_EQ(f->closed, 3);
+    CHECK_EQ(f->life.count, 3);
+    CHECK(f->site && f->site->life.count >= 3);
+
+    fdl_created(9101, "socket", FDL_F_DGRAM); /* a resolver's query: a datagram flow */
+    fdl_note_peer(9101, (struct sockaddr *)&peer, sizeof peer);
+    struct fdl_slot r;
+    CHECK(fdl_slot_read(fdl_table_slot(9101, false), &r));
+    CHECK(fdl_flow_at(r.flow) && fdl_flow_at(r.flow)->kind == FDL_FLOW_DGRAM);
+    fdl_release(9101, FDL_REL_CLOSE, 0);
+
+    struct sockaddr_in local = peer, remote = peer;
+    local.sin_port = htons(8080);
+    remote.sin_port = htons(40000);
+    fdl_created(9102, "accept4", 0);
+    fdl_note_local(9102, (struct sockaddr *)&local, sizeof local);
+    fdl_note_peer(9102, (struct sockaddr *)&remote, sizeof remote);
+    CHECK(fdl_slot_read(fdl_table_slot(9102, false), &r));
+    const struct fdl_flow *a = fdl_flow_at(r.flow);
+    CHECK(a && a->kind == FDL_FLOW_SERVER);
+    CHECK(a && !memcmp(a->endpoint + 2, &local.sin_port, 2)); /* the service's port, not the client's */
+    fdl_release(9102, FDL_REL_CLOSE, 0);
+
+    struct sockaddr_in6 none = {.sin6_family = AF_INET6};
+    CHECK_EQ(fdl_flow_handle(f->site, FDL_FLOW_CLIENT, (struct sockaddr *)&none, 4), 0); /* too short */
+    CHECK_EQ(fdl_flow_handle(0, FDL_FLOW_CLIENT, (struct sockaddr *)&peer, sizeof peer), 0); /* no site */
+}
+
 int main(void)
 {
+    RUN(test_flows);
     RUN(test_slots);
     RUN(test_record_release);
     RUN(test_range);

@@ -1,4 +1,4 @@
-"""The reminder job, run every few dozen updates (every ten minutes in the real bot)."""
+"""The reminder job, run every ten updates (every ten minutes in the real bot)."""
 import redis.asyncio
 
 import config

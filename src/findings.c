@@ -1,0 +1,577 @@
+/* findings.c — the resource anti-patterns a report names. A finding is about a place — the
+ * app frame, the line of the program's own code where descriptors are created — since one
+ * line can make several sites (other native paths into it, the interpreter's specialised
+ * instructions). Patterns, most urgent first; a place named by one is not named again:
+ *   growing             its open count rose at each of the last FDLEAK_GROWTH snapshots;
+ *   never-closed        (exit reports) it still holds descriptors at exit;
+ *   duplicate-clients   two or more places hold stream connections to one peer right now;
+ *   pool-per-operation  it opened at least FDLEAK_CHURN_MIN stream connections to one peer,
+ *                       closed nearly all (9 in 10), median life under FDLEAK_CHURN_LIFE. */
+#include "findings.h"
+#include "capture_python.h"
+#include "config.h"
+#include "flows.h"
+#include "sites.h"
+
+#include <string.h>
+
+#define HASH_NONFATAL_OOM 1
+#define uthash_malloc(sz) fdl_region_alloc(region, sz)
+#define uthash_free(ptr, sz) ((void)(ptr), (void)(sz))
+#include <uthash.h>
+
+#define AT_MAX 384
+#define PEER_MAX 128
+
+static const struct fdl_pystack *pystack(const struct fdl_site *site)
+{
+    const struct fdl_pystack *py = site ? __atomic_load_n(&site->py, __ATOMIC_ACQUIRE) : 0;
+    return py && py->n ? py : 0;
+}
+
+const char *fdl_report_pyfile(const struct fdl_report *r, const char *file)
+{
+    size_t n = strlen(r->cwd);
+    return n > 1 && !strncmp(file, r->cwd, n) && file[n] == '/' ? file + n + 1 : file;
+}
+
+void fdl_site_at(const struct fdl_report *r, const struct fdl_rep_site *s, char *out, size_t cap)
+{
+    const struct fdl_pystack *py = s ? pystack(s->site) : 0;
+    if (!py) {
+        fdl_site_label_n(s, 2, out, cap);
+        return;
+    }
+    const struct fdl_pyframe *f = &py->f[py->app];
+    struct fdl_buf b;
+    fdl_buf_init_mem(&b, out, cap);
+    fdl_buf_puts(&b, fdl_report_pyfile(r, f->file));
+    if (f->line) {
+        fdl_buf_putc(&b, ':');
+        fdl_buf_u64(&b, (uint64_t)f->line);
+    }
+    fdl_buf_puts(&b, " in ");
+    fdl_buf_puts(&b, f->function);
+    fdl_buf_cstr(&b);
+}
+
+void fdl_buf_duration(struct fdl_buf *b, double s)
+{
+    static const struct {
+        double below, unit;
+        const char *name;
+        int decimals;
+    } scale[] = {{1e-3, 1e-6, " µs", 0}, {1, 1e-3, " ms", 0}, {120, 1, " s", 1}, {7200, 60, " min", 1}};
+    for (size_t i = 0; i < sizeof scale / sizeof *scale; i++)
+        if (s < scale[i].below) {
+            fdl_buf_fixed(b, s / scale[i].unit, scale[i].decimals);
+            fdl_buf_puts(b, scale[i].name);
+            return;
+        }
+    fdl_buf_fixed(b, s / 3600, 1);
+    fdl_buf_puts(b, " h");
+}
+
+/* ---- before symbolization: flows and which sites need names ---- */
+
+struct flow_acc {
+    struct fdl_report *r;
+    size_t cap;
+};
+
+static void collect_flow(struct fdl_flow *f, void *arg)
+{
+    struct flow_acc *a = arg;
+    const struct fdl_rep_site *rs = fdl_report_site(a->r, f->site);
+    if (!rs || a->r->nflows == a->cap)
+        return;
+    struct fdl_rep_flow *e = &a->r->flows[a->r->nflows++];
+    e->flow = f;
+    e->site = (size_t)(rs - a->r->sites);
+    e->closed = __atomic_load_n(&f->closed, __ATOMIC_ACQUIRE); /* closed first: never above created */
+    e->created = __atomic_load_n(&f->created, __ATOMIC_ACQUIRE);
+    if (e->closed > e->created)
+        e->closed = e->created;
+}
+
+static int cmp_flow(const void *a, const void *b)
+{
+    const struct fdl_rep_flow *x = a, *y = b;
+    if (x->site != y->site)
+        return x->site < y->site ? -1 : 1;
+    return x->created > y->created ? -1 : x->created < y->created;
+}
+
+/* Its open count rose over the snapshots the growth test looks at: it may be (part of) a
+ * growing place. */
+static bool rising(const struct fdl_report *r, const struct fdl_site *s)
+{
+    unsigned k = (unsigned)fdl_config()->growth_k;
+    uint32_t h[FDL_SNAP_RING];
+    if (r->snap.n < k)
+        return false;
+    fdl_site_history(s, &r->snap, h);
+    return h[r->snap.n - 1] > h[r->snap.n - k];
+}
+
+void fdl_findings_prepare(struct fdl_report *r)
+{
+    fdl_snapshot_view(&r->snap);
+    if (r->o.since || !r->sites) /* a checkpoint report is about its window's descriptors only */
+        return;
+    struct flow_acc a = {r, FDL_FLOWS_CAP};
+    r->flows = fdl_region_alloc(&r->region, a.cap * sizeof *r->flows);
+    if (r->flows) {
+        fdl_flows_foreach(collect_flow, &a);
+        fdl_sort(r->flows, r->nflows, sizeof *r->flows, cmp_flow);
+    }
+    for (size_t i = r->nflows; i-- > 0;) {
+        struct fdl_rep_site *s = &r->sites[r->flows[i].site];
+        s->first_flow = i;
+        s->nflows++;
+        if (r->flows[i].flow->kind == FDL_FLOW_CLIENT && r->flows[i].closed)
+            s->named = true;
+    }
+    for (size_t k = 0; k < r->nsites; k++)
+        if (r->sites[k].site && rising(r, r->sites[k].site))
+            r->sites[k].named = true;
+}
+
+/* ---- places ---- */
+
+struct place_ix {
+    size_t index;
+    UT_hash_handle hh;
+};
+
+struct ctx {
+    struct fdl_report *r;
+    struct fdl_region *region; /* uthash allocates here */
+    struct place_ix *by_at;
+    size_t cap;
+    uint64_t (*hist)[FDL_SNAP_RING]; /* per place: summed open counts at the snapshots */
+};
+
+static size_t new_place(struct ctx *c, const char *at)
+{
+    struct fdl_report *r = c->r;
+    if (r->nplaces == c->cap)
+        return FDL_NO_PLACE;
+    struct fdl_place *pl = &r->places[r->nplaces];
+    memset(pl, 0, sizeof *pl);
+    pl->at = at;
+    return r->nplaces++;
+}
+
+static size_t place_of(struct ctx *c, const char *at)
+{
+    struct fdl_region *region = c->region;
+    struct fdl_report *r = c->r;
+    struct place_ix *p;
+    HASH_FIND_STR(c->by_at, at, p);
+    if (p)
+        return p->index;
+    if (r->nplaces == c->cap || !(p = fdl_region_alloc(region, sizeof *p)))
+        return FDL_NO_PLACE;
+    p->index = r->nplaces;
+    HASH_ADD_KEYPTR(hh, c->by_at, at, strlen(at), p);
+    if (!p->hh.tbl)
+        return FDL_NO_PLACE; /* uthash ran out of memory */
+    return new_place(c, at);
+}
+
+static void build_places(struct ctx *c)
+{
+    struct fdl_report *r = c->r;
+    c->cap = r->nsites;
+    r->places = fdl_region_alloc(&r->region, (c->cap + 1) * sizeof *r->places);
+    c->hist = fdl_region_alloc(&r->region, (c->cap + 1) * sizeof *c->hist);
+    for (size_t k = 0; k < r->nsites; k++) {
+        struct fdl_rep_site *s = &r->sites[k];
+        s->place = FDL_NO_PLACE;
+        if (!s->site || !r->places || !c->hist || (!s->frames && !pystack(s->site)))
+            continue; /* no name: no place */
+        char buf[AT_MAX];
+        fdl_site_at(r, s, buf, sizeof buf);
+        char *at = fdl_region_alloc(&r->region, strlen(buf) + 1);
+        if (!at)
+            continue;
+        strcpy(at, buf);
+        s->at = at;
+        /* A Python place is its app line, whatever native path led there; a native site is
+         * its own place (its label may not tell two stacks through one helper apart). */
+        size_t p = s->place = pystack(s->site) ? place_of(c, at) : new_place(c, at);
+        if (p == FDL_NO_PLACE)
+            continue;
+        struct fdl_place *pl = &r->places[p];
+        pl->created += s->created;
+        pl->closed += s->closed;
+        uint32_t h[FDL_SNAP_RING];
+        fdl_site_history(s->site, &r->snap, h);
+        for (unsigned i = 0; i < r->snap.n; i++)
+            c->hist[p][i] += h[i];
+    }
+    for (size_t i = 0; i < r->nleaks; i++) {
+        const struct fdl_rep_fd *e = &r->leaks[i];
+        size_t p = e->rec.site ? r->sites[e->rank].place : FDL_NO_PLACE;
+        if (p == FDL_NO_PLACE)
+            continue;
+        r->places[p].open++;
+        if (e->age > r->places[p].oldest)
+            r->places[p].oldest = e->age;
+    }
+    unsigned k = (unsigned)fdl_config()->growth_k;
+    for (size_t p = 0; p < r->nplaces; p++) {
+        uint32_t v[FDL_SNAP_RING];
+        for (unsigned i = 0; i < r->snap.n; i++)
+            v[i] = c->hist[p][i] > UINT32_MAX ? UINT32_MAX : (uint32_t)c->hist[p][i];
+        /* … and still hold now: a count that fell since the last snapshot is not growing. */
+        const struct fdl_place *pl = &r->places[p];
+        r->places[p].growing = fdl_growing(v, r->snap.t, r->snap.n, k, &r->places[p].per_hour) &&
+                               pl->created - pl->closed >= v[r->snap.n - 1];
+    }
+}
+
+/* ---- findings ---- */
+
+static struct fdl_finding *add(struct fdl_report *r, const char *pattern, const char *advice)
+{
+    if (r->nfindings == r->capfindings) {
+        size_t cap = r->capfindings ? r->capfindings * 2 : 8;
+        struct fdl_finding *n = fdl_region_alloc(&r->region, cap * sizeof *n);
+        if (!n)
+            return 0;
+        if (r->findings)
+            memcpy(n, r->findings, r->nfindings * sizeof *n);
+        r->findings = n;
+        r->capfindings = cap;
+    }
+    struct fdl_finding *f = &r->findings[r->nfindings++];
+    memset(f, 0, sizeof *f);
+    f->pattern = pattern;
+    f->advice = advice;
+    f->oldest = f->median = f->p90 = f->per_hour = -1;
+    return f;
+}
+
+static void add_site(struct fdl_finding *f, size_t place, uint64_t open, uint64_t created, uint64_t closed)
+{
+    f->nplaces_total++;
+    if (f->nsites < FDL_FINDING_SITES)
+        f->sites[f->nsites++] = (struct fdl_finding_site){place, open, created, closed};
+}
+
+static void plural(struct fdl_buf *b, uint64_t n, const char *one, const char *many)
+{
+    fdl_buf_u64(b, n);
+    fdl_buf_putc(b, ' ');
+    fdl_buf_puts(b, n == 1 ? one : many);
+}
+
+/* The remote end of an open descriptor, for grouping: its flow's endpoint when it has one,
+ * else what follows "-> " in its description (the kernel's getpeername). "" when it is not
+ * a stream client connection. */
+static void client_peer(const struct fdl_rep_fd *e, char *out, size_t cap)
+{
+    out[0] = 0;
+    const struct fdl_flow *f = fdl_flow_at(e->rec.flow);
+    struct fdl_buf b;
+    fdl_buf_init_mem(&b, out, cap);
+    if (f) {
+        if (f->kind == FDL_FLOW_CLIENT)
+            fdl_describe_addr(&b, (const void *)f->endpoint, f->len);
+    } else if (!strcmp(e->info.kind, "socket") && !(e->rec.flags & (FDL_F_DGRAM | FDL_F_LISTEN)) &&
+               !(e->rec.via && !strncmp(e->rec.via, "accept", 6)) && strncmp(e->info.desc, "udp", 3)) {
+        const char *p = strstr(e->info.desc, " -> ");
+        if (p) {
+            p += 4;
+            fdl_buf_putn(&b, p, strcspn(p, " "));
+        }
+    }
+    fdl_buf_cstr(&b);
+}
+
+static void growing(struct fdl_report *r)
+{
+    unsigned k = (unsigned)fdl_config()->growth_k;
+    for (size_t p = 0; p < r->nplaces; p++) {
+        struct fdl_place *pl = &r->places[p];
+        if (!pl->growing)
+            continue;
+        struct fdl_finding *f = add(r, "growing", "bound what holds these (a cache of clients, a list of connections): "
+                                                  "evict and close, or share one; at this rate the process runs out of descriptors");
+        if (!f)
+            return;
+        pl->claimed = true;
+        add_site(f, p, pl->created - pl->closed, pl->created, pl->closed);
+        f->open = pl->created - pl->closed;
+        f->created = pl->created;
+        f->closed = pl->closed;
+        f->per_hour = pl->per_hour;
+        f->snapshots = k;
+        struct fdl_buf b;
+        fdl_buf_init_mem(&b, f->title, sizeof f->title);
+        fdl_buf_puts(&b, "open descriptors at ");
+        fdl_buf_puts(&b, pl->at);
+        fdl_buf_puts(&b, " keep growing: ");
+        fdl_buf_u64(&b, f->open);
+        fdl_buf_puts(&b, " open, rising at each of the last ");
+        fdl_buf_u64(&b, k);
+        fdl_buf_puts(&b, " snapshots (+");
+        fdl_buf_fixed(&b, pl->per_hour, 0);
+        fdl_buf_puts(&b, " per hour)");
+        fdl_buf_cstr(&b);
+    }
+}
+
+/* Connections per (place, peer), summed over the place's sites. */
+struct churn {
+    struct {
+        size_t place;
+        uint8_t len, endpoint[FDL_ENDPOINT_MAX];
+    } key;
+    const struct fdl_flow *sample;
+    uint64_t created, closed;
+    struct fdl_life life;
+    UT_hash_handle hh;
+};
+
+static void pool_per_operation(struct ctx *c)
+{
+    struct fdl_report *r = c->r;
+    struct fdl_region *region = &r->region;
+    struct churn *all = 0, *e;
+    for (size_t i = 0; i < r->nflows; i++) {
+        const struct fdl_rep_flow *rf = &r->flows[i];
+        size_t p = r->sites[rf->site].place;
+        if (rf->flow->kind != FDL_FLOW_CLIENT || !rf->closed || p == FDL_NO_PLACE)
+            continue;
+        struct churn k;
+        memset(&k.key, 0, sizeof k.key);
+        k.key.place = p;
+        k.key.len = rf->flow->len;
+        memcpy(k.key.endpoint, rf->flow->endpoint, rf->flow->len);
+        HASH_FIND(hh, all, &k.key, sizeof k.key, e);
+        if (!e) {
+            if (!(e = fdl_region_alloc(region, sizeof *e)))
+                continue;
+            memset(e, 0, sizeof *e);
+            e->key = k.key;
+            e->sample = rf->flow;
+            HASH_ADD(hh, all, key, sizeof e->key, e);
+        }
+        e->created += rf->created;
+        e->closed += rf->closed;
+        fdl_life_merge(&e->life, &rf->flow->life);
+    }
+    const struct fdl_config *cfg = fdl_config();
+    for (e = all; e; e = e->hh.next) {
+        double median = fdl_life_quantile(&e->life, 0.5);
+        if (e->created < (uint64_t)cfg->churn_min || e->closed * 10 < e->created * 9 || median < 0 ||
+            median >= cfg->churn_life)
+            continue;
+        struct fdl_finding *f = add(r, "pool-per-operation",
+                                    "create the client (its connection pool) once and reuse it: each new one pays "
+                                    "a connect (DNS, handshake, auth) and churns connections");
+        if (!f)
+            return;
+        struct fdl_buf b;
+        fdl_buf_init_mem(&b, f->peer, sizeof f->peer);
+        fdl_describe_addr(&b, (const void *)e->sample->endpoint, e->sample->len);
+        fdl_buf_cstr(&b);
+        add_site(f, e->key.place, e->created - e->closed, e->created, e->closed);
+        f->created = e->created;
+        f->closed = e->closed;
+        f->open = e->created - e->closed;
+        f->median = median;
+        f->p90 = fdl_life_quantile(&e->life, 0.9);
+        fdl_buf_init_mem(&b, f->title, sizeof f->title);
+        plural(&b, e->created, "connection", "connections");
+        fdl_buf_puts(&b, " to ");
+        fdl_buf_puts(&b, f->peer);
+        fdl_buf_puts(&b, " opened and closed at ");
+        fdl_buf_puts(&b, r->places[e->key.place].at);
+        fdl_buf_puts(&b, " (median life ");
+        fdl_buf_duration(&b, median);
+        fdl_buf_puts(&b, ", p90 ");
+        fdl_buf_duration(&b, f->p90);
+        fdl_buf_puts(&b, ")");
+        fdl_buf_cstr(&b);
+    }
+}
+
+/* Whether place p already has a pool-per-operation finding to peer. */
+static bool churns_to(const struct fdl_report *r, size_t p, const char *peer)
+{
+    for (size_t i = 0; i < r->nfindings; i++)
+        if (!strcmp(r->findings[i].pattern, "pool-per-operation") && r->findings[i].sites[0].place == p &&
+            !strcmp(r->findings[i].peer, peer))
+            return true;
+    return false;
+}
+
+struct holder {
+    const char *peer;
+    size_t place;
+};
+
+static int cmp_holder(const void *a, const void *b)
+{
+    const struct holder *x = a, *y = b;
+    int c = strcmp(x->peer, y->peer);
+    return c ? c : x->place < y->place ? -1 : x->place > y->place;
+}
+
+static void duplicate_clients(struct fdl_report *r)
+{
+    struct holder *h = fdl_region_alloc(&r->region, (r->nleaks + 1) * sizeof *h);
+    size_t n = 0;
+    for (size_t i = 0; h && i < r->nleaks; i++) {
+        const struct fdl_rep_fd *e = &r->leaks[i];
+        size_t p = e->rec.site ? r->sites[e->rank].place : FDL_NO_PLACE;
+        if (p == FDL_NO_PLACE || r->places[p].growing)
+            continue;
+        char peer[PEER_MAX];
+        client_peer(e, peer, sizeof peer);
+        if (!peer[0] || churns_to(r, p, peer))
+            continue;
+        char *copy = fdl_region_alloc(&r->region, strlen(peer) + 1);
+        if (!copy)
+            continue;
+        strcpy(copy, peer);
+        h[n++] = (struct holder){copy, p};
+    }
+    if (!h)
+        return;
+    fdl_sort(h, n, sizeof *h, cmp_holder);
+    for (size_t i = 0, j; i < n; i = j) {
+        size_t places = 0;
+        for (j = i; j < n && !strcmp(h[j].peer, h[i].peer); j++)
+            places += j == i || h[j].place != h[j - 1].place;
+        if (places < 2)
+            continue;
+        struct fdl_finding *f = add(r, "duplicate-clients",
+                                    "share one client (one connection pool) per service: create it once at start-up, "
+                                    "pass it to the modules that need it, close it at shutdown");
+        if (!f)
+            return;
+        struct fdl_buf b;
+        fdl_buf_init_mem(&b, f->peer, sizeof f->peer);
+        fdl_buf_puts(&b, h[i].peer);
+        fdl_buf_cstr(&b);
+        for (size_t k = i, m; k < j; k = m) {
+            for (m = k; m < j && h[m].place == h[k].place; m++)
+                ;
+            const struct fdl_place *pl = &r->places[h[k].place];
+            add_site(f, h[k].place, m - k, pl->created, pl->closed);
+            f->open += m - k;
+            f->created += pl->created;
+            f->closed += pl->closed;
+            r->places[h[k].place].claimed = true;
+        }
+        fdl_buf_init_mem(&b, f->title, sizeof f->title);
+        fdl_buf_u64(&b, f->nplaces_total);
+        fdl_buf_puts(&b, " separate clients to ");
+        fdl_buf_puts(&b, f->peer);
+        fdl_buf_puts(&b, " from ");
+        for (unsigned s = 0; s < f->nsites; s++) {
+            if (s)
+                fdl_buf_puts(&b, s + 1 == f->nsites && f->nsites == f->nplaces_total ? " and " : ", ");
+            fdl_buf_puts(&b, r->places[f->sites[s].place].at);
+        }
+        if (f->nsites < f->nplaces_total)
+            fdl_buf_puts(&b, " …");
+        fdl_buf_cstr(&b);
+    }
+}
+
+static void never_closed(struct fdl_report *r)
+{
+    for (size_t p = 0; p < r->nplaces; p++) {
+        struct fdl_place *pl = &r->places[p];
+        if (!pl->open || pl->claimed)
+            continue;
+        struct fdl_finding *f = add(r, "never-closed",
+                                    "close it at shutdown (in a finally block, an async context manager, or the "
+                                    "owner's close), or keep it in one object whose close is called");
+        if (!f)
+            return;
+        /* What it holds: one peer or one kind, named by its first descriptor. */
+        const struct fdl_rep_fd *first = 0;
+        bool one_peer = true;
+        char peer[PEER_MAX] = "", other[PEER_MAX];
+        for (size_t i = 0; i < r->nleaks; i++) {
+            const struct fdl_rep_fd *e = &r->leaks[i];
+            if (!e->rec.site || r->sites[e->rank].place != p)
+                continue;
+            client_peer(e, first ? other : peer, PEER_MAX);
+            if (!first)
+                first = e;
+            else if (strcmp(peer, other))
+                one_peer = false;
+        }
+        add_site(f, p, pl->open, pl->created, pl->closed);
+        f->open = pl->open;
+        f->created = pl->created;
+        f->closed = pl->closed;
+        f->oldest = pl->oldest;
+        struct fdl_buf b;
+        if (one_peer && peer[0]) {
+            fdl_buf_init_mem(&b, f->peer, sizeof f->peer);
+            fdl_buf_puts(&b, peer);
+            fdl_buf_cstr(&b);
+        }
+        fdl_buf_init_mem(&b, f->title, sizeof f->title);
+        if (f->peer[0]) {
+            plural(&b, pl->open, "connection to ", "connections to ");
+            fdl_buf_puts(&b, f->peer);
+        } else {
+            fdl_buf_u64(&b, pl->open);
+            fdl_buf_putc(&b, ' ');
+            fdl_buf_puts(&b, first ? first->info.kind : "?");
+            fdl_buf_puts(&b, pl->open == 1 ? " descriptor (" : " descriptors (e.g. ");
+            fdl_buf_puts(&b, first ? first->info.desc : "?");
+            fdl_buf_putc(&b, ')');
+        }
+        fdl_buf_puts(&b, " opened at ");
+        fdl_buf_puts(&b, pl->at);
+        fdl_buf_puts(&b, pl->open == 1 ? " and never closed (open " : " and never closed (oldest open ");
+        fdl_buf_duration(&b, pl->oldest);
+        fdl_buf_puts(&b, " at exit)");
+        fdl_buf_cstr(&b);
+    }
+}
+
+/* The order a reader should act in: what will kill the process, what leaks, what wastes. */
+static int rank(const struct fdl_finding *f)
+{
+    static const char *const order[] = {"growing", "never-closed", "duplicate-clients", "pool-per-operation"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(f->pattern, order[i]))
+            return i;
+    return 4;
+}
+
+static int cmp_finding(const void *a, const void *b)
+{
+    const struct fdl_finding *x = a, *y = b;
+    if (rank(x) != rank(y))
+        return rank(x) - rank(y);
+    return x->open > y->open ? -1 : x->open < y->open ? 1 : (x->created < y->created) - (x->created > y->created);
+}
+
+void fdl_findings_build(struct fdl_report *r)
+{
+    if (!r->sites)
+        return;
+    struct ctx c = {.r = r, .region = &r->region};
+    build_places(&c);
+    if (!r->places || r->o.since)
+        return; /* a checkpoint report lists its window's descriptors; patterns need the whole run */
+    growing(r);
+    pool_per_operation(&c);
+    duplicate_clients(r);
+    if (!strcmp(r->o.trigger, "exit"))
+        never_closed(r);
+    fdl_sort(r->findings, r->nfindings, sizeof *r->findings, cmp_finding);
+}

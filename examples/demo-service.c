@@ -225,7 +225,7 @@ static NOINLINE int *redis_pool_get(void)
         if (redis_pool == NULL)
             die("calloc");
         for (int i = 0; i < POOL_SIZE; i++)
-            redis_pool[i] = tcp_connect(redis_port); /* LEAK x3 */
+            redis_pool[i] = tcp_connect(redis_port); /* LEAK x3  FINDING never-closed peer=redis */
     }
     return redis_pool;
 }
@@ -238,13 +238,13 @@ struct api_client {
 
 static NOINLINE struct api_client activity_client_new(void)
 {
-    struct api_client c = {.fd = tcp_connect(api_port)}; /* LEAK */
+    struct api_client c = {.fd = tcp_connect(api_port)}; /* LEAK  FINDING duplicate-clients peer=api */
     return c;
 }
 
 static NOINLINE struct api_client categories_client_new(void)
 {
-    struct api_client c = {.fd = tcp_connect(api_port)}; /* LEAK */
+    struct api_client c = {.fd = tcp_connect(api_port)}; /* LEAK  FINDING duplicate-clients peer=api */
     return c;
 }
 
@@ -253,7 +253,7 @@ static NOINLINE struct api_client categories_client_new(void)
 static NOINLINE void reminder_job(int run)
 {
     char line[32];
-    int fd = tcp_connect(redis_port);
+    int fd = tcp_connect(redis_port); /* FINDING pool-per-operation peer=redis */
     snprintf(line, sizeof line, "GET reminder:%d\r\n", run);
     request(fd, line);
     close(fd);
@@ -279,7 +279,7 @@ static NOINLINE int cache_client_for(int user)
         exit(1);
     }
     user_cache[user_cache_len].user = user;
-    user_cache[user_cache_len].fd = tcp_connect(api_port); /* LEAK, one per new user */
+    user_cache[user_cache_len].fd = tcp_connect(api_port); /* LEAK, one per new user  FINDING growing */
     return user_cache[user_cache_len++].fd;
 }
 

@@ -473,10 +473,8 @@ static void duplicate_clients(struct fdl_report *r)
         fdl_buf_u64(&b, f->nplaces_total);
         fdl_buf_puts(&b, " separate clients to ");
         fdl_buf_puts(&b, f->peer);
-        fdl_buf_puts(&b, " from ");
         for (unsigned s = 0; s < f->nsites; s++) {
-            if (s)
-                fdl_buf_puts(&b, s + 1 == f->nsites && f->nsites == f->nplaces_total ? " and " : ", ");
+            fdl_buf_puts(&b, !s ? ", at " : s + 1 == f->nsites && f->nsites == f->nplaces_total ? " and at " : ", at ");
             fdl_buf_puts(&b, r->places[f->sites[s].place].at);
         }
         if (f->nsites < f->nplaces_total)

@@ -16,5 +16,5 @@ def client_for(user_id):
 
 
 async def load_profile(user_id):
-    r = await client_for(user_id).get("/users/%d" % user_id)  # LEAK x20 fn=load_profile origin
+    r = await client_for(user_id).get("/users/%d" % user_id)  # LEAK x20 fn=load_profile origin  FINDING growing
     return r.json()

@@ -16,5 +16,5 @@ def client():
 
 
 async def handle_poll(update):
-    r = await client().post("/polls", json={"question": "Lunch?", "by": update["user_id"]})  # LEAK fn=handle_poll origin
+    r = await client().post("/polls", json={"question": "Lunch?", "by": update["user_id"]})  # LEAK fn=handle_poll origin  FINDING duplicate-clients peer=api
     return "poll %d created" % r.json()["id"]

@@ -15,5 +15,5 @@ def client():
 
 
 async def handle_weather(update):
-    r = await client().get("/weather", params={"city": "Oslo"})  # LEAK fn=handle_weather origin
+    r = await client().get("/weather", params={"city": "Oslo"})  # LEAK fn=handle_weather origin  FINDING duplicate-clients peer=api
     return "%.1f °C in Oslo" % r.json()["temp"]

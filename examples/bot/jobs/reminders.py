@@ -9,7 +9,7 @@ async def run_reminders():
     # every run pays a connect (DNS, handshake, auth in production) and the connections churn.
     r = redis.asyncio.Redis(host=config.REDIS_HOST, port=config.REDIS_PORT)
     try:
-        due = await r.lrange("reminders", 0, -1)
+        due = await r.lrange("reminders", 0, -1)  # FINDING pool-per-operation peer=redis
         await r.delete("reminders")
         return len(due)
     finally:

@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""Findings (issue 7): a program's report must name exactly the anti-patterns marked in its
+source, each at the marked line, with the marked peer, and nothing else.
+
+    check_findings.py --lib SHIM --outdir DIR bot|clean-bot|c-demo:EXE
+
+Markers: a comment `FINDING <pattern> [peer=redis|api]` on the line that creates the
+descriptors. Markers of one pattern are one finding per line, except duplicate-clients: all its
+lines are the sites of one finding. A program without markers must have no finding (and no
+leak). Cases:
+  bot        examples/bot/main.py under the launcher, with a real redis-server and the API
+  clean-bot  examples/bot/clean_bot.py: the same work done right
+  c-demo     examples/demo-service.c (its own servers in a thread; ports read from its stdout)
+Reports are JSON (kept in DIR); growth snapshots every 0.2 s as scripts/demo takes them.
+Beyond the match, each finding's evidence must be consistent with its pattern and settings."""
+import argparse
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BOT = os.path.join(ROOT, "examples", "bot")
+sys.path.insert(0, BOT)
+from servers import Servers, ServerError  # noqa: E402  (the demo's own server starter)
+
+MARK = re.compile(r"FINDING ([a-z-]+)(?: peer=(\w+))?")
+UPDATES = 600
+
+
+def markers(paths):
+    """[(pattern, 'file:line', peer name or None)]"""
+    out = []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                m = MARK.search(line)
+                if m:
+                    out.append((m.group(1), "%s:%d" % (os.path.basename(path), n), m.group(2)))
+    return out
+
+
+def expected(marks):
+    """[(pattern, [file:line…], peer name)] — one finding per marker, except duplicate-clients."""
+    out = [(p, [where], peer) for p, where, peer in marks if p != "duplicate-clients"]
+    dup = [m for m in marks if m[0] == "duplicate-clients"]
+    if dup:
+        out.append(("duplicate-clients", [w for _, w, _ in dup], dup[0][2]))
+    return out
+
+
+def names_line(at, where):
+    """Whether a site label ("handlers/poll.py:19 in handle_poll", "tcp_connect (x.c:9) from
+    f (x.c:40)") names file:line."""
+    file, line = where.rsplit(":", 1)
+    return re.search(r"(^|[/ (])%s:%s\b" % (re.escape(file), line), at) is not None
+
+
+def check_evidence(f, failures):
+    e, pat = f.get("evidence", {}), f.get("pattern")
+    for key in ("title", "sites", "evidence", "advice", "peer"):
+        if key not in f:
+            failures.append("finding %s has no %r" % (pat, key))
+    if not f.get("title") or not f.get("advice"):
+        failures.append("finding %s: empty title or advice" % pat)
+    if e.get("closed", 0) > e.get("created", 0):
+        failures.append("finding %s: closed %s > created %s" % (pat, e.get("closed"), e.get("created")))
+    if pat == "pool-per-operation":
+        if not (e.get("created", 0) >= 20 and e.get("closed", 0) * 10 >= e.get("created", 0) * 9
+                and 0 <= (e.get("median_life_s") or -1) < 1):
+            failures.append("pool-per-operation evidence %r: expected created >= 20 (FDLEAK_CHURN_MIN), "
+                            "nearly all closed, median life under 1 s" % e)
+    elif pat == "growing":
+        if not (e.get("growth_per_hour", 0) > 0 and e.get("open", 0) >= 3):
+            failures.append("growing evidence %r: expected a positive growth_per_hour and open >= 3" % e)
+    elif pat == "never-closed":
+        if not (e.get("open", 0) >= 1 and e.get("oldest_age_s", -1) >= 0):
+            failures.append("never-closed evidence %r: expected open >= 1 and an age" % e)
+    elif pat == "duplicate-clients":
+        if len(f.get("sites", [])) < 2 or any(s.get("open", 0) < 1 for s in f["sites"]):
+            failures.append("duplicate-clients sites %r: expected two or more, each holding a connection"
+                            % f.get("sites"))
+
+
+def match(rep, want, ports, failures):
+    got = list(rep.get("findings", []))
+    for pat, wheres, peer in want:
+        hit = None
+        for f in got:
+            ats = [s.get("at") or "" for s in f.get("sites", [])]
+            if f.get("pattern") == pat and len(ats) == len(wheres) and \
+                    all(any(names_line(at, w) for at in ats) for w in wheres):
+                hit = f
+                break
+        if not hit:
+            failures.append("expected a %s finding at %s; the report's findings:\n  %s" % (
+                pat, " and ".join(wheres),
+                "\n  ".join("%s: %s" % (f.get("pattern"), f.get("title")) for f in got) or "(none)"))
+            continue
+        got.remove(hit)
+        if peer and hit.get("peer") != "127.0.0.1:%d" % ports[peer]:
+            failures.append("%s at %s: peer %r, expected 127.0.0.1:%d (%s)" % (
+                pat, wheres[0], hit.get("peer"), ports[peer], peer))
+        check_evidence(hit, failures)
+        print("ok   %s: %s" % (pat, hit["title"]))
+    for f in got:
+        failures.append("unexpected finding %s: %s" % (f.get("pattern"), f.get("title")))
+
+
+def run(cmd, env, outdir, tag, timeout=120):
+    for old in glob.glob(os.path.join(outdir, tag + "-*.json")):
+        os.unlink(old)
+    launcher = [os.path.join(ROOT, "scripts", "fdleak"), "--format", "json", "--snapshot", "0.2",
+                "-o", os.path.join(outdir, tag + "-%p.json"), "--"]
+    p = subprocess.run(launcher + cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    reports = []
+    for path in sorted(glob.glob(os.path.join(outdir, tag + "-*.json"))):
+        with open(path, encoding="utf-8") as f:
+            reports.append(json.load(f))
+    return p, reports
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--outdir", required=True)
+    ap.add_argument("case")
+    a = ap.parse_args()
+    os.makedirs(a.outdir, exist_ok=True)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("FDLEAK_") and k not in ("LD_PRELOAD", "PYTHONPATH", "PYTHONHOME")}
+    env.update({"FDLEAK_LIBRARY": os.path.abspath(a.lib), "PYTHONDONTWRITEBYTECODE": "1"})
+    failures = []
+    tag = a.case.split(":")[0]
+    try:
+        with Servers() as servers:
+            if tag == "c-demo":
+                p, reports = run([a.case.split(":", 1)[1]], env, a.outdir, tag)
+                m = re.search(r"redis on 127\.0\.0\.1:(\d+), api on 127\.0\.0\.1:(\d+)", p.stdout)
+                ports = {"redis": int(m.group(1)), "api": int(m.group(2))} if m else {}
+                want = expected(markers([os.path.join(ROOT, "examples", "demo-service.c")]))
+            else:
+                servers.start_redis()
+                servers.start_api(updates=UPDATES)
+                ports = {"redis": servers.redis_port, "api": servers.api_port}
+                program = os.path.join(BOT, "main.py" if tag == "bot" else "clean_bot.py")
+                p, reports = run(["/usr/bin/python3", program, "--api", "http://127.0.0.1:%d" % ports["api"],
+                                  "--redis-port", str(ports["redis"]), "--updates", str(UPDATES)],
+                                 env, a.outdir, tag)
+                want = expected(markers(sorted(glob.glob(os.path.join(BOT, "**", "*.py"), recursive=True)))
+                                ) if tag == "bot" else []
+    except (ServerError, subprocess.TimeoutExpired) as e:
+        print("FAIL: %s" % e)
+        return 1
+    if p.returncode != 0:
+        failures.append("the program exited with status %d; stderr:\n%s" % (p.returncode, p.stderr[-3000:]))
+    if tag != "clean-bot" and not ports:
+        failures.append("could not read the servers' ports from the program's output:\n%s" % p.stdout)
+    exits = [r for r in reports if r.get("trigger") == "exit"]
+    if len(exits) != 1:
+        failures.append("expected one exit report in %s, found %d" % (a.outdir, len(exits)))
+    else:
+        rep = exits[0]
+        if tag == "clean-bot" and rep.get("leaks"):
+            failures.append("the clean bot leaks: %s" % ", ".join(
+                "fd %s %s" % (x["fd"], x["desc"]) for x in rep["leaks"]))
+        if not failures:
+            match(rep, want, ports, failures)
+        print("%s: %d findings expected, %d in the report (%s)" % (
+            tag, len(want), len(rep.get("findings", [])), a.outdir))
+    for f in failures:
+        print("FAIL %s" % f)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

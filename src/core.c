@@ -531,6 +531,7 @@ static void mark_inherited(int fd, void *arg)
 static void atfork_child(void)
 {
     fdl_tls.tid = 0;
+    fdl_sites_forked();
     fdl_report_reset_seq(1);
     fdl_report_forked();
     fdl_misuse_forget();

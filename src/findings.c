@@ -74,20 +74,35 @@ void fdl_buf_duration(struct fdl_buf *b, double s)
 
 /* ---- before symbolization: flows and which sites need names ---- */
 
+/* The report's sites by address, for the flows to find theirs in constant time. */
+struct site_ix {
+    const struct fdl_site *site;
+    size_t index;
+    UT_hash_handle hh;
+};
+
 struct flow_acc {
     struct fdl_report *r;
+    struct site_ix *sites;
     size_t cap;
 };
+
+static void count_flow(struct fdl_flow *f, void *arg)
+{
+    (void)f;
+    ((struct flow_acc *)arg)->cap++;
+}
 
 static void collect_flow(struct fdl_flow *f, void *arg)
 {
     struct flow_acc *a = arg;
-    const struct fdl_rep_site *rs = fdl_report_site(a->r, f->site);
-    if (!rs || a->r->nflows == a->cap)
-        return;
+    struct site_ix *ix;
+    HASH_FIND_PTR(a->sites, &f->site, ix);
+    if (!ix || a->r->nflows == a->cap)
+        return; /* a site this report does not list, or a flow made since we counted */
     struct fdl_rep_flow *e = &a->r->flows[a->r->nflows++];
     e->flow = f;
-    e->site = (size_t)(rs - a->r->sites);
+    e->site = ix->index;
     e->closed = __atomic_load_n(&f->closed, __ATOMIC_ACQUIRE); /* closed first: never above created */
     e->created = __atomic_load_n(&f->created, __ATOMIC_ACQUIRE);
     if (e->closed > e->created)
@@ -119,8 +134,17 @@ void fdl_findings_prepare(struct fdl_report *r)
     fdl_snapshot_view(&r->snap);
     if (r->o.since || !r->sites) /* a checkpoint report is about its window's descriptors only */
         return;
-    struct flow_acc a = {r, FDL_FLOWS_CAP};
-    r->flows = fdl_region_alloc(&r->region, a.cap * sizeof *r->flows);
+    struct fdl_region *region = &r->region;
+    struct flow_acc a = {r, 0, 0};
+    fdl_flows_foreach(count_flow, &a);
+    struct site_ix *ix = a.cap ? fdl_region_alloc(region, r->nsites * sizeof *ix) : 0;
+    for (size_t k = 0; ix && k < r->nsites; k++)
+        if (r->sites[k].site) {
+            ix[k].site = r->sites[k].site;
+            ix[k].index = k;
+            HASH_ADD_PTR(a.sites, site, &ix[k]);
+        }
+    r->flows = ix ? fdl_region_alloc(region, a.cap * sizeof *r->flows) : 0;
     if (r->flows) {
         fdl_flows_foreach(collect_flow, &a);
         fdl_sort(r->flows, r->nflows, sizeof *r->flows, cmp_flow);
@@ -193,11 +217,9 @@ static void build_places(struct ctx *c)
             continue; /* no name: no place */
         char buf[AT_MAX];
         fdl_site_at(r, s, buf, sizeof buf);
-        char *at = fdl_region_alloc(&r->region, strlen(buf) + 1);
+        const char *at = s->at = fdl_region_strdup(&r->region, buf);
         if (!at)
             continue;
-        strcpy(at, buf);
-        s->at = at;
         /* A Python place is its app line, whatever native path led there; a native site is
          * its own place (its label may not tell two stacks through one helper apart). */
         size_t p = s->place = pystack(s->site) ? place_of(c, at) : new_place(c, at);
@@ -435,11 +457,9 @@ static void duplicate_clients(struct fdl_report *r)
         client_peer(e, peer, sizeof peer);
         if (!peer[0] || churns_to(r, p, peer))
             continue;
-        char *copy = fdl_region_alloc(&r->region, strlen(peer) + 1);
-        if (!copy)
-            continue;
-        strcpy(copy, peer);
-        h[n++] = (struct holder){copy, p};
+        const char *copy = fdl_region_strdup(&r->region, peer);
+        if (copy)
+            h[n++] = (struct holder){copy, p};
     }
     if (!h)
         return;
@@ -485,6 +505,23 @@ static void duplicate_clients(struct fdl_report *r)
 
 static void never_closed(struct fdl_report *r)
 {
+    /* What each place holds, in one pass: its first descriptor, and whether all go to its
+     * first one's peer. */
+    for (size_t i = 0; i < r->nleaks; i++) {
+        const struct fdl_rep_fd *e = &r->leaks[i];
+        size_t p = e->rec.site ? r->sites[e->rank].place : FDL_NO_PLACE;
+        if (p == FDL_NO_PLACE || r->places[p].claimed)
+            continue;
+        struct fdl_place *pl = &r->places[p];
+        char peer[PEER_MAX];
+        client_peer(e, peer, sizeof peer);
+        if (!pl->first) {
+            pl->first = e;
+            pl->peer = peer[0] ? fdl_region_strdup(&r->region, peer) : 0;
+        } else if (pl->peer && strcmp(pl->peer, peer)) {
+            pl->peer = 0;
+        }
+    }
     for (size_t p = 0; p < r->nplaces; p++) {
         struct fdl_place *pl = &r->places[p];
         if (!pl->open || pl->claimed)
@@ -494,29 +531,16 @@ static void never_closed(struct fdl_report *r)
                                     "owner's close), or keep it in one object whose close is called");
         if (!f)
             return;
-        /* What it holds: one peer or one kind, named by its first descriptor. */
-        const struct fdl_rep_fd *first = 0;
-        bool one_peer = true;
-        char peer[PEER_MAX] = "", other[PEER_MAX];
-        for (size_t i = 0; i < r->nleaks; i++) {
-            const struct fdl_rep_fd *e = &r->leaks[i];
-            if (!e->rec.site || r->sites[e->rank].place != p)
-                continue;
-            client_peer(e, first ? other : peer, PEER_MAX);
-            if (!first)
-                first = e;
-            else if (strcmp(peer, other))
-                one_peer = false;
-        }
+        const struct fdl_rep_fd *first = pl->first;
         add_site(f, p, pl->open, pl->created, pl->closed);
         f->open = pl->open;
         f->created = pl->created;
         f->closed = pl->closed;
         f->oldest = pl->oldest;
         struct fdl_buf b;
-        if (one_peer && peer[0]) {
+        if (pl->peer) {
             fdl_buf_init_mem(&b, f->peer, sizeof f->peer);
-            fdl_buf_puts(&b, peer);
+            fdl_buf_puts(&b, pl->peer);
             fdl_buf_cstr(&b);
         }
         fdl_buf_init_mem(&b, f->title, sizeof f->title);

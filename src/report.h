@@ -58,6 +58,8 @@ struct fdl_place {
     int growing;
     double per_hour;
     bool claimed;                   /* named by a finding already */
+    const struct fdl_rep_fd *first; /* its first listed descriptor … */
+    const char *peer;               /* … and the peer all of them go to (NULL: none or mixed) */
 };
 
 #define FDL_FINDING_SITES 8

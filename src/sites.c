@@ -215,12 +215,15 @@ void fdl_sites_snapshot(void)
     __atomic_store_n(&snapping, 0, __ATOMIC_RELEASE);
 }
 
+void fdl_sites_forked(void) { __atomic_store_n(&snapping, 0, __ATOMIC_RELAXED); }
+
 void fdl_sites_maybe_snapshot(uint64_t now)
 {
     uint64_t due = __atomic_load_n(&next_snap_ns, __ATOMIC_RELAXED);
     if (__builtin_expect(now < due, 1))
         return;
-    double every = fdl_config()->snapshot;
+    /* With FDLEAK_INTERVAL the interval thread takes them, in step with its reports. */
+    double every = fdl_config()->interval > 0 ? 0 : fdl_config()->snapshot;
     if (every <= 0) {
         __atomic_store_n(&next_snap_ns, UINT64_MAX, __ATOMIC_RELAXED);
         return;

@@ -66,6 +66,8 @@ void *fdl_intern(void *_Atomic *slots, unsigned cap, _Atomic unsigned *count, ui
  * maybe_snapshot is async-signal-safe and cheap when nothing is due (one load). */
 void fdl_sites_snapshot(void);
 void fdl_sites_maybe_snapshot(uint64_t now_ns);
+/* In a fork child: a snapshot another thread of the parent was taking does not exist here. */
+void fdl_sites_forked(void);
 /* The ring as it is now: its generation, how many snapshots it holds and their monotonic
  * times, oldest first; then a site's open counts at those snapshots (a snapshot landing in
  * between may make the newest count one snapshot newer than its time). */

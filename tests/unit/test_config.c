@@ -65,6 +65,19 @@ static void test_live(void)
     CHECK_EQ(c.interval * 1000, 250);
     CHECK_EQ(c.threshold, -50);
     CHECK_EQ(c.growth_k, 5);
+    const char *fi[] = {"FDLEAK_SNAPSHOT=0.5", "FDLEAK_CHURN_MIN=5", "FDLEAK_CHURN_LIFE=0.01", NULL};
+    CHECK_EQ(parse(fi, &c, msg, sizeof msg), 0);
+    CHECK_EQ(c.snapshot * 10, 5);
+    CHECK_EQ(c.churn_min, 5);
+    CHECK_EQ(c.churn_life * 1000, 10);
+    const char *off[] = {"FDLEAK_SNAPSHOT=off", NULL};
+    CHECK_EQ(parse(off, &c, msg, sizeof msg), 0);
+    CHECK_EQ(c.snapshot, 0);
+    const char *none[] = {NULL};
+    CHECK_EQ(parse(none, &c, msg, sizeof msg), 0);
+    CHECK_EQ(c.snapshot, 10);
+    CHECK_EQ(c.churn_min, 20);
+    CHECK_EQ(c.churn_life, 1);
     const char *py[] = {"FDLEAK_PYDEPTH=0", "FDLEAK_PYORIGIN=0", "FDLEAK_SUPPRESS=/a:/b", "FDLEAK_DEFAULT_SUPPRESS=0", NULL};
     CHECK_EQ(parse(py, &c, msg, sizeof msg), 0);
     CHECK_EQ(c.pydepth, 0);
@@ -127,6 +140,10 @@ static void test_invalid(void)
         {"FDLEAK_PYDEPTH=65", "FDLEAK_PYDEPTH"},  {"FDLEAK_PYDEPTH=-1", "FDLEAK_PYDEPTH"},
         {"FDLEAK_PYDEPTH=all", "FDLEAK_PYDEPTH"}, {"FDLEAK_PYORIGIN=yes", "FDLEAK_PYORIGIN"},
         {"FDLEAK_DEFAULT_SUPPRESS=no", "FDLEAK_DEFAULT_SUPPRESS"},
+        {"FDLEAK_SNAPSHOT=0", "FDLEAK_SNAPSHOT"}, {"FDLEAK_SNAPSHOT=nan", "FDLEAK_SNAPSHOT"},
+        {"FDLEAK_SNAPSHOT=10s", "FDLEAK_SNAPSHOT"}, {"FDLEAK_CHURN_MIN=1", "FDLEAK_CHURN_MIN"},
+        {"FDLEAK_CHURN_MIN=many", "FDLEAK_CHURN_MIN"}, {"FDLEAK_CHURN_LIFE=0", "FDLEAK_CHURN_LIFE"},
+        {"FDLEAK_CHURN_LIFE=inf", "FDLEAK_CHURN_LIFE"}, {"FDLEAK_CHURN_LIFE=1e9", "FDLEAK_CHURN_LIFE"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *env[] = {cases[i].var, NULL};

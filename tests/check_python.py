@@ -47,7 +47,8 @@ def parse_markers(paths):
                 if not m:
                     continue
                 spec = {"count": 1, "fn": None, "calls": [], "origin": False, "child": False}
-                for tok in m.group(1).split():
+                # a FINDING marker (check_findings.py) may follow on the same line
+                for tok in m.group(1).split("FINDING")[0].split():
                     if re.fullmatch(r"x\d+", tok):
                         spec["count"] = int(tok[1:])
                     elif tok == "any":

@@ -3,6 +3,7 @@
 #define FDL_TRIGGER_H
 
 #include <signal.h>
+#include <stdbool.h>
 
 struct fdl_region;
 
@@ -13,6 +14,10 @@ void fdl_exit_now(int *status);
 /* The exit report, once per process image; returns FDLEAK_EXITCODE when leaks were found and
  * a code is set, else -1. signame: the fatal signal, or NULL. Async-signal-safe. */
 int fdl_exit_report(const char *signame);
+
+/* Whether this process image wrote its exit report: later interval reports would describe
+ * the teardown, not the program. */
+bool fdl_exit_reported(void);
 
 /* Start-up: report-then-die handlers for the default-action fatal signals, the report signal
  * (FDLEAK_SIGNAL); the live triggers (interval thread, threshold, EMFILE reserve). */

@@ -57,6 +57,8 @@ static int exit_report(const char *signame, bool keep_blocked)
 
 int fdl_exit_report(const char *signame) { return exit_report(signame, false); }
 
+bool fdl_exit_reported(void) { return __atomic_load_n(&reported, __ATOMIC_ACQUIRE); }
+
 /* CPython ran the program's atexit callbacks and now tears modules down, closing every socket
  * and file the program left open: the exit report is taken here, before the first of them. */
 static void on_py_finalizing(void) { fdl_exit_report(0); }

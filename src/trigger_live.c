@@ -39,7 +39,7 @@ static void *interval_main(void *arg)
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, 0) == EINTR)
             ;
         fdl_sites_snapshot();
-        if (cfg->interval_reports) {
+        if (cfg->interval_reports && !fdl_exit_reported()) {
             struct fdl_report_opts o = {.trigger = "interval"};
             fdl_report_now(&o);
         }

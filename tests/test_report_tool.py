@@ -16,6 +16,10 @@ at one site (open_null, called from two lines: two sites, one key) and once with
 - baseline then check on the same reports: exit 0 and the one-line summary; the extra site:
   exit 1 naming its key, headline and process; malformed or missing inputs and bad options:
   exit 2 with one line; `fdleak -- report` still runs a program called report.
+- --html: a report without the newer fields (findings, snapshots, lifetimes, peers) renders;
+  text from a report (a function named <script>…, quotes, control characters, a lone
+  surrogate) is escaped; two reports of one process make a chart; malformed new fields, an
+  unwritable page or a missing value exit 2 with one line and write nothing.
 Every failure prints what was expected and what came. Exit status 0 when all pass, 1 if not.
 """
 
@@ -163,6 +167,8 @@ def normalize(text):
     text = re.sub(r"age [0-9.]+s", "age As", text)
     text = re.sub(r"\[\d+\]", "[I]", text)
     text = re.sub(r"/tmp/tmp\w+", "/tmp/tmpNAME", text)
+    text = re.sub(r"[0-9.]+ (µs|ms|s|min|h)\b", "T", text)  # durations in finding titles
+    text = re.sub(r"\+[0-9]+ per hour", "+R per hour", text)
     return text.replace("(FDLEAK_FORMAT=json lists them)", "(in the JSON report)")
 
 
@@ -215,6 +221,8 @@ def check_symbolize(e, report_path, open_line):
         for f in site["native"]:
             f["file"] = None
             f["line"] = None
+        site.pop("at", None)  # the library's labels carry file:line too
+    data.pop("findings", None)
     stripped = os.path.join(e.tmp, "stripped.json")
     with open(stripped, "w", encoding="utf-8") as f:
         json.dump(data, f)
@@ -450,6 +458,155 @@ def check_errors(e, good_report, good_dir):
     expect("report of a directory: status", status, 0)
 
 
+# ---------------------------------------------------------------- --html
+
+HOSTILE = "<script>alert(1)</script>"
+
+# fields newer than the reports --html must still render
+NEW_TOP = ("findings", "snapshot_times")
+NEW_SITE = ("at", "lifetime", "peers", "history")
+
+
+def old_report(data):
+    """DATA as an fdleak from before findings, snapshots, lifetimes and peers wrote it."""
+    data = json.loads(json.dumps(data))
+    for name in NEW_TOP:
+        data.pop(name, None)
+    for s in data["sites"]:
+        for name in NEW_SITE:
+            s.pop(name, None)
+    return data
+
+
+def write_json(path, data):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+    return path
+
+
+def html_page(e, what, *args):
+    """fdleak report --html PAGE ARGS: the page's text, or None after a failure."""
+    page = os.path.join(e.tmp, "html", what + ".html")
+    status, out, err = e.tool("report", "--html", page, *args)
+    expect("report --html (%s): status (stderr %r)" % (what, err), status, 0)
+    expect("report --html (%s): nothing on stdout or stderr" % what, out + err, "")
+    if status != 0 or not os.path.isfile(page):
+        return None
+    with open(page, encoding="utf-8") as f:
+        return f.read()
+
+
+def check_html(e, report_path, snapshot, open_line):
+    """--html: a report from before the new fields renders; text from the report is escaped
+    (a function named like a script, control characters, quotes, lone surrogates); interval
+    reports of one process make a chart; bad input exits 2 with one line and writes nothing."""
+    os.makedirs(os.path.join(e.tmp, "html"), exist_ok=True)
+    good = load(report_path)
+
+    # a report from before findings: its sites still have their headline, "no findings"
+    old = write_json(os.path.join(e.tmp, "html", "old.json"), old_report(good))
+    page = html_page(e, "old", old)
+    if page is not None:
+        for needle in ("No findings (these reports predate findings).",
+                       '<table id="sites-table"', "open_null (leak.c:%d)" % open_line,
+                       'data-ready', "default-src 'none'"):
+            expect_in("--html of an old report shows %r" % needle, needle, page)
+        if "http://" in page or "https://" in page:
+            fail("--html of an old report: no http(s) references", "none", "one")
+
+    # hostile text everywhere a report carries text
+    data = json.loads(json.dumps(good))
+    site = next(s for s in data["sites"] if s["id"] == data["leaks"][0]["site"])
+    site["native"][0]["function"] = HOSTILE
+    site["native"][0]["file"] = 'we"ird&<b>\x01\udc80.c'
+    data["argv"].append("<img src=x onerror=alert(2)>")
+    data["leaks"][0]["desc"] = "</td></tr></table>" + HOSTILE
+    site["at"] = HOSTILE + " (x.c:1)"
+    site["peers"] = [{"peer": "/run/" + HOSTILE, "role": "client", "type": "stream",
+                      "created": 1, "closed": 0, "open": 1}]
+    data["findings"] = [{"pattern": '"><script>alert(3)</script>', "title": HOSTILE,
+                         "sites": [{"at": HOSTILE, "ids": [site["id"]], "open": 1,
+                                    "created": 1, "closed": 0}],
+                         "peer": HOSTILE, "evidence": {HOSTILE: HOSTILE, "n": 1},
+                         "advice": HOSTILE}]
+    hostile = write_json(os.path.join(e.tmp, "html", "hostile.json"), data)
+    page = html_page(e, "hostile", hostile)
+    if page is not None:
+        # only the page's own two scripts, and no element from the report
+        expect("--html: script elements (the page's own two)", page.count("<script"), 2)
+        for raw in ("alert(1)</script>", "<img", "</td></tr></table><", '"><script',
+                    "alert(3)</script>", "\x01", "<b>"):
+            if raw in page:
+                fail("--html escapes report text: %r appears raw" % raw, "escaped", raw)
+        for escaped in ("&lt;script&gt;alert(1)&lt;/script&gt;",
+                        "&lt;img src=x onerror=alert(2)&gt;",
+                        "we&quot;ird&amp;&lt;b&gt;\\x01\ufffd.c",
+                        "&quot;&gt;&lt;script&gt;alert(3)"):
+            expect_in("--html shows report text escaped", escaped, page)
+        expect_in("--html: an unknown pattern gets the plain badge", 'class="badge p-other"', page)
+
+    # reports of one process over time (as --interval writes them): a chart of their sites
+    series = []
+    for k, path in enumerate(sorted(snapshot, key=lambda p: load(p)["seq"])):
+        r = old_report(load(path))
+        r["time"] = 1700000000.0 + k
+        series.append(write_json(os.path.join(e.tmp, "html", "series-%d.json" % k), r))
+    page = html_page(e, "series", *series)
+    lines = len({s["id"] for path in series for s in load(path)["sites"] if s.get("open")})
+    if page is not None:
+        for needle in ('<svg class="chart"', "<polyline", "(2 reports, %d busiest site%s)" % (
+                lines, "" if lines == 1 else "s"),
+                       "1 earlier snapshot left out", "seconds since 2023-11-14 22:13:20 UTC"):
+            expect_in("--html of two reports of one process: %r" % needle, needle, page)
+
+    # bad input: status 2, one line, no page
+    bad = os.path.join(e.tmp, "html", "bad")
+    os.makedirs(bad, exist_ok=True)
+
+    def broken(name, change):
+        d = json.loads(json.dumps(good))
+        change(d)
+        return write_json(os.path.join(bad, name + ".json"), d)
+
+    cases = [
+        (broken("findings-str", lambda d: d.update(findings="x")),
+         "findings is not a list of objects"),
+        (broken("finding-ids", lambda d: d.update(findings=[{"pattern": "growing",
+                                                             "sites": [{"ids": ["a"]}]}])),
+         "findings[0].sites[0].ids is not a list of integers"),
+        (broken("evidence", lambda d: d.update(findings=[{"evidence": {"k": [1]}}])),
+         "findings[0].evidence is not an object of numbers and strings"),
+        (broken("history", lambda d: d["sites"][0].update(history="x")),
+         "sites[0].history is not a list of numbers"),
+        (broken("lifetime", lambda d: d["sites"][0].update(lifetime={"median_s": "1"})),
+         "sites[0].lifetime.median_s is not a number"),
+        (broken("snapshots", lambda d: d.update(snapshot_times=[1, "2"])),
+         "snapshot_times is not a list of numbers"),
+        (os.path.join(e.tmp, "bad", "broken.json"), "not valid JSON"),
+    ]
+    out_page = os.path.join(bad, "page.html")
+    for path, message in cases:
+        status, out, err = e.tool("report", "--html", out_page, path)
+        what = "fdleak report --html … %s" % os.path.basename(path)
+        expect("%s: status" % what, status, 2)
+        expect("%s: one line on stderr (%r)" % (what, err), len(err.splitlines()), 1)
+        expect_in("%s: message" % what, message, err)
+        if os.path.exists(out_page):
+            fail("%s: no page written" % what, "no %s" % out_page, "it exists")
+            os.unlink(out_page)
+    status, out, err = e.tool("report", "--html", os.path.join(bad, "no-such-dir", "p.html"),
+                              report_path)
+    expect("report --html into a missing directory: status", status, 2)
+    expect_in("report --html into a missing directory: message", "cannot write", err)
+    expect("report --html into a missing directory: one line", len(err.splitlines()), 1)
+    status, out, err = e.tool("report", report_path, "--html")
+    expect("report … --html without a value: status", status, 2)
+    expect_in("report … --html without a value: message", "option --html needs a value", err)
+    status, out, err = e.tool("report", "--html", "-", report_path)
+    expect("report --html - : status (stderr %r)" % err, status, 0)
+    expect("report --html - : the page on stdout", out[:15], "<!DOCTYPE html>")
+
+
 def check_launcher(e):
     """Only the first word dispatches: after -- a program called report runs."""
     bindir = os.path.join(e.tmp, "bin")
@@ -524,6 +681,7 @@ def main():
     check_snapshots(e, snapshot, first)
     check_baseline(e, first, second, open_line, pipe_line)
     check_errors(e, first[0], os.path.dirname(first[0]))
+    check_html(e, first[0], snapshot, open_line)
     check_launcher(e)
 
     if failures:
@@ -533,7 +691,7 @@ def main():
         print("kept %s" % tmp)
     else:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("ok: report, --symbolize, --merge, baseline, check, errors, launcher")
+    print("ok: report, --symbolize, --merge, --html, baseline, check, errors, launcher")
     return 0
 
 

@@ -506,19 +506,39 @@ def render_report(report):
 
 # ---------------------------------------------------------------- --merge
 
-def render_merged(reports):
-    """The reports of a process tree as one: the tree, then the leaks grouped by site key."""
-    left_out = len(reports) - len(counted(reports))
-    reports = counted(reports)
-    procs = {}                  # pid -> its reports, in time order
+def process_tree(reports):
+    """[(depth, report)]: each process under its parent (its reports in time order), for --merge
+    and the page."""
+    procs = {}
     for r in sorted(reports, key=lambda r: r.data.get("time") or 0):
         procs.setdefault(r.pid, []).append(r)
     children = {}
     for pid, rs in procs.items():
-        ppid = rs[0].ppid
-        if ppid in procs and ppid != pid:
-            children.setdefault(ppid, []).append(pid)
+        if rs[0].ppid in procs and rs[0].ppid != pid:
+            children.setdefault(rs[0].ppid, []).append(pid)
+    out, seen = [], set()
 
+    def walk(pid, depth):
+        if pid in seen:     # pid reuse could make a cycle: show each process once
+            return
+        seen.add(pid)
+        out.extend((depth, r) for r in procs[pid])
+        for child in sorted(children.get(pid, [])):
+            walk(child, depth + 1)
+
+    for pid in sorted(procs):
+        if procs[pid][0].ppid not in procs or procs[pid][0].ppid == pid:
+            walk(pid, 0)
+    for pid in sorted(procs):   # in a cycle of parents, no process is a root
+        walk(pid, 0)
+    return out
+
+
+def render_merged(reports):
+    """The reports of a process tree as one: the tree, then the leaks grouped by site key."""
+    left_out = len(reports) - len(counted(reports))
+    reports = counted(reports)
+    npids = len({r.pid for r in reports})
     # groups: key -> {"site": the first site seen, "by_proc": {(pid, command): n},
     # "fds": [(leak, pid)]}; a pid that exec'd ran two commands, each with its own leaks.
     # No created/closed sums: a fork child's counters include what its parent created.
@@ -534,29 +554,14 @@ def render_merged(reports):
     total = sum(len(r.leaks) for r in reports)
     out = ["fdleak: %s leaked from %s in %s (%s)" % (
         plural(total, "descriptor", "descriptors"), plural(len(groups), "site", "sites"),
-        plural(len(procs), "process", "processes"), plural(len(reports), "report", "reports") +
+        plural(npids, "process", "processes"), plural(len(reports), "report", "reports") +
         ("; %s left out" % plural(left_out, "earlier snapshot", "earlier snapshots")
          if left_out else "")),
         "fdleak:", "fdleak: process tree:"]
 
-    seen = set()
-
-    def walk(pid, depth):
-        if pid in seen:     # pid reuse could make a cycle: show each process once
-            return
-        seen.add(pid)
-        for r in procs[pid]:
-            out.append("fdleak:    %spid %d  %-9s %-9s %s" % (
-                "   " * depth, pid, r.trigger, plural(len(r.leaks), "leak", "leaks"),
-                r.command()))
-        for child in sorted(children.get(pid, [])):
-            walk(child, depth + 1)
-
-    for pid in sorted(procs):
-        if procs[pid][0].ppid not in procs or procs[pid][0].ppid == pid:
-            walk(pid, 0)
-    for pid in sorted(procs):   # in a cycle of parents, no process is a root
-        walk(pid, 0)
+    for depth, r in process_tree(reports):
+        out.append("fdleak:    %spid %d  %-9s %-9s %s" % (
+            "   " * depth, r.pid, r.trigger, plural(len(r.leaks), "leak", "leaks"), r.command()))
 
     order = sorted(groups, key=lambda k: (-len(groups[k]["fds"]), k is None, k or ""))
     for key in order:
@@ -790,31 +795,6 @@ def html_evidence(key, v):
     return "<code>%s</code>" % esc(v)
 
 
-def html_tree(reports):
-    """[(depth, report)]: each process under its parent, as --merge prints the tree."""
-    procs = {}
-    for r in sorted(reports, key=lambda r: r.data.get("time") or 0):
-        procs.setdefault(r.pid, []).append(r)
-    children = {}
-    for pid, rs in procs.items():
-        if rs[0].ppid in procs and rs[0].ppid != pid:
-            children.setdefault(rs[0].ppid, []).append(pid)
-    out, seen = [], set()
-
-    def walk(pid, depth):
-        if pid in seen:     # pid reuse could make a cycle: show each process once
-            return
-        seen.add(pid)
-        out.extend((depth, r) for r in procs[pid])
-        for child in sorted(children.get(pid, [])):
-            walk(child, depth + 1)
-
-    for pid in sorted(procs):
-        if procs[pid][0].ppid not in procs or procs[pid][0].ppid == pid:
-            walk(pid, 0)
-    for pid in sorted(procs):   # in a cycle of parents, no process is a root
-        walk(pid, 0)
-    return out
 
 
 def html_series(report, all_reports):
@@ -1013,7 +993,7 @@ def html_badge(pattern):
 
 def render_html(all_reports):
     reports = counted(all_reports)
-    tree = html_tree(reports)
+    tree = process_tree(reports)
     order = [r for _, r in tree]
     pids = sorted({r.pid for r in reports})
     several = len(pids) > 1

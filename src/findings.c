@@ -259,14 +259,10 @@ static void build_places(struct ctx *c)
 static struct fdl_finding *add(struct fdl_report *r, const char *pattern, const char *advice)
 {
     if (r->nfindings == r->capfindings) {
-        size_t cap = r->capfindings ? r->capfindings * 2 : 8;
-        struct fdl_finding *n = fdl_region_alloc(&r->region, cap * sizeof *n);
+        struct fdl_finding *n = fdl_region_grow(&r->region, r->findings, r->nfindings, &r->capfindings, sizeof *n);
         if (!n)
             return 0;
-        if (r->findings)
-            memcpy(n, r->findings, r->nfindings * sizeof *n);
         r->findings = n;
-        r->capfindings = cap;
     }
     struct fdl_finding *f = &r->findings[r->nfindings++];
     memset(f, 0, sizeof *f);

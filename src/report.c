@@ -50,14 +50,10 @@ struct vec {
 static struct fdl_rep_fd *vec_push(struct fdl_region *r, struct vec *a)
 {
     if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 64;
-        struct fdl_rep_fd *nv = fdl_region_alloc(r, cap * sizeof *nv);
+        struct fdl_rep_fd *nv = fdl_region_grow(r, a->v, a->n, &a->cap, sizeof *nv);
         if (!nv)
             return 0;
-        if (a->v)
-            memcpy(nv, a->v, a->n * sizeof *nv);
         a->v = nv;
-        a->cap = cap;
     }
     struct fdl_rep_fd *e = &a->v[a->n++];
     memset(e, 0, sizeof *e);

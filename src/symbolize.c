@@ -58,19 +58,6 @@ struct fdl_symbolizer {
     size_t nentries;
 };
 
-/* Grows an array held in a region: the old copy stays behind until the region is freed. */
-static void *grow(struct fdl_region *r, void *old, size_t n, size_t *cap, size_t size)
-{
-    size_t ncap = *cap ? *cap * 2 : 64;
-    void *p = fdl_region_alloc(r, ncap * size);
-    if (!p)
-        return 0;
-    if (old)
-        memcpy(p, old, n * size);
-    *cap = ncap;
-    return p;
-}
-
 static uintptr_t hex(const char **p)
 {
     uintptr_t v = 0;
@@ -105,7 +92,7 @@ static void map_line(struct fdl_symbolizer *s, char *line)
     struct module *m = s->nmods ? &s->mods[s->nmods - 1] : 0;
     if (!m || strcmp(m->path, path)) {
         if (s->nmods == s->capmods) {
-            struct module *nm = grow(s->region, s->mods, s->nmods, &s->capmods, sizeof *nm);
+            struct module *nm = fdl_region_grow(s->region, s->mods, s->nmods, &s->capmods, sizeof *nm);
             if (!nm)
                 return;
             s->mods = nm;
@@ -242,7 +229,7 @@ static void load_module(struct fdl_symbolizer *s, struct module *m)
                 sy[k].st_name >= strsh->sh_size || str[strsh->sh_size - 1])
                 continue;
             if (m->nsyms == cap) {
-                struct sym *ns = grow(s->region, m->syms, m->nsyms, &cap, sizeof *ns);
+                struct sym *ns = fdl_region_grow(s->region, m->syms, m->nsyms, &cap, sizeof *ns);
                 if (!ns)
                     return;
                 m->syms = ns;

@@ -340,6 +340,18 @@ void *fdl_region_alloc(struct fdl_region *r, size_t size)
     return p;
 }
 
+void *fdl_region_grow(struct fdl_region *r, void *old, size_t n, size_t *cap, size_t size)
+{
+    size_t ncap = *cap ? *cap * 2 : 64;
+    void *p = fdl_region_alloc(r, ncap * size);
+    if (!p)
+        return 0;
+    if (old)
+        memcpy(p, old, n * size);
+    *cap = ncap;
+    return p;
+}
+
 char *fdl_region_strdup(struct fdl_region *r, const char *s)
 {
     if (!s)

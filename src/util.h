@@ -61,6 +61,9 @@ struct fdl_region {
 };
 void *fdl_region_alloc(struct fdl_region *r, size_t size);
 char *fdl_region_strdup(struct fdl_region *r, const char *s);
+/* A bigger copy (twice the capacity, 64 at first) of an array of n elements held in a region,
+ * *cap updated; the old copy stays behind until the region is freed. NULL when out of memory. */
+void *fdl_region_grow(struct fdl_region *r, void *old, size_t n, size_t *cap, size_t size);
 void fdl_region_free(struct fdl_region *r);
 
 /* In-place heapsort: qsort may call malloc. Async-signal-safe. */

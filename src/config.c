@@ -212,10 +212,10 @@ int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char
     }
     if ((v = getenv_fn("FDLEAK_CHURN_LIFE")) && *v) {
         double d;
-        if (parse_seconds(v, 0.000001, 86400, &d))
+        if (parse_seconds(v, 0.000001, 3600, &d)) /* lifetimes are told apart up to 36 min */
             cfg->churn_life = d;
         else
-            bad++, complain(errfd, "FDLEAK_CHURN_LIFE", v, "seconds, from 0.000001 to 86400", "1");
+            bad++, complain(errfd, "FDLEAK_CHURN_LIFE", v, "seconds, from 0.000001 to 3600", "1");
     }
     if ((v = getenv_fn("FDLEAK_PYDEPTH")) && *v) {
         if (parse_int(v, 0, FDL_PYDEPTH_MAX, &n_))

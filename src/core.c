@@ -455,12 +455,8 @@ static uint32_t flow_of(const struct fdl_slot *s, const struct sockaddr *peer, s
         return s->flow;
     bool accepted = s->via && !strncmp(s->via, "accept", 6);
     unsigned kind = (accepted ? FDL_FLOW_SERVER : FDL_FLOW_CLIENT) | (s->flags & FDL_F_DGRAM ? FDL_FLOW_DGRAM : 0);
-    uint32_t h = accepted ? fdl_flow_handle(s->site, kind, (const void *)s->local, s->local_len)
-                          : fdl_flow_handle(s->site, kind, peer, len);
-    struct fdl_flow *f = fdl_flow_at(h);
-    if (f)
-        __atomic_fetch_add(&f->created, 1, __ATOMIC_RELAXED);
-    return h;
+    return accepted ? fdl_flow_handle(s->site, kind, (const void *)s->local, s->local_len)
+                    : fdl_flow_handle(s->site, kind, peer, len);
 }
 
 static void note_addr(int fd, const struct sockaddr *a, socklen_t len, bool peer)
@@ -469,20 +465,26 @@ static void note_addr(int fd, const struct sockaddr *a, socklen_t len, bool peer
     if (!s || !a || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN)
         return;
     int saved = errno;
-    uint32_t flow = peer ? flow_of(s, a, len) : 0;
+    uint32_t had = s->flow, flow = peer ? flow_of(s, a, len) : 0;
     size_t cap = peer ? FDL_ADDR_PEER_MAX : FDL_ADDR_LOCAL_MAX;
     if (len > cap)
         len = peer ? (socklen_t)cap : 0; /* a long unix path still names the peer; truncated */
     fdl_slot_write_begin(s);
-    if (peer) {
+    /* Closed (and perhaps reused) since the check above, by a signal handler or another
+     * thread: the address belongs to no descriptor now. */
+    bool open = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == FDL_SLOT_OPEN;
+    if (open && peer) {
         memcpy(s->peer, a, len);
         s->peer_len = (uint8_t)len;
         __atomic_store_n(&s->flow, flow, __ATOMIC_RELAXED);
-    } else {
+    } else if (open) {
         memcpy(s->local, a, len);
         s->local_len = (uint8_t)len;
     }
     fdl_slot_write_end(s);
+    struct fdl_flow *f = open && flow != had ? fdl_flow_at(flow) : 0;
+    if (f) /* counted once the descriptor carries it, so its close is counted against it */
+        __atomic_fetch_add(&f->created, 1, __ATOMIC_RELAXED);
     errno = saved;
 }
 

@@ -1,12 +1,15 @@
 /* findings.c — the resource anti-patterns a report names. A finding is about a place — the
  * app frame, the line of the program's own code where descriptors are created — since one
  * line can make several sites (other native paths into it, the interpreter's specialised
- * instructions). Patterns, most urgent first; a place named by one is not named again:
- *   growing             its open count rose at each of the last FDLEAK_GROWTH snapshots;
- *   never-closed        (exit reports) it still holds descriptors at exit;
- *   duplicate-clients   two or more places hold stream connections to one peer right now;
+ * instructions). A place gets at most one finding; they are decided in this order:
+ *   growing             its open count rose over the last FDLEAK_GROWTH snapshots, is still
+ *                       that high, and it holds descriptors of this process's own;
  *   pool-per-operation  it opened at least FDLEAK_CHURN_MIN stream connections to one peer,
- *                       closed nearly all (9 in 10), median life under FDLEAK_CHURN_LIFE. */
+ *                       closed nearly all (9 in 10), median life under FDLEAK_CHURN_LIFE;
+ *   duplicate-clients   two or more places hold stream connections to one peer right now
+ *                       (connections fdleak saw made, or sockets it saw created: not dups);
+ *   never-closed        (exit reports) it still holds descriptors at exit.
+ * They are listed most urgent first: growing, never-closed, duplicate-clients, pool-per-op. */
 #include "findings.h"
 #include "capture_python.h"
 #include "config.h"
@@ -119,19 +122,31 @@ static int cmp_flow(const void *a, const void *b)
 
 /* Its open count rose over the snapshots the growth test looks at: it may be (part of) a
  * growing place. */
-static bool rising(const struct fdl_report *r, const struct fdl_site *s)
+static bool rising(const struct fdl_report *r, const struct fdl_rep_site *s)
 {
-    unsigned k = (unsigned)fdl_config()->growth_k;
-    uint32_t h[FDL_SNAP_RING];
-    if (r->snap.n < k)
-        return false;
-    fdl_site_history(s, &r->snap, h);
-    return h[r->snap.n - 1] > h[r->snap.n - k];
+    unsigned k = (unsigned)fdl_config()->growth_k, n = r->snap.n;
+    return s->hist && n >= k && s->hist[n - 1] > s->hist[n - k];
 }
 
 void fdl_findings_prepare(struct fdl_report *r)
 {
-    fdl_snapshot_view(&r->snap);
+    /* Every site's history copied at once, right after the view: a snapshot taken while the
+     * report is built must not mix into it. */
+    uint32_t *h = r->sites ? fdl_region_alloc(&r->region, r->nsites * (FDL_SNAP_RING - 1) * sizeof *h) : 0;
+    for (int tries = 0;; tries++) {
+        fdl_snapshot_view(&r->snap);
+        for (size_t k = 0; h && k < r->nsites; k++)
+            if (r->sites[k].site) {
+                r->sites[k].hist = h + k * r->snap.n;
+                fdl_site_history(r->sites[k].site, &r->snap, r->sites[k].hist);
+            }
+        if (fdl_snapshot_view_held(&r->snap))
+            break;
+        if (tries == 3) { /* snapshots faster than we read: no growth in this report */
+            r->snap.n = 0;
+            break;
+        }
+    }
     if (r->o.since || !r->sites) /* a checkpoint report is about its window's descriptors only */
         return;
     struct fdl_region *region = &r->region;
@@ -157,7 +172,7 @@ void fdl_findings_prepare(struct fdl_report *r)
             s->named = true;
     }
     for (size_t k = 0; k < r->nsites; k++)
-        if (r->sites[k].site && rising(r, r->sites[k].site))
+        if (rising(r, &r->sites[k]))
             r->sites[k].named = true;
 }
 
@@ -176,17 +191,9 @@ struct ctx {
     uint64_t (*hist)[FDL_SNAP_RING]; /* per place: summed open counts at the snapshots */
 };
 
-static size_t new_place(struct ctx *c, const char *at)
-{
-    struct fdl_report *r = c->r;
-    if (r->nplaces == c->cap)
-        return FDL_NO_PLACE;
-    struct fdl_place *pl = &r->places[r->nplaces];
-    memset(pl, 0, sizeof *pl);
-    pl->at = at;
-    return r->nplaces++;
-}
-
+/* Sites with one label are one place: for Python the app line, whatever native path led
+ * there; for native code the two innermost own frames, so that two callers of one helper
+ * stay apart while two stacks that differ only further out do not. */
 static size_t place_of(struct ctx *c, const char *at)
 {
     struct fdl_region *region = c->region;
@@ -201,7 +208,11 @@ static size_t place_of(struct ctx *c, const char *at)
     HASH_ADD_KEYPTR(hh, c->by_at, at, strlen(at), p);
     if (!p->hh.tbl)
         return FDL_NO_PLACE; /* uthash ran out of memory */
-    return new_place(c, at);
+    struct fdl_place *pl = &r->places[r->nplaces++];
+    memset(pl, 0, sizeof *pl);
+    pl->at = at;
+    pl->first_site = FDL_NO_PLACE;
+    return p->index;
 }
 
 static void build_places(struct ctx *c)
@@ -210,9 +221,9 @@ static void build_places(struct ctx *c)
     c->cap = r->nsites;
     r->places = fdl_region_alloc(&r->region, (c->cap + 1) * sizeof *r->places);
     c->hist = fdl_region_alloc(&r->region, (c->cap + 1) * sizeof *c->hist);
-    for (size_t k = 0; k < r->nsites; k++) {
+    for (size_t k = r->nsites; k-- > 0;) { /* backwards: each place lists its sites in order */
         struct fdl_rep_site *s = &r->sites[k];
-        s->place = FDL_NO_PLACE;
+        s->place = s->next_in_place = FDL_NO_PLACE;
         if (!s->site || !r->places || !c->hist || (!s->frames && !pystack(s->site)))
             continue; /* no name: no place */
         char buf[AT_MAX];
@@ -220,18 +231,16 @@ static void build_places(struct ctx *c)
         const char *at = s->at = fdl_region_strdup(&r->region, buf);
         if (!at)
             continue;
-        /* A Python place is its app line, whatever native path led there; a native site is
-         * its own place (its label may not tell two stacks through one helper apart). */
-        size_t p = s->place = pystack(s->site) ? place_of(c, at) : new_place(c, at);
+        size_t p = s->place = place_of(c, at);
         if (p == FDL_NO_PLACE)
             continue;
         struct fdl_place *pl = &r->places[p];
         pl->created += s->created;
         pl->closed += s->closed;
-        uint32_t h[FDL_SNAP_RING];
-        fdl_site_history(s->site, &r->snap, h);
-        for (unsigned i = 0; i < r->snap.n; i++)
-            c->hist[p][i] += h[i];
+        s->next_in_place = pl->first_site; /* the place's sites, for the writers */
+        pl->first_site = k;
+        for (unsigned i = 0; s->hist && i < r->snap.n; i++)
+            c->hist[p][i] += s->hist[i];
     }
     for (size_t i = 0; i < r->nleaks; i++) {
         const struct fdl_rep_fd *e = &r->leaks[i];
@@ -247,10 +256,12 @@ static void build_places(struct ctx *c)
         uint32_t v[FDL_SNAP_RING];
         for (unsigned i = 0; i < r->snap.n; i++)
             v[i] = c->hist[p][i] > UINT32_MAX ? UINT32_MAX : (uint32_t)c->hist[p][i];
-        /* … and still hold now: a count that fell since the last snapshot is not growing. */
+        /* … and still hold now (a count that fell since the last snapshot is not growing), and
+         * hold something of this process's own (a fork child's inherited descriptors are its
+         * parent's growth, not its own). */
         const struct fdl_place *pl = &r->places[p];
         r->places[p].growing = fdl_growing(v, r->snap.t, r->snap.n, k, &r->places[p].per_hour) &&
-                               pl->created - pl->closed >= v[r->snap.n - 1];
+                               pl->open && pl->created - pl->closed >= v[r->snap.n - 1];
     }
 }
 
@@ -298,8 +309,10 @@ static void client_peer(const struct fdl_rep_fd *e, char *out, size_t cap)
     if (f) {
         if (f->kind == FDL_FLOW_CLIENT)
             fdl_describe_addr(&b, (const void *)f->endpoint, f->len);
-    } else if (!strcmp(e->info.kind, "socket") && !(e->rec.flags & (FDL_F_DGRAM | FDL_F_LISTEN)) &&
-               !(e->rec.via && !strncmp(e->rec.via, "accept", 6)) && strncmp(e->info.desc, "udp", 3)) {
+    } else if (e->rec.via && !strcmp(e->rec.via, "socket") && !(e->rec.flags & (FDL_F_DGRAM | FDL_F_LISTEN)) &&
+               strncmp(e->info.desc, "udp", 3)) {
+        /* A socket() whose connect fdleak did not see: the kernel's peer. Never a dup of a
+         * connection (dup, fromfd, fdopen(dup(…))): the same client, not another one. */
         const char *p = strstr(e->info.desc, " -> ");
         if (p) {
             p += 4;
@@ -333,7 +346,7 @@ static void growing(struct fdl_report *r)
         fdl_buf_puts(&b, pl->at);
         fdl_buf_puts(&b, " keep growing: ");
         fdl_buf_u64(&b, f->open);
-        fdl_buf_puts(&b, " open, rising at each of the last ");
+        fdl_buf_puts(&b, " open, rising over the last ");
         fdl_buf_u64(&b, k);
         fdl_buf_puts(&b, " snapshots (+");
         fdl_buf_fixed(&b, pl->per_hour, 0);
@@ -362,7 +375,7 @@ static void pool_per_operation(struct ctx *c)
     for (size_t i = 0; i < r->nflows; i++) {
         const struct fdl_rep_flow *rf = &r->flows[i];
         size_t p = r->sites[rf->site].place;
-        if (rf->flow->kind != FDL_FLOW_CLIENT || !rf->closed || p == FDL_NO_PLACE)
+        if (rf->flow->kind != FDL_FLOW_CLIENT || !rf->closed || p == FDL_NO_PLACE || r->places[p].claimed)
             continue;
         struct churn k;
         memset(&k.key, 0, sizeof k.key);
@@ -398,6 +411,7 @@ static void pool_per_operation(struct ctx *c)
         fdl_describe_addr(&b, (const void *)e->sample->endpoint, e->sample->len);
         fdl_buf_cstr(&b);
         add_site(f, e->key.place, e->created - e->closed, e->created, e->closed);
+        r->places[e->key.place].claimed = true; /* its leftovers and its other peers: the same fix */
         f->created = e->created;
         f->closed = e->closed;
         f->open = e->created - e->closed;
@@ -407,8 +421,13 @@ static void pool_per_operation(struct ctx *c)
         plural(&b, e->created, "connection", "connections");
         fdl_buf_puts(&b, " to ");
         fdl_buf_puts(&b, f->peer);
-        fdl_buf_puts(&b, " opened and closed at ");
+        fdl_buf_puts(&b, e->closed == e->created ? " opened and closed at " : " opened at ");
         fdl_buf_puts(&b, r->places[e->key.place].at);
+        if (e->closed != e->created) {
+            fdl_buf_puts(&b, ", ");
+            fdl_buf_u64(&b, e->closed);
+            fdl_buf_puts(&b, " closed again");
+        }
         fdl_buf_puts(&b, " (median life ");
         fdl_buf_duration(&b, median);
         fdl_buf_puts(&b, ", p90 ");
@@ -416,16 +435,6 @@ static void pool_per_operation(struct ctx *c)
         fdl_buf_puts(&b, ")");
         fdl_buf_cstr(&b);
     }
-}
-
-/* Whether place p already has a pool-per-operation finding to peer. */
-static bool churns_to(const struct fdl_report *r, size_t p, const char *peer)
-{
-    for (size_t i = 0; i < r->nfindings; i++)
-        if (!strcmp(r->findings[i].pattern, "pool-per-operation") && r->findings[i].sites[0].place == p &&
-            !strcmp(r->findings[i].peer, peer))
-            return true;
-    return false;
 }
 
 struct holder {
@@ -447,11 +456,11 @@ static void duplicate_clients(struct fdl_report *r)
     for (size_t i = 0; h && i < r->nleaks; i++) {
         const struct fdl_rep_fd *e = &r->leaks[i];
         size_t p = e->rec.site ? r->sites[e->rank].place : FDL_NO_PLACE;
-        if (p == FDL_NO_PLACE || r->places[p].growing)
+        if (p == FDL_NO_PLACE || r->places[p].claimed)
             continue;
         char peer[PEER_MAX];
         client_peer(e, peer, sizeof peer);
-        if (!peer[0] || churns_to(r, p, peer))
+        if (!peer[0])
             continue;
         const char *copy = fdl_region_strdup(&r->region, peer);
         if (copy)

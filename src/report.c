@@ -301,6 +301,8 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
                 continue;
             rs->closed = __atomic_load_n(&rs->site->closed, __ATOMIC_ACQUIRE);
             rs->created = __atomic_load_n(&rs->site->created, __ATOMIC_ACQUIRE);
+            if (rs->closed > rs->created) /* a close racing the creation's count (misuse) */
+                rs->closed = rs->created;
             rs->growing = fdl_site_growing(rs->site, k, &rs->per_hour);
             rs->named = !r->o.shown_only || i < r->nleak_sites || rs->growing || shown_elsewhere(r, rs->site, &inh);
         }
@@ -310,7 +312,7 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
             struct fdl_rep_site *rs = &r->sites[leaks.v[i].rank];
             if (rs->site && leaks.v[i].site_created) {
                 rs->created = leaks.v[i].site_created;
-                rs->closed = leaks.v[i].site_closed;
+                rs->closed = leaks.v[i].site_closed < rs->created ? leaks.v[i].site_closed : rs->created;
             }
         }
     }

@@ -38,6 +38,8 @@ struct fdl_rep_site {
     bool named;               /* symbolized even when the text report does not list it */
     const char *at;           /* its place: app frame or innermost own frame (NULL: none) */
     size_t place;             /* index in places, FDL_NO_PLACE */
+    size_t next_in_place;     /* the next site of its place (index in sites), FDL_NO_PLACE */
+    uint32_t *hist;           /* its open count at each of snap's snapshots (NULL: none) */
     size_t first_flow, nflows; /* its connections per endpoint: flows[first_flow…] */
 };
 
@@ -53,6 +55,7 @@ struct fdl_rep_flow {
 /* A place: the sites that share one label (findings.c). */
 struct fdl_place {
     const char *at;
+    size_t first_site;              /* its sites: first_site, then their next_in_place */
     uint64_t open, created, closed; /* open: its descriptors listed in this report */
     double oldest;                  /* age of its oldest listed descriptor, seconds */
     int growing;

@@ -309,14 +309,11 @@ static void findings(const struct fdl_report *r, struct fdl_buf *b)
             fdl_buf_putc(b, ',');
             key(b, "ids");
             fdl_buf_putc(b, '[');
-            bool first = true;
-            for (size_t k = 0; k < r->nsites; k++)
-                if (r->sites[k].place == fs->place) {
-                    if (!first)
-                        fdl_buf_putc(b, ',');
-                    first = false;
-                    fdl_buf_u64(b, r->sites[k].site->id);
-                }
+            for (size_t k = r->places[fs->place].first_site; k != FDL_NO_PLACE; k = r->sites[k].next_in_place) {
+                fdl_buf_u64(b, r->sites[k].site->id);
+                if (r->sites[k].next_in_place != FDL_NO_PLACE)
+                    fdl_buf_putc(b, ',');
+            }
             fdl_buf_puts(b, "],");
             key(b, "open");
             fdl_buf_u64(b, fs->open);
@@ -499,18 +496,16 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
             peers(r, b, s);
             fdl_buf_putc(b, ',');
         }
-        uint32_t h[FDL_SNAP_RING];
-        fdl_site_history(s->site, &r->snap, h);
         unsigned nz = 0;
-        for (unsigned i = 0; i < r->snap.n; i++)
-            nz += h[i] != 0;
+        for (unsigned i = 0; s->hist && i < r->snap.n; i++)
+            nz += s->hist[i] != 0;
         if (nz) {
             key(b, "history");
             fdl_buf_putc(b, '[');
             for (unsigned i = 0; i < r->snap.n; i++) {
                 if (i)
                     fdl_buf_putc(b, ',');
-                fdl_buf_u64(b, h[i]);
+                fdl_buf_u64(b, s->hist[i]);
             }
             fdl_buf_puts(b, "],");
         }

@@ -235,11 +235,10 @@ static void findings(const struct fdl_report *r, struct fdl_buf *b)
         fdl_buf_puts(b, "\nfdleak:    site");
         fdl_buf_puts(b, f->nsites > 1 ? "s" : "");
         for (unsigned s = 0; s < f->nsites; s++)
-            for (size_t k = 0; k < r->nsites; k++)
-                if (r->sites[k].place == f->sites[s].place) {
-                    fdl_buf_putc(b, ' ');
-                    fdl_buf_u64(b, r->sites[k].site->id);
-                }
+            for (size_t k = r->places[f->sites[s].place].first_site; k != FDL_NO_PLACE; k = r->sites[k].next_in_place) {
+                fdl_buf_putc(b, ' ');
+                fdl_buf_u64(b, r->sites[k].site->id);
+            }
         fdl_buf_puts(b, "; advice: ");
         fdl_buf_puts(b, f->advice);
         fdl_buf_putc(b, '\n');

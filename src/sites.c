@@ -196,6 +196,9 @@ static uint64_t snap_ns[RING];
 static _Atomic unsigned snaps;
 static _Atomic int snapping;           /* a snapshot is being taken */
 static _Atomic uint64_t next_snap_ns;  /* lazy snapshots: when the next one is due */
+static _Atomic int thread_snaps;       /* the interval thread takes them instead */
+
+void fdl_sites_thread_snapshots(void) { __atomic_store_n(&thread_snaps, 1, __ATOMIC_RELEASE); }
 
 static void snap_one(struct fdl_site *s, void *arg)
 {
@@ -215,16 +218,26 @@ void fdl_sites_snapshot(void)
     __atomic_store_n(&snapping, 0, __ATOMIC_RELEASE);
 }
 
-void fdl_sites_forked(void) { __atomic_store_n(&snapping, 0, __ATOMIC_RELAXED); }
+/* The child's growth is its own: the parent's snapshots describe the parent, and the interval
+ * thread (not inherited) no longer takes them. */
+void fdl_sites_forked(void)
+{
+    __atomic_store_n(&snapping, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&snaps, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&thread_snaps, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&next_snap_ns, 0, __ATOMIC_RELAXED);
+}
 
 void fdl_sites_maybe_snapshot(uint64_t now)
 {
     uint64_t due = __atomic_load_n(&next_snap_ns, __ATOMIC_RELAXED);
     if (__builtin_expect(now < due, 1))
         return;
-    /* With FDLEAK_INTERVAL the interval thread takes them, in step with its reports. */
-    double every = fdl_config()->interval > 0 ? 0 : fdl_config()->snapshot;
-    if (every <= 0) {
+    /* With interval reports the interval thread takes them, in step with its reports; a child
+     * forked from such a process (no thread) takes them at the same pace itself. */
+    const struct fdl_config *cfg = fdl_config();
+    double every = cfg->interval_reports ? cfg->interval : cfg->snapshot;
+    if (__atomic_load_n(&thread_snaps, __ATOMIC_ACQUIRE) || every <= 0) {
         __atomic_store_n(&next_snap_ns, UINT64_MAX, __ATOMIC_RELAXED);
         return;
     }
@@ -239,10 +252,17 @@ void fdl_sites_maybe_snapshot(uint64_t now)
 
 void fdl_snapshot_view(struct fdl_snapview *v)
 {
+    /* Never the slot the next snapshot writes (gen % RING): a snapshot completing while the
+     * caller reads leaves the view intact. */
     v->gen = __atomic_load_n(&snaps, __ATOMIC_ACQUIRE);
-    v->n = v->gen < RING ? v->gen : RING;
+    v->n = v->gen < RING - 1 ? v->gen : RING - 1;
     for (unsigned i = 0; i < v->n; i++)
         v->t[i] = snap_ns[(v->gen - v->n + i) % RING];
+}
+
+bool fdl_snapshot_view_held(const struct fdl_snapview *v)
+{
+    return __atomic_load_n(&snaps, __ATOMIC_ACQUIRE) - v->gen <= 1;
 }
 
 void fdl_site_history(const struct fdl_site *s, const struct fdl_snapview *v, uint32_t *out)

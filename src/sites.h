@@ -13,12 +13,13 @@ struct fdl_pystack;
 
 /* Lifetimes of closed descriptors without storing each one: a count, a sum and a log-scale
  * histogram (bucket i holds [2^i, 2^(i+1)) microseconds; bucket 0 also everything shorter; the
- * last is open-ended), enough for a median and a p90 within a factor of two. Updated with
+ * last, from 2^31 µs (36 min), is open-ended), enough for a median and a p90 within a factor
+ * of two below that. Updated with
  * relaxed atomics from any thread or signal handler. */
 #define FDL_LIFE_BUCKETS 32
 struct fdl_life {
     _Atomic uint64_t count, sum_ns;
-    _Atomic uint32_t hist[FDL_LIFE_BUCKETS];
+    _Atomic uint64_t hist[FDL_LIFE_BUCKETS];
 };
 void fdl_life_add(struct fdl_life *l, uint64_t ns);
 /* Adds b's counts into a plain copy (report time). */
@@ -33,7 +34,7 @@ struct fdl_site {
     uint16_t n_extra;           /* further key words: the Python stack (capture_python.h) */
     _Atomic uint64_t created;   /* descriptors created here */
     _Atomic uint64_t closed;    /* … and released again */
-    _Atomic uint32_t hist[16];  /* open count at the last 16 snapshots (FDL_SNAP_RING, a ring) */
+    _Atomic uint32_t hist[17];  /* open count at the last snapshots (FDL_SNAP_RING, a ring) */
     struct fdl_pystack *_Atomic py; /* the Python stack's text, set once by its first creator */
     struct fdl_life life;       /* lifetimes of what was closed */
     uintptr_t frames[];         /* n_native pcs, then n_extra words */
@@ -60,23 +61,29 @@ void *fdl_intern(void *_Atomic *slots, unsigned cap, _Atomic unsigned *count, ui
                  const void *key, unsigned *at);
 
 /* Growth: a snapshot records every site's open count in a ring of the last 16. Snapshots are
- * taken every FDLEAK_SNAPSHOT seconds by whichever creation call finds one due (and by the
- * interval thread at every interval); one at a time, lock-free: a snapshot already under way
- * makes the next one skip. Readers may run anywhere and see a count at most one snapshot old.
+ * taken every FDLEAK_SNAPSHOT seconds by whichever creation call finds one due, or with
+ * interval reports by the interval thread at every interval; one at a time, lock-free: a
+ * snapshot already under way makes the next one skip. Readers may run anywhere and see a count at most one snapshot old.
  * maybe_snapshot is async-signal-safe and cheap when nothing is due (one load). */
 void fdl_sites_snapshot(void);
 void fdl_sites_maybe_snapshot(uint64_t now_ns);
 /* In a fork child: a snapshot another thread of the parent was taking does not exist here. */
 void fdl_sites_forked(void);
-/* The ring as it is now: its generation, how many snapshots it holds and their monotonic
- * times, oldest first; then a site's open counts at those snapshots (a snapshot landing in
- * between may make the newest count one snapshot newer than its time). */
-#define FDL_SNAP_RING 16
+/* The interval thread takes the snapshots from now on (lazy ones stop). */
+void fdl_sites_thread_snapshots(void);
+/* The ring as it is now: its generation, how many snapshots it holds (at most the last 16)
+ * and their monotonic times, oldest first; then a site's open counts at those snapshots. The
+ * view leaves out the slot the next snapshot overwrites, so reading a site's history soon
+ * after the view (one snapshot may complete meanwhile) stays consistent; read it once. */
+#define FDL_SNAP_RING 17
 struct fdl_snapview {
     unsigned gen, n;
     uint64_t t[FDL_SNAP_RING];
 };
 void fdl_snapshot_view(struct fdl_snapview *v);
+/* Whether what was read through v since it was taken is still what it says: at most one
+ * snapshot completed meanwhile (a reader preempted for longer reads again). */
+bool fdl_snapshot_view_held(const struct fdl_snapview *v);
 void fdl_site_history(const struct fdl_site *s, const struct fdl_snapview *v, uint32_t *out);
 /* Whether the last k values of v[0..n) strictly increase; *per_hour is the rise per hour over
  * them (t: the snapshot times). A site is growing when its history does. */

@@ -38,10 +38,11 @@ static void *interval_main(void *arg)
         }
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, 0) == EINTR)
             ;
-        fdl_sites_snapshot();
-        if (cfg->interval_reports && !fdl_exit_reported()) {
+        if (cfg->interval_reports) { /* a snapshot per report (metrics alone: lazy ones) */
+            fdl_sites_snapshot();
             struct fdl_report_opts o = {.trigger = "interval"};
-            fdl_report_now(&o);
+            if (!fdl_exit_reported()) /* after it, a report would describe the teardown */
+                fdl_report_now(&o);
         }
         if (cfg->metrics[0])
             fdl_metrics_write(cfg->metrics);
@@ -62,10 +63,13 @@ static void start_interval(void)
     pthread_sigmask(SIG_BLOCK, &all, &old); /* inherited by the new thread */
     pthread_t t;
     static int warned;
-    if (pthread_create(&t, &attr, interval_main, 0))
+    if (pthread_create(&t, &attr, interval_main, 0)) {
         fdl_warn_once(&warned, "could not start the interval thread; no interval reports");
-    else
+    } else {
         pthread_setname_np(t, "fdleak");
+        if (fdl_config()->interval_reports)
+            fdl_sites_thread_snapshots();
+    }
     pthread_sigmask(SIG_SETMASK, &old, 0);
     pthread_attr_destroy(&attr);
 }

@@ -2,17 +2,21 @@
 """Findings (issue 7): a program's report must name exactly the anti-patterns marked in its
 source, each at the marked line, with the marked peer, and nothing else.
 
-    check_findings.py --lib SHIM --outdir DIR bot|clean-bot|c-demo:EXE
+    check_findings.py --lib SHIM --outdir DIR bot|clean-bot|c-demo:EXE|c-edges:EXE:MODE
 
-Markers: a comment `FINDING <pattern> [peer=redis|api]` on the line that creates the
-descriptors. Markers of one pattern are one finding per line, except duplicate-clients: all its
+Markers: a comment `FINDING <pattern> [peer=redis|api] [mode=MODE]` on the line that creates
+the descriptors (mode: only when the program runs in that mode). Markers of one pattern are one finding per line, except duplicate-clients: all its
 lines are the sites of one finding. A program without markers must have no finding (and no
 leak). Cases:
   bot        examples/bot/main.py under the launcher, with a real redis-server and the API
   clean-bot  examples/bot/clean_bot.py: the same work done right
   c-demo     examples/demo-service.c (its own servers in a thread; ports read from its stdout)
-Reports are JSON (kept in DIR); growth snapshots every 0.2 s as scripts/demo takes them.
-Beyond the match, each finding's evidence must be consistent with its pattern and settings."""
+  c-edges    tests/victims/findings_edges.c in MODE: where a finding must not fire (a dup is not
+             a second client; a leftover of churn is not named twice; a fork child does not
+             inherit its parent's growth)
+Reports are JSON (kept in DIR); growth snapshots every 0.2 s as scripts/demo takes them (0.01 s
+for c-edges). Beyond the match, each finding's evidence must be consistent with its pattern and
+settings, and the exit reports of child processes must have no finding."""
 import argparse
 import glob
 import json
@@ -26,18 +30,18 @@ BOT = os.path.join(ROOT, "examples", "bot")
 sys.path.insert(0, BOT)
 from servers import Servers, ServerError  # noqa: E402  (the demo's own server starter)
 
-MARK = re.compile(r"FINDING ([a-z-]+)(?: peer=(\w+))?")
+MARK = re.compile(r"FINDING ([a-z-]+)(?: peer=(\w+))?(?: mode=(\w+))?")
 UPDATES = 600
 
 
-def markers(paths):
-    """[(pattern, 'file:line', peer name or None)]"""
+def markers(paths, mode=None):
+    """[(pattern, 'file:line', peer name or None)] of the markers for this mode."""
     out = []
     for path in paths:
         with open(path, encoding="utf-8") as f:
             for n, line in enumerate(f, 1):
                 m = MARK.search(line)
-                if m:
+                if m and m.group(3) == mode:
                     out.append((m.group(1), "%s:%d" % (os.path.basename(path), n), m.group(2)))
     return out
 
@@ -69,7 +73,7 @@ def check_evidence(f, failures):
         failures.append("finding %s: closed %s > created %s" % (pat, e.get("closed"), e.get("created")))
     if pat == "pool-per-operation":
         if not (e.get("created", 0) >= 20 and e.get("closed", 0) * 10 >= e.get("created", 0) * 9
-                and 0 <= (e.get("median_life_s") or -1) < 1):
+                and 0 <= e.get("median_life_s", -1) < 1):
             failures.append("pool-per-operation evidence %r: expected created >= 20 (FDLEAK_CHURN_MIN), "
                             "nearly all closed, median life under 1 s" % e)
     elif pat == "growing":
@@ -109,12 +113,19 @@ def match(rep, want, ports, failures):
         failures.append("unexpected finding %s: %s" % (f.get("pattern"), f.get("title")))
 
 
-def run(cmd, env, outdir, tag, timeout=120):
+def run(cmd, env, outdir, tag, timeout=120, snapshot="0.2"):
     for old in glob.glob(os.path.join(outdir, tag + "-*.json")):
         os.unlink(old)
-    launcher = [os.path.join(ROOT, "scripts", "fdleak"), "--format", "json", "--snapshot", "0.2",
+    launcher = [os.path.join(ROOT, "scripts", "fdleak"), "--format", "json", "--snapshot", snapshot,
                 "-o", os.path.join(outdir, tag + "-%p.json"), "--"]
-    p = subprocess.run(launcher + cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    # Popen for the pid: the launcher execs the program in its own process
+    p = subprocess.Popen(launcher + cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        p.stdout_text, p.stderr_text = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise
     reports = []
     for path in sorted(glob.glob(os.path.join(outdir, tag + "-*.json"))):
         with open(path, encoding="utf-8") as f:
@@ -136,9 +147,15 @@ def main():
     tag = a.case.split(":")[0]
     try:
         with Servers() as servers:
-            if tag == "c-demo":
+            if tag == "c-edges":
+                _, exe, mode = a.case.split(":")
+                tag += "-" + mode
+                p, reports = run([exe, mode], env, a.outdir, tag, snapshot="0.01")
+                ports = {"local": 0}
+                want = expected(markers([os.path.join(ROOT, "tests", "victims", "findings_edges.c")], mode))
+            elif tag == "c-demo":
                 p, reports = run([a.case.split(":", 1)[1]], env, a.outdir, tag)
-                m = re.search(r"redis on 127\.0\.0\.1:(\d+), api on 127\.0\.0\.1:(\d+)", p.stdout)
+                m = re.search(r"redis on 127\.0\.0\.1:(\d+), api on 127\.0\.0\.1:(\d+)", p.stdout_text)
                 ports = {"redis": int(m.group(1)), "api": int(m.group(2))} if m else {}
                 want = expected(markers([os.path.join(ROOT, "examples", "demo-service.c")]))
             else:
@@ -155,12 +172,15 @@ def main():
         print("FAIL: %s" % e)
         return 1
     if p.returncode != 0:
-        failures.append("the program exited with status %d; stderr:\n%s" % (p.returncode, p.stderr[-3000:]))
+        failures.append("the program exited with status %d; stderr:\n%s" % (p.returncode, p.stderr_text[-3000:]))
     if tag != "clean-bot" and not ports:
-        failures.append("could not read the servers' ports from the program's output:\n%s" % p.stdout)
-    exits = [r for r in reports if r.get("trigger") == "exit"]
+        failures.append("could not read the servers' ports from the program's output:\n%s" % p.stdout_text)
+    exits = [r for r in reports if r.get("trigger") == "exit" and r.get("pid") == p.pid]
+    for child in (r for r in reports if r.get("trigger") == "exit" and r.get("pid") != p.pid):
+        for f in child.get("findings", []):
+            failures.append("child %s: unexpected finding %s: %s" % (child.get("pid"), f.get("pattern"), f.get("title")))
     if len(exits) != 1:
-        failures.append("expected one exit report in %s, found %d" % (a.outdir, len(exits)))
+        failures.append("expected one exit report of pid %d in %s, found %d" % (p.pid, a.outdir, len(exits)))
     else:
         rep = exits[0]
         if tag == "clean-bot" and rep.get("leaks"):

@@ -262,7 +262,9 @@ void fdl_snapshot_view(struct fdl_snapview *v)
 
 bool fdl_snapshot_view_held(const struct fdl_snapview *v)
 {
-    return __atomic_load_n(&snaps, __ATOMIC_ACQUIRE) - v->gen <= 1;
+    /* The snapshot under way when the view was taken writes the slot the view leaves out; once
+     * it completes, the next may start on the view's oldest. */
+    return __atomic_load_n(&snaps, __ATOMIC_ACQUIRE) == v->gen;
 }
 
 void fdl_site_history(const struct fdl_site *s, const struct fdl_snapview *v, uint32_t *out)

@@ -73,16 +73,16 @@ void fdl_sites_forked(void);
 void fdl_sites_thread_snapshots(void);
 /* The ring as it is now: its generation, how many snapshots it holds (at most the last 16)
  * and their monotonic times, oldest first; then a site's open counts at those snapshots. The
- * view leaves out the slot the next snapshot overwrites, so reading a site's history soon
- * after the view (one snapshot may complete meanwhile) stays consistent; read it once. */
+ * view leaves out the slot a snapshot under way writes; fdl_snapshot_view_held says whether
+ * another one completed while the caller read. */
 #define FDL_SNAP_RING 17
 struct fdl_snapview {
     unsigned gen, n;
     uint64_t t[FDL_SNAP_RING];
 };
 void fdl_snapshot_view(struct fdl_snapview *v);
-/* Whether what was read through v since it was taken is still what it says: at most one
- * snapshot completed meanwhile (a reader preempted for longer reads again). */
+/* Whether what was read through v since it was taken is still what it says: no snapshot
+ * completed meanwhile (else read again). */
 bool fdl_snapshot_view_held(const struct fdl_snapview *v);
 void fdl_site_history(const struct fdl_site *s, const struct fdl_snapview *v, uint32_t *out);
 /* Whether the last k values of v[0..n) strictly increase; *per_hour is the rise per hour over

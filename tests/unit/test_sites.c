@@ -149,15 +149,17 @@ static void test_ring_race(void)
 {
     uintptr_t frames[1] = {0x7171};
     ring_site = fdl_site_intern(frames, 1, 0);
+    struct fdl_snapview v;
+    fdl_snapshot_view(&v);
+    unsigned start = v.gen; /* snapshots before the writer: the site's count was 0 in all */
     pthread_t t;
     pthread_create(&t, 0, ring_writer, 0);
     unsigned held = 0, bad = 0;
     for (int i = 0; i < 200000; i++) {
-        struct fdl_snapview v;
         uint32_t h[FDL_SNAP_RING];
         fdl_snapshot_view(&v);
         fdl_site_history(ring_site, &v, h);
-        if (!fdl_snapshot_view_held(&v) || v.n < 2)
+        if (!fdl_snapshot_view_held(&v) || v.gen < start + v.n)
             continue;
         held++;
         for (unsigned k = 1; k < v.n; k++)

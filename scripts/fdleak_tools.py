@@ -32,6 +32,7 @@ EXIT_NEW_LEAKS = 1
 EXIT_USAGE = 2      # also: missing or malformed input
 
 FDS_SHOWN = 8       # descriptors listed per site, as in the library's text report
+FINDINGS_SHOWN = 20  # findings listed, as in the library's text report
 
 SYNOPSIS = {
     "report": "fdleak report [--symbolize] [--merge | --html OUT] FILE|DIR...",
@@ -437,11 +438,13 @@ def render_report(report):
     # The findings name what to fix, most urgent first, as the library lists them; a report
     # from before findings has its growing sites instead.
     if "findings" in data:
-        for f in data["findings"]:
+        for f in data["findings"][:FINDINGS_SHOWN]:
             ids = [str(i) for s in f.get("sites", []) for i in s.get("ids", [])]
             out.append("fdleak: finding: %s: %s" % (f.get("pattern"), f.get("title")))
             out.append("fdleak:    site%s %s; advice: %s" % ("s" if len(f.get("sites", [])) > 1 else "",
                                                             " ".join(ids), f.get("advice")))
+        if len(data["findings"]) > FINDINGS_SHOWN:
+            out.append("fdleak: … and %d more findings (in the JSON report)" % (len(data["findings"]) - FINDINGS_SHOWN))
     for s in report.sites if "findings" not in data else []:
         if s.get("growing"):
             out.append("fdleak: growing: %s holds %d open, +%.0f per hour" % (

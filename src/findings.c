@@ -77,16 +77,8 @@ void fdl_buf_duration(struct fdl_buf *b, double s)
 
 /* ---- before symbolization: flows and which sites need names ---- */
 
-/* The report's sites by address, for the flows to find theirs in constant time. */
-struct site_ix {
-    const struct fdl_site *site;
-    size_t index;
-    UT_hash_handle hh;
-};
-
 struct flow_acc {
     struct fdl_report *r;
-    struct site_ix *sites;
     size_t cap;
 };
 
@@ -99,13 +91,12 @@ static void count_flow(struct fdl_flow *f, void *arg)
 static void collect_flow(struct fdl_flow *f, void *arg)
 {
     struct flow_acc *a = arg;
-    struct site_ix *ix;
-    HASH_FIND_PTR(a->sites, &f->site, ix);
-    if (!ix || a->r->nflows == a->cap)
+    const struct fdl_rep_site *rs = fdl_report_site(a->r, f->site);
+    if (!rs || a->r->nflows == a->cap)
         return; /* a site this report does not list, or a flow made since we counted */
     struct fdl_rep_flow *e = &a->r->flows[a->r->nflows++];
     e->flow = f;
-    e->site = ix->index;
+    e->site = (size_t)(rs - a->r->sites);
     e->closed = __atomic_load_n(&f->closed, __ATOMIC_ACQUIRE); /* closed first: never above created */
     e->created = __atomic_load_n(&f->created, __ATOMIC_ACQUIRE);
     if (e->closed > e->created)
@@ -149,17 +140,9 @@ void fdl_findings_prepare(struct fdl_report *r)
     }
     if (r->o.since || !r->sites) /* a checkpoint report is about its window's descriptors only */
         return;
-    struct fdl_region *region = &r->region;
-    struct flow_acc a = {r, 0, 0};
+    struct flow_acc a = {r, 0};
     fdl_flows_foreach(count_flow, &a);
-    struct site_ix *ix = a.cap ? fdl_region_alloc(region, r->nsites * sizeof *ix) : 0;
-    for (size_t k = 0; ix && k < r->nsites; k++)
-        if (r->sites[k].site) {
-            ix[k].site = r->sites[k].site;
-            ix[k].index = k;
-            HASH_ADD_PTR(a.sites, site, &ix[k]);
-        }
-    r->flows = ix ? fdl_region_alloc(region, a.cap * sizeof *r->flows) : 0;
+    r->flows = a.cap ? fdl_region_alloc(&r->region, a.cap * sizeof *r->flows) : 0;
     if (r->flows) {
         fdl_flows_foreach(collect_flow, &a);
         fdl_sort(r->flows, r->nflows, sizeof *r->flows, cmp_flow);

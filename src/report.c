@@ -20,6 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#define HASH_NONFATAL_OOM 1
+#define uthash_malloc(sz) fdl_region_alloc(region, sz)
+#define uthash_free(ptr, sz) ((void)(ptr), (void)(sz))
+#include <uthash.h>
+
 static unsigned seq_base = 1;     /* number of this image's first report */
 static _Atomic unsigned seq_done; /* reports this image delivered */
 static unsigned vfork_done;       /* reports the current vfork child delivered */
@@ -104,8 +109,41 @@ static int cmp_site(const void *a, const void *b)
     return xi < yi ? -1 : xi > yi;
 }
 
+/* The report's sites by address: a report lists up to 48k sites, and leaks, flows and writers
+ * look theirs up. */
+struct fdl_site_ix {
+    const struct fdl_site *site;
+    size_t index;
+    UT_hash_handle hh;
+};
+
+static void index_add(struct fdl_report *r, size_t k)
+{
+    struct fdl_region *region = &r->region; /* for uthash */
+    struct fdl_site_ix *e = &r->ix_mem[k];
+    e->site = r->sites[k].site;
+    e->index = k;
+    HASH_ADD_PTR(r->site_ix, site, e);
+    if (!e->hh.tbl)
+        r->ix_ok = false; /* uthash out of memory */
+}
+
+/* After the sites moved (sorting). */
+static void index_rebuild(struct fdl_report *r)
+{
+    HASH_CLEAR(hh, r->site_ix);
+    r->ix_ok = r->ix_mem != 0;
+    for (size_t k = 0; r->ix_ok && k < r->nsites; k++)
+        index_add(r, k);
+}
+
 const struct fdl_rep_site *fdl_report_site(const struct fdl_report *r, const struct fdl_site *s)
 {
+    if (r->ix_ok) {
+        struct fdl_site_ix *e;
+        HASH_FIND_PTR(r->site_ix, &s, e);
+        return e ? &r->sites[e->index] : 0;
+    }
     for (size_t i = 0; i < r->nsites; i++)
         if (r->sites[i].site == s)
             return &r->sites[i];
@@ -139,6 +177,8 @@ static void want_site(struct fdl_report *r, size_t cap, struct fdl_site *site)
     if (!site || fdl_report_site(r, site) || r->nsites >= cap)
         return;
     r->sites[r->nsites++].site = site;
+    if (r->ix_ok)
+        index_add(r, r->nsites - 1);
 }
 
 struct every_ctx {
@@ -271,22 +311,27 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
      * compared site by site. */
     size_t scap = fdl_sites_count() + 2;
     r->sites = fdl_region_alloc(rg, scap * sizeof *r->sites);
+    r->ix_mem = fdl_region_alloc(rg, scap * sizeof *r->ix_mem);
+    r->ix_ok = r->ix_mem != 0;
     if (r->sites) {
         for (size_t i = 0; i < leaks.n; i++) {
             struct fdl_site *site = leaks.v[i].rec.site;
-            size_t k = 0;
-            while (k < r->nsites && r->sites[k].site != site)
-                k++;
-            if (k == r->nsites)
+            const struct fdl_rep_site *known = fdl_report_site(r, site);
+            size_t k = known ? (size_t)(known - r->sites) : r->nsites;
+            if (k == r->nsites) {
                 r->sites[r->nsites++].site = site;
+                if (r->ix_ok)
+                    index_add(r, k);
+            }
             r->sites[k].nleaks++;
         }
         fdl_sort(r->sites, r->nsites, sizeof *r->sites, cmp_site);
+        index_rebuild(r);
         r->nleak_sites = r->nsites;
-        for (size_t i = 0; i < leaks.n; i++)
-            for (size_t k = 0; k < r->nsites; k++)
-                if (r->sites[k].site == leaks.v[i].rec.site)
-                    leaks.v[i].rank = k;
+        for (size_t i = 0; i < leaks.n; i++) { /* every leak's site was added above */
+            const struct fdl_rep_site *rs = fdl_report_site(r, leaks.v[i].rec.site);
+            leaks.v[i].rank = rs ? (size_t)(rs - r->sites) : 0;
+        }
         for (size_t i = 0; i < inh.n; i++)
             want_site(r, scap, inh.v[i].rec.site);
         for (size_t i = 0; i < r->nerrors; i++)

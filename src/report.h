@@ -121,6 +121,8 @@ struct fdl_report {
     struct fdl_rep_site *sites; /* leak sites first (most leaks first), then every other site
                                    that created a descriptor, or that an entry refers to */
     size_t nsites, nleak_sites;
+    struct fdl_site_ix *site_ix, *ix_mem; /* sites by address (fdl_report_site) … */
+    bool ix_ok;                           /* … complete (else looked up one by one) */
     struct fdl_rep_error *errors;
     size_t nerrors;
     struct fdl_snapview snap;   /* growth snapshots as they were when the report was built */

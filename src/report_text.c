@@ -224,9 +224,11 @@ static void python_frames(const struct fdl_report *r, struct fdl_buf *b, const s
 
 /* The findings come first: they name the pattern to fix; the listing below is the evidence.
  * A growing site is what runs a service out of descriptors: first among them. */
+#define FINDINGS_SHOWN 20 /* a program leaking from thousands of places: the JSON has them all */
+
 static void findings(const struct fdl_report *r, struct fdl_buf *b)
 {
-    for (size_t i = 0; i < r->nfindings; i++) {
+    for (size_t i = 0; i < r->nfindings && i < FINDINGS_SHOWN; i++) {
         const struct fdl_finding *f = &r->findings[i];
         fdl_buf_puts(b, "fdleak: finding: ");
         fdl_buf_puts(b, f->pattern);
@@ -242,6 +244,11 @@ static void findings(const struct fdl_report *r, struct fdl_buf *b)
         fdl_buf_puts(b, "; advice: ");
         fdl_buf_puts(b, f->advice);
         fdl_buf_putc(b, '\n');
+    }
+    if (r->nfindings > FINDINGS_SHOWN) {
+        fdl_buf_puts(b, "fdleak: … and ");
+        fdl_buf_u64(b, r->nfindings - FINDINGS_SHOWN);
+        fdl_buf_puts(b, " more findings (FDLEAK_FORMAT=json lists them)\n");
     }
 }
 

@@ -495,6 +495,33 @@ static void put_utf8(struct fdl_buf *b, uint32_t c)
     }
 }
 
+/* Copies of ASCII strs already made (file and function names recur in every stack through
+ * them): direct-mapped on the object's address, each entry checked against the str's bytes
+ * before use, so a str freed and another allocated at its address, or an entry torn by two
+ * threads filling it at once, only costs a fresh copy. Async-signal-safe (no locks). */
+#define STR_CACHE 1024
+static struct str_cached {
+    _Atomic uintptr_t obj;
+    const char *_Atomic copy;
+} str_cache[STR_CACHE];
+
+static const char *ascii_copy(uintptr_t s, const char *data, size_t len)
+{
+    struct str_cached *e = &str_cache[(s >> 4 ^ s >> 14) & (STR_CACHE - 1)];
+    const char *c = __atomic_load_n(&e->copy, __ATOMIC_ACQUIRE);
+    /* strnlen first: it stops at the copy's own end, so memcmp never reads past it */
+    if (__atomic_load_n(&e->obj, __ATOMIC_ACQUIRE) == s && c && strnlen(c, len + 1) == len && !memcmp(c, data, len))
+        return c;
+    char *out = fdl_arena_alloc(len + 1);
+    if (!out)
+        return "?";
+    memcpy(out, data, len);
+    out[len] = 0;
+    __atomic_store_n(&e->copy, out, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->obj, s, __ATOMIC_RELEASE);
+    return out;
+}
+
 /* A copy of a str (compact, as every code object's names are) in the arena; "?" otherwise. */
 static const char *str_copy(uintptr_t s)
 {
@@ -507,6 +534,8 @@ static const char *str_copy(uintptr_t s)
         return "?";
     if (len > 1024)
         len = 1024;
+    if (ascii) /* the common case: the bytes are the UTF-8 */
+        return ascii_copy(s, (const char *)(s + L->str_ascii_data), (size_t)len);
     char mem[4 * 1024 + 1];
     struct fdl_buf b;
     fdl_buf_init_mem(&b, mem, sizeof mem);
@@ -520,6 +549,40 @@ static const char *str_copy(uintptr_t s)
     memcpy(out, b.data, b.len);
     out[b.len] = 0;
     return out;
+}
+
+/* Line numbers already computed (CPython walks the line table up to the offset): direct-mapped
+ * on a frame's key words (code object, its text's hash, offset), which say exactly what the
+ * line is. An entry is taken for writing by moving its count from even to odd, so a reader
+ * sees a whole entry or misses. Async-signal-safe. */
+#define LINE_CACHE 4096
+static struct line_cached {
+    _Atomic unsigned seq;
+    uintptr_t key[FDL_PY_WORDS];
+    int line;
+} line_cache[LINE_CACHE];
+
+static int frame_line(const uintptr_t *k)
+{
+    struct line_cached *e = &line_cache[(k[0] >> 4 ^ k[1] ^ k[2] * 0x9e3779b1u) & (LINE_CACHE - 1)];
+    unsigned s = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+    if (!(s & 1)) {
+        bool same = true;
+        for (unsigned i = 0; i < FDL_PY_WORDS; i++)
+            same &= __atomic_load_n(&e->key[i], __ATOMIC_RELAXED) == k[i];
+        int line = __atomic_load_n(&e->line, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE); /* the reads above before the re-check */
+        if (same && __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == s)
+            return line;
+    }
+    int line = api.addr2line((void *)k[0], (int)(uint32_t)k[2]);
+    if (!(s & 1) && __atomic_compare_exchange_n(&e->seq, &s, s + 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        for (unsigned i = 0; i < FDL_PY_WORDS; i++)
+            __atomic_store_n(&e->key[i], k[i], __ATOMIC_RELAXED);
+        __atomic_store_n(&e->line, line, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->seq, s + 2, __ATOMIC_RELEASE);
+    }
+    return line;
 }
 
 /* The text of n key entries; the caller holds the frames (hold_frames). */
@@ -551,7 +614,7 @@ static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n)
         struct fdl_pyframe *f = &st->f[m++];
         f->file = str_copy(AT(k[0], L->co_filename, uintptr_t));
         f->function = str_copy(AT(k[0], L->co_qualname, uintptr_t));
-        int line = api.addr2line((void *)k[0], (int)(uint32_t)k[2]);
+        int line = frame_line(k);
         f->line = line > 0 ? line : 0;
         f->level = 0;
     }

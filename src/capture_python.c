@@ -576,7 +576,8 @@ static int frame_line(const uintptr_t *k)
             return line;
     }
     int line = api.addr2line((void *)k[0], (int)(uint32_t)k[2]);
-    if (!(s & 1) && __atomic_compare_exchange_n(&e->seq, &s, s + 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+    if (!(s & 1) && __atomic_compare_exchange_n(&e->seq, &s, s + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        __atomic_thread_fence(__ATOMIC_RELEASE); /* the odd count before the fields change */
         for (unsigned i = 0; i < FDL_PY_WORDS; i++)
             __atomic_store_n(&e->key[i], k[i], __ATOMIC_RELAXED);
         __atomic_store_n(&e->line, line, __ATOMIC_RELAXED);

@@ -92,16 +92,26 @@ static int cmp_fd(const void *a, const void *b)
     return x->fd < y->fd ? -1 : x->fd > y->fd;
 }
 
-/* The leaks grouped by site rank, each group in fd order: a stable counting sort of entries
- * that came in fd order (the table scan). An entry is ~800 bytes: a comparison sort moving
- * them was most of the time a report of 20,000 descriptors took. Falls back to leaving them
- * in fd order when out of memory. */
+static int cmp_rank(const void *a, const void *b)
+{
+    const struct fdl_rep_fd *x = a, *y = b;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    return cmp_fd(a, b);
+}
+
+/* The leaks grouped by site rank, each group in fd order (the writers read a site's leaks as
+ * one run): a stable counting sort of entries that came in fd order (the table scan). An
+ * entry is ~800 bytes: a comparison sort moving them was most of the time a report of 20,000
+ * descriptors took; it stays the way when the copy cannot be had (out of memory). */
 static void group_by_rank(struct fdl_region *rg, struct vec *leaks, size_t nranks)
 {
     size_t *start = fdl_region_alloc(rg, (nranks + 1) * sizeof *start);
     struct fdl_rep_fd *out = fdl_region_alloc(rg, (leaks->n + 1) * sizeof *out);
-    if (!start || !out)
+    if (!start || !out) {
+        fdl_sort(leaks->v, leaks->n, sizeof *leaks->v, cmp_rank);
         return;
+    }
     memset(start, 0, (nranks + 1) * sizeof *start);
     for (size_t i = 0; i < leaks->n; i++)
         start[leaks->v[i].rank + 1]++;
@@ -322,7 +332,8 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
 
     /* Sites: those with leaks, most leaks first; then the rest, so that two reports can be
      * compared site by site. */
-    size_t scap = fdl_sites_count() + 2;
+    /* Every leak's site fits even when sites were published after the count was read. */
+    size_t scap = fdl_sites_count() + leaks.n + 2;
     r->sites = fdl_region_alloc(rg, scap * sizeof *r->sites);
     r->ix_mem = fdl_region_alloc(rg, scap * sizeof *r->ix_mem);
     r->ix_ok = r->ix_mem != 0;

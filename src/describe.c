@@ -132,7 +132,7 @@ static const char *anon_kind(const char *link)
     return "other";
 }
 
-void fdl_describe(int fd, const struct fdl_slot *rec, struct fdl_fdinfo *out)
+void fdl_describe(int procfd, int fd, const struct fdl_slot *rec, struct fdl_fdinfo *out)
 {
     memset(out, 0, sizeof *out);
     out->kind = "other";
@@ -148,9 +148,10 @@ void fdl_describe(int fd, const struct fdl_slot *rec, struct fdl_fdinfo *out)
     char path[64], link[FDL_DESC_MAX];
     struct fdl_buf pb;
     fdl_buf_init_mem(&pb, path, sizeof path);
-    fdl_buf_puts(&pb, "/proc/self/fd/");
+    if (procfd < 0) /* else relative to it: no walk of /proc/self/fd per descriptor */
+        fdl_buf_puts(&pb, "/proc/self/fd/");
     fdl_buf_u64(&pb, (uint64_t)fd);
-    ssize_t n = readlink(fdl_buf_cstr(&pb), link, sizeof link - 1);
+    ssize_t n = readlinkat(procfd < 0 ? AT_FDCWD : procfd, fdl_buf_cstr(&pb), link, sizeof link - 1);
     if (n <= 0) { /* closed between fstat and here (a live report races the program) */
         out->alive = false;
         return;

@@ -20,8 +20,9 @@ struct fdl_fdinfo {
 };
 
 /* rec (may be NULL) supplies endpoints recorded at connect/accept/bind time, used when the
- * kernel no longer knows them (a broken connection). */
-void fdl_describe(int fd, const struct fdl_slot *rec, struct fdl_fdinfo *out);
+ * kernel no longer knows them (a broken connection). procfd: /proc/self/fd opened as a
+ * directory by the caller describing many (a report), or -1. */
+void fdl_describe(int procfd, int fd, const struct fdl_slot *rec, struct fdl_fdinfo *out);
 
 /* "127.0.0.1:6379", "[::1]:80", "/run/x.sock", "@abstract": nothing for other families. */
 void fdl_describe_addr(struct fdl_buf *b, const struct sockaddr *sa, socklen_t len);

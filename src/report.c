@@ -176,6 +176,7 @@ const struct fdl_rep_site *fdl_report_site(const struct fdl_report *r, const str
 struct unat_ctx {
     struct fdl_region *rg;
     struct vec *out;
+    int procfd;
 };
 
 /* An open descriptor the table has no record of: created where no wrapper could see. */
@@ -189,7 +190,7 @@ static void unattributed(int fd, void *arg)
     if (!e)
         return;
     e->fd = fd;
-    fdl_describe(fd, 0, &e->info);
+    fdl_describe(c->procfd, fd, 0, &e->info);
     if (!e->info.alive)
         c->out->n--;
 }
@@ -248,6 +249,9 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
     struct fdl_region *rg = &r->region;
     struct vec leaks = {0}, inh = {0}, unat = {0};
     uint64_t now = fdl_now_mono_ns();
+    /* Descriptions read /proc/self/fd/N: relative to the directory opened once (fdleak's own:
+     * hidden from the report) the kernel walks the path once, not once per descriptor. */
+    int procfd = fdl_own_open("/proc/self/fd", O_RDONLY | O_DIRECTORY, 0);
     struct fdl_slot *s;
     for (int fd = 0; (s = fdl_table_next(&fd, INT32_MAX)); fd++) {
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN)
@@ -261,7 +265,7 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
                            (rec.flags & (FDL_F_INHERITED | FDL_F_FORKED))))
             continue; /* a checkpoint report: only what was created in its window */
         struct fdl_fdinfo info;
-        fdl_describe(fd, &rec, &info);
+        fdl_describe(procfd, fd, &rec, &info);
         if (!info.alive)
             continue; /* closed behind our back (raw syscall): not a leak we can vouch for */
         if (__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) != rec.seq)
@@ -287,9 +291,11 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
         if (rec.flags & FDL_F_INHERITED)
             e->parent = fdl_lineage_find(fd);
     }
-    struct unat_ctx uc = {rg, &unat};
+    struct unat_ctx uc = {rg, &unat, procfd};
     if (!r->o.since) /* right after the table scan: a descriptor churned in between shows twice */
         fdl_proc_fds(unattributed, &uc);
+    if (procfd >= 0)
+        fdl_own_close(procfd);
     /* Suppressed leaks are counted and dropped before anything is ranked. Their sites' names
      * are queued now (function names come at once; file:line only at the final resolve). */
     r->sym = fdl_sym_new(rg);

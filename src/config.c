@@ -28,8 +28,8 @@ static void complain(int errfd, const char *var, const char *val, const char *ac
 /* Strict integer parse: the whole string, base 10, within [lo, hi]. */
 static bool parse_int(const char *s, long lo, long hi, long *out)
 {
-    if (!s || !*s)
-        return false;
+    if (!s || !(*s == '-' || (*s >= '0' && *s <= '9')))
+        return false; /* strtol would skip blanks and take a '+' */
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -65,7 +65,7 @@ static bool parse_seconds(const char *v, double lo, double hi, double *out)
     char *end;
     errno = 0;
     double d = strtod(v, &end);
-    if (errno || end == v || *end || !(d >= lo && d <= hi))
+    if (errno || end == v || *end || !(*v == '.' || (*v >= '0' && *v <= '9')) || !(d >= lo && d <= hi))
         return false;
     *out = d;
     return true;

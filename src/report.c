@@ -540,6 +540,23 @@ bool fdl_write_file_atomic(const char *path, int pid, void (*write)(const struct
 }
 
 /* Writes to the configured path (whole or not at all), or to stderr. */
+/* Whether the directory part of path exists (a file cannot be created in /proc, say, which
+ * exists). Async-signal-safe. */
+static bool dir_exists(const char *path)
+{
+    char dir[FDL_PATH_MAX + 64];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return true; /* the working directory */
+    size_t n = slash > path ? (size_t)(slash - path) : 1; /* "/x": "/" */
+    if (n >= sizeof dir)
+        return false;
+    memcpy(dir, path, n);
+    dir[n] = 0;
+    struct stat st;
+    return !stat(dir, &st) && S_ISDIR(st.st_mode);
+}
+
 static void deliver(const struct fdl_report *r)
 {
     const struct fdl_config *cfg = fdl_config();
@@ -555,13 +572,14 @@ static void deliver(const struct fdl_report *r)
         expand_path(cfg->output, r->pid, r->seq, path, sizeof path);
         if (fdl_write_file_atomic(path, r->pid, write, r))
             return;
+        int e = errno;
         fdl_say("cannot write the report to ", path,
-            errno == ENOENT ? " (no such directory); writing it to stderr"
-                            : errno == EMFILE || errno == ENFILE ? " (no descriptor free); writing it to stderr"
-                                                                 : " (not writable); writing it to stderr");
-    } else if (cfg->quiet && !r->nleaks && !r->nerrors) {
-        return;
+            e == ENOENT && !dir_exists(path) ? " (no such directory); writing it to stderr"
+            : e == EMFILE || e == ENFILE     ? " (no descriptor free); writing it to stderr"
+                                             : " (not writable there); writing it to stderr");
     }
+    if (cfg->quiet && !r->nleaks && !r->nerrors)
+        return; /* FDLEAK_QUIET: a clean report says nothing, wherever it would have gone */
     write_to(fdl_stderr_fd(), write, r);
 }
 

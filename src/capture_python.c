@@ -539,7 +539,7 @@ static const char *str_copy(uintptr_t s)
     char mem[4 * 1024 + 1];
     struct fdl_buf b;
     fdl_buf_init_mem(&b, mem, sizeof mem);
-    uintptr_t data = s + (ascii ? L->str_ascii_data : L->str_compact_data);
+    uintptr_t data = s + L->str_compact_data; /* not ASCII: after the compact header */
     for (intptr_t i = 0; i < len; i++)
         put_utf8(&b, kind == 1 ? AT(data, (unsigned)i, uint8_t)
                      : kind == 2 ? AT(data, 2 * (unsigned)i, uint16_t) : AT(data, 4 * (unsigned)i, uint32_t));

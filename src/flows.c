@@ -12,11 +12,17 @@ static int warned_full;
 
 /* The address without what differs between two connections to one peer (sin_zero, IPv6 flow
  * labels, the unused tail of a unix path). Returns its length; 0 for no usable address. */
-static unsigned canonical(const struct sockaddr *a, socklen_t len, uint8_t *out)
+static unsigned canonical(const struct sockaddr *addr, socklen_t len, uint8_t *out)
 {
     memset(out, 0, FDL_ENDPOINT_MAX);
-    if (!a || len < sizeof(sa_family_t))
+    if (!addr || len < sizeof(sa_family_t))
         return 0;
+    /* An aligned copy: the address may sit anywhere in a descriptor's record. */
+    struct sockaddr_storage ss;
+    if (len > sizeof ss)
+        len = sizeof ss;
+    memcpy(&ss, addr, len);
+    const struct sockaddr *a = (const void *)&ss;
     if (a->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
         const struct sockaddr_in *in = (const void *)a;
         struct sockaddr_in c = {.sin_family = AF_INET, .sin_port = in->sin_port, .sin_addr = in->sin_addr};

@@ -483,8 +483,13 @@ static void note_addr(int fd, const struct sockaddr *a, socklen_t len, bool peer
     }
     fdl_slot_write_end(s);
     struct fdl_flow *f = open && flow != had ? fdl_flow_at(flow) : 0;
-    if (f) /* counted once the descriptor carries it, so its close is counted against it */
-        __atomic_fetch_add(&f->created, 1, __ATOMIC_RELAXED);
+    if (f) { /* counted once the descriptor carries it, so its close is counted against it */
+        uint64_t c = __atomic_add_fetch(&f->created, 1, __ATOMIC_RELAXED), d = __atomic_load_n(&f->closed, __ATOMIC_RELAXED);
+        uint64_t now_open = c > d ? c - d : 0, peak = __atomic_load_n(&f->peak, __ATOMIC_RELAXED);
+        while (now_open > peak && !__atomic_compare_exchange_n(&f->peak, &peak, now_open, true, __ATOMIC_RELAXED,
+                                                               __ATOMIC_RELAXED))
+            ;
+    }
     errno = saved;
 }
 

@@ -5,7 +5,8 @@
  *   growing             its open count rose over the last FDLEAK_GROWTH snapshots, is still
  *                       that high, and it holds descriptors of this process's own;
  *   pool-per-operation  it opened at least FDLEAK_CHURN_MIN stream connections to one peer,
- *                       closed nearly all (9 in 10), median life under FDLEAK_CHURN_LIFE;
+ *                       closed nearly all (9 in 10), median life under FDLEAK_CHURN_LIFE,
+ *                       ten times as many as were ever open at once;
  *   duplicate-clients   two or more places hold stream connections to one peer right now
  *                       (connections fdleak saw made, or sockets it saw created: not dups);
  *   never-closed        (exit reports) it still holds descriptors at exit.
@@ -345,7 +346,7 @@ struct churn {
         uint8_t len, endpoint[FDL_ENDPOINT_MAX];
     } key;
     const struct fdl_flow *sample;
-    uint64_t created, closed;
+    uint64_t created, closed, peak;
     struct fdl_life life;
     UT_hash_handle hh;
 };
@@ -376,13 +377,18 @@ static void pool_per_operation(struct ctx *c)
         }
         e->created += rf->created;
         e->closed += rf->closed;
+        uint64_t peak = __atomic_load_n(&rf->flow->peak, __ATOMIC_RELAXED);
+        e->peak = peak > e->peak ? peak : e->peak;
         fdl_life_merge(&e->life, &rf->flow->life);
     }
     const struct fdl_config *cfg = fdl_config();
     for (e = all; e; e = e->hh.next) {
         double median = fdl_life_quantile(&e->life, 0.5);
+        /* Many connections, nearly all closed, short-lived, and made again and again: at least
+         * ten times as many as were ever open at once (a pool built and torn down per
+         * operation, not one pool of many connections, as a benchmark opens per test). */
         if (e->created < (uint64_t)cfg->churn_min || e->closed * 10 < e->created * 9 || median < 0 ||
-            median >= cfg->churn_life)
+            median >= cfg->churn_life || e->created < 10 * (e->peak ? e->peak : 1))
             continue;
         struct fdl_finding *f = add(r, "pool-per-operation",
                                     "create the client (its connection pool) once and reuse it: each new one pays "

@@ -24,6 +24,7 @@ struct fdl_flow {
     uint8_t kind, len;             /* enum fdl_flow_kind; endpoint bytes */
     uint8_t endpoint[FDL_ENDPOINT_MAX]; /* canonical sockaddr: family, port, address or path */
     _Atomic uint64_t created, closed;
+    _Atomic uint64_t peak;         /* the most open at once (read at each connect) */
     struct fdl_life life;
 };
 

@@ -304,7 +304,7 @@ void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o)
         struct fdl_site *site = leaks.v[i].rec.site;
         for (unsigned f = 0; site && f < site->n_native; f++)
             fdl_sym_add(r->sym, site->frames[f]);
-        if (fdl_suppressed(leaks.v[i].info.kind, leaks.v[i].info.desc, site, r->sym))
+        if (fdl_suppressed(leaks.v[i].info.kind, leaks.v[i].info.desc, r->o.signal, site, r->sym))
             r->nsuppressed++;
         else
             leaks.v[kept++] = leaks.v[i];

@@ -277,6 +277,9 @@ static void peers(const struct fdl_report *r, struct fdl_buf *b, const struct fd
         key(b, "open");
         fdl_buf_u64(b, rf->created - rf->closed);
         fdl_buf_putc(b, ',');
+        key(b, "peak");
+        fdl_buf_u64(b, __atomic_load_n(&rf->flow->peak, __ATOMIC_RELAXED));
+        fdl_buf_putc(b, ',');
         key(b, "lifetime");
         lifetime(b, &rf->flow->life);
         fdl_buf_putc(b, '}');

@@ -28,11 +28,24 @@ static const char default_rules[] =
     "python-file=*/multiprocessing/resource_tracker.py python-function=ResourceTracker.ensure_running\n"
     /* multiprocessing's worker processes replace stdin with /dev/null and keep it (seen with
      * multiprocessing.Pool). */
-    "python-file=*/multiprocessing/util.py python-function=_close_stdin\n";
+    "python-file=*/multiprocessing/util.py python-function=_close_stdin\n"
+    /* A server's listening socket when a signal ends the server (SIGTERM from a service
+     * manager, seen with python3 -m http.server): holding it to the end is what a server does,
+     * and it had no chance to close it. Still reported at a normal exit, and at a report
+     * while the server runs. */
+    "kind=socket desc=\"* listen *\" killed-by=*\n"
+    /* redis-server, seen exiting on SHUTDOWN: its event loop (redis's ae library, also in
+     * redis-benchmark and redis-cli) and its module system's pipe live as long as the process
+     * by design; and it exits with its clients still connected (at least the one that sent
+     * SHUTDOWN): closing those is the clients' business. */
+    "native-function=aeCreateEventLoop\n"
+    "native-function=moduleInitModulesSystem\n"
+    "native-function=anetTcpAccept\n";
 
-enum field { F_NATIVE_FUNCTION, F_NATIVE_MODULE, F_PYTHON_FILE, F_PYTHON_FUNCTION, F_KIND, F_DESC, F_COUNT };
+enum field { F_NATIVE_FUNCTION, F_NATIVE_MODULE, F_PYTHON_FILE, F_PYTHON_FUNCTION, F_KIND, F_DESC, F_KILLED_BY,
+             F_COUNT };
 static const char *const field_names[F_COUNT] = {"native-function", "native-module", "python-file",
-                                                 "python-function", "kind", "desc"};
+                                                 "python-function", "kind", "desc", "killed-by"};
 
 #define MAX_RULES 512
 static struct rule {
@@ -227,11 +240,13 @@ static bool module_matches(const char *glob, const char *module)
     return module && fdl_glob(glob, strchr(glob, '/') ? module : base_name(module));
 }
 
-static bool matches(const struct rule *r, const char *kind, const char *desc, const struct fdl_site *site,
-                    struct fdl_symbolizer *sym)
+static bool matches(const struct rule *r, const char *kind, const char *desc, const char *killed_by,
+                    const struct fdl_site *site, struct fdl_symbolizer *sym)
 {
     if ((r->glob[F_KIND] && !fdl_glob(r->glob[F_KIND], kind)) || (r->glob[F_DESC] && !fdl_glob(r->glob[F_DESC], desc)))
         return false;
+    if (r->glob[F_KILLED_BY] && (!killed_by || !fdl_glob(r->glob[F_KILLED_BY], killed_by)))
+        return false; /* only in the exit report of a process a signal ended */
     if (r->glob[F_NATIVE_FUNCTION] || r->glob[F_NATIVE_MODULE]) {
         bool hit = false; /* one frame must satisfy both native terms */
         for (unsigned i = 0; site && i < site->n_native && !hit; i++) {
@@ -255,10 +270,11 @@ static bool matches(const struct rule *r, const char *kind, const char *desc, co
     return true;
 }
 
-bool fdl_suppressed(const char *kind, const char *desc, const struct fdl_site *site, struct fdl_symbolizer *sym)
+bool fdl_suppressed(const char *kind, const char *desc, const char *killed_by, const struct fdl_site *site,
+                    struct fdl_symbolizer *sym)
 {
     for (unsigned i = 0; i < nrules; i++)
-        if (matches(&rules[i], kind, desc, site, sym))
+        if (matches(&rules[i], kind, desc, killed_by, site, sym))
             return true;
     return false;
 }

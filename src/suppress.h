@@ -16,8 +16,10 @@ struct fdl_symbolizer;
 void fdl_suppress_load(void);
 
 /* Whether some rule matches a leak of this kind and description created at site (its native
- * frames named through sym, already queued there). Reads only; safe wherever a report is. */
-bool fdl_suppressed(const char *kind, const char *desc, const struct fdl_site *site, struct fdl_symbolizer *sym);
+ * frames named through sym, already queued there), in a report of a process the signal
+ * killed_by ended (NULL: none). Reads only; safe wherever a report is. */
+bool fdl_suppressed(const char *kind, const char *desc, const char *killed_by, const struct fdl_site *site,
+                    struct fdl_symbolizer *sym);
 
 /* Parses rules from text (one per line) into the table; origin names them in complaints.
  * Returns the number of bad lines. For fdl_suppress_load and the unit tests. */

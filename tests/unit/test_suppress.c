@@ -45,9 +45,9 @@ static void test_parse(void)
     CHECK(strstr(msg, "rules.txt:4:") != NULL);
     CHECK(strstr(msg, "rules.txt:5:") != NULL);
     CHECK(strstr(msg, "rules.txt:6:") != NULL);
-    CHECK(fdl_suppressed("socket", "tcp 127.0.0.1:5000 -> 127.0.0.1:6379", 0, 0));
-    CHECK(!fdl_suppressed("socket", "tcp 127.0.0.1:5000 -> 127.0.0.1:6380", 0, 0));
-    CHECK(!fdl_suppressed("file", "/x:6379", 0, 0));
+    CHECK(fdl_suppressed("socket", "tcp 127.0.0.1:5000 -> 127.0.0.1:6379", 0, 0, 0));
+    CHECK(!fdl_suppressed("socket", "tcp 127.0.0.1:5000 -> 127.0.0.1:6380", 0, 0, 0));
+    CHECK(!fdl_suppressed("file", "/x:6379", 0, 0, 0));
 }
 
 static void test_quotes(void)
@@ -57,9 +57,25 @@ static void test_quotes(void)
                         "desc=\"/tmp/a # b\"\n"
                         "desc=\"unclosed\n";
     CHECK_EQ(fdl_suppress_parse(text, sizeof text - 1, "q", -1), 1);
-    CHECK(fdl_suppressed("socket", "tcp 10.0.0.2:4000 -> 10.0.0.5:6379", 0, 0));
-    CHECK(!fdl_suppressed("socket", "tcp 10.0.0.2:4000 -> 10.0.0.6:6379", 0, 0));
-    CHECK(fdl_suppressed("file", "/tmp/a # b", 0, 0));
+    CHECK(fdl_suppressed("socket", "tcp 10.0.0.2:4000 -> 10.0.0.5:6379", 0, 0, 0));
+    CHECK(!fdl_suppressed("socket", "tcp 10.0.0.2:4000 -> 10.0.0.6:6379", 0, 0, 0));
+    CHECK(fdl_suppressed("file", "/tmp/a # b", 0, 0, 0));
+    fdl_suppress_clear();
+}
+
+/* killed-by: only in the exit report of a process a signal ended (the default rule for a
+ * server's listening socket). */
+static void test_killed_by(void)
+{
+    fdl_suppress_clear();
+    const char text[] = "kind=socket desc=\"* listen *\" killed-by=*\n"
+                        "desc=/tmp/x killed-by=SIGINT\n";
+    CHECK_EQ(fdl_suppress_parse(text, sizeof text - 1, "k", -1), 0);
+    CHECK(!fdl_suppressed("socket", "tcp listen 127.0.0.1:8000", 0, 0, 0)); /* a normal exit */
+    CHECK(fdl_suppressed("socket", "tcp listen 127.0.0.1:8000", "SIGTERM", 0, 0));
+    CHECK(!fdl_suppressed("socket", "tcp 127.0.0.1:1 -> 127.0.0.1:2", "SIGTERM", 0, 0));
+    CHECK(fdl_suppressed("file", "/tmp/x", "SIGINT", 0, 0));
+    CHECK(!fdl_suppressed("file", "/tmp/x", "SIGTERM", 0, 0));
     fdl_suppress_clear();
 }
 
@@ -77,8 +93,8 @@ static void test_native_and_python(void)
     struct fdl_region rg = {0};
     struct fdl_symbolizer *sym = fdl_sym_new(&rg);
     fdl_sym_add(sym, pc);
-    CHECK(fdl_suppressed("pipe", "pipe:[1]", site, sym));
-    CHECK(!fdl_suppressed("file", "/etc/x", site, sym)); /* kind differs */
+    CHECK(fdl_suppressed("pipe", "pipe:[1]", 0, site, sym));
+    CHECK(!fdl_suppressed("file", "/etc/x", 0, site, sym)); /* kind differs */
     fdl_sym_free(sym);
     fdl_region_free(&rg);
 
@@ -92,9 +108,9 @@ static void test_native_and_python(void)
     py->f[0] = (struct fdl_pyframe){"/srv/app/pool.py", "Pool.close", 10, 0};
     py->f[1] = (struct fdl_pyframe){"/srv/app/pool.py", "Pool.connect", 20, 0};
     __atomic_store_n(&ps->py, py, __ATOMIC_RELEASE);
-    CHECK(fdl_suppressed("socket", "tcp", ps, 0));
+    CHECK(fdl_suppressed("socket", "tcp", 0, ps, 0));
     py->f[1].file = "/srv/app/other.py";
-    CHECK(!fdl_suppressed("socket", "tcp", ps, 0)); /* file and function now on different frames */
+    CHECK(!fdl_suppressed("socket", "tcp", 0, ps, 0)); /* file and function now on different frames */
     fdl_suppress_clear();
 }
 
@@ -103,6 +119,7 @@ int main(void)
     RUN(test_glob);
     RUN(test_parse);
     RUN(test_quotes);
+    RUN(test_killed_by);
     RUN(test_native_and_python);
     printf("%d checks, %d failures\n", unit_checks, unit_failures);
     return unit_failures != 0;

@@ -4,12 +4,18 @@ FDLEAK_* value, or a report path it cannot write, must behave exactly as bare �
 same exit status, its own stderr intact — and fdleak must say so in one line naming the
 variable (or the path), then run on with the default.
 
-    check_badenv.py --lib SHIM
+    check_badenv.py --lib SHIM [--hostile EXE]
+
+With --hostile (tests/victims/hostile.c), also programs unkind to a preload library — a fork
+from a signal handler while descriptors churn, closing every descriptor at start, /dev/null
+put over stderr, RLIMIT_NOFILE of 16 — must print and leave exactly what they do bare.
 
 The program is /bin/sh running builtins only (one process): it prints to stdout and stderr and
 exits with status 3. Each case runs with FDLEAK_OUTPUT pointing into a temporary directory (so
 the report itself never lands on stderr) unless the case is about FDLEAK_OUTPUT."""
 import argparse
+import glob
+import json
 import os
 import subprocess
 import sys
@@ -51,6 +57,7 @@ def run(env):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", required=True)
+    ap.add_argument("--hostile")
     a = ap.parse_args()
     base = {k: v for k, v in os.environ.items() if not k.startswith("FDLEAK_") and k != "LD_PRELOAD"}
     bare = run(base)
@@ -87,6 +94,30 @@ def main():
                                   ("/proc/version", "a directory that takes no new file", "not writable there"),
                                   ("/dev/full", "a full device", "not writable there")]:
             expect("FDLEAK_OUTPUT in %s" % why, dict(quiet, FDLEAK_OUTPUT=path), [path + " (" + reason])
+        for mode in ["fork-in-handler", "closefrom", "dup2-stderr", "few-fds"] if a.hostile else []:
+            checked += 1
+            outs = []
+            under = dict(good, FDLEAK_FORMAT="json", FDLEAK_OUTPUT=os.path.join(tmp, "h-%p.%n.json"))
+            for tag, env in (("bare", base), ("fdleak", under)):
+                extra = [os.path.join(tmp, "%s-%s.out" % (mode, tag))] if mode == "closefrom" else []
+                try:
+                    p = subprocess.run([a.hostile, mode] + extra, env=env, capture_output=True, text=True, timeout=60)
+                except subprocess.TimeoutExpired:
+                    failures.append("hostile %s (%s): no end within 60 s" % (mode, tag))
+                    break
+                written = open(extra[0]).read() if extra and os.path.exists(extra[0]) else None
+                outs.append((p.returncode, p.stdout, written))
+            if len(outs) == 2 and outs[0] != outs[1]:
+                failures.append("hostile %s: bare %r, under fdleak %r" % (mode, outs[0], outs[1]))
+        reports = glob.glob(os.path.join(tmp, "h-*.json"))
+        for path in reports:  # the hostile runs' reports, their fork children's included
+            try:
+                with open(path, encoding="utf-8") as f:
+                    json.load(f)
+            except ValueError as e:
+                failures.append("%s does not parse: %s" % (os.path.basename(path), e))
+        if a.hostile and len(reports) < 4:
+            failures.append("hostile runs: %d reports, expected one per mode at least" % len(reports))
     for f in failures:
         print("FAIL %s" % f)
     print("%d cases, %d failed" % (checked, len(failures)))

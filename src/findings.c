@@ -27,7 +27,7 @@
 #define AT_MAX 384
 #define PEER_MAX 128
 
-static const struct fdl_pystack *pystack(const struct fdl_site *site)
+const struct fdl_pystack *fdl_site_pystack(const struct fdl_site *site)
 {
     const struct fdl_pystack *py = site ? __atomic_load_n(&site->py, __ATOMIC_ACQUIRE) : 0;
     return py && py->n ? py : 0;
@@ -41,7 +41,7 @@ const char *fdl_report_pyfile(const struct fdl_report *r, const char *file)
 
 void fdl_site_at(const struct fdl_report *r, const struct fdl_rep_site *s, char *out, size_t cap)
 {
-    const struct fdl_pystack *py = s ? pystack(s->site) : 0;
+    const struct fdl_pystack *py = s ? fdl_site_pystack(s->site) : 0;
     if (!py) {
         fdl_site_label_n(s, 2, out, cap);
         return;
@@ -208,7 +208,7 @@ static void build_places(struct ctx *c)
     for (size_t k = r->nsites; k-- > 0;) { /* backwards: each place lists its sites in order */
         struct fdl_rep_site *s = &r->sites[k];
         s->place = s->next_in_place = FDL_NO_PLACE;
-        if (!s->site || !r->places || !c->hist || (!s->frames && !pystack(s->site)))
+        if (!s->site || !r->places || !c->hist || (!s->frames && !fdl_site_pystack(s->site)))
             continue; /* no name: no place */
         char buf[AT_MAX];
         fdl_site_at(r, s, buf, sizeof buf);

@@ -17,6 +17,9 @@ void fdl_findings_build(struct fdl_report *r);
  * program's own code (fdl_site_label). */
 void fdl_site_at(const struct fdl_report *r, const struct fdl_rep_site *s, char *out, size_t cap);
 
+/* A site's Python stack with its text (NULL: none, or no frames). */
+const struct fdl_pystack *fdl_site_pystack(const struct fdl_site *site);
+
 /* A Python file relative to the report's working directory when under it. */
 const char *fdl_report_pyfile(const struct fdl_report *r, const char *file);
 

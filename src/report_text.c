@@ -97,17 +97,11 @@ static void put_pyframe(const struct fdl_report *r, struct fdl_buf *b, const str
     fdl_buf_puts(b, f->function);
 }
 
-static const struct fdl_pystack *pystack(const struct fdl_site *site)
-{
-    const struct fdl_pystack *py = site ? __atomic_load_n(&site->py, __ATOMIC_ACQUIRE) : 0;
-    return py && py->n ? py : 0;
-}
-
 /* What a site is called: its Python app frame, else its innermost native frame. */
 static void site_headline(const struct fdl_report *r, struct fdl_buf *b, const struct fdl_site *site)
 {
     const struct fdl_rep_site *rs = site ? fdl_report_site(r, site) : 0;
-    const struct fdl_pystack *py = pystack(site);
+    const struct fdl_pystack *py = fdl_site_pystack(site);
     if (!py && (!rs || !rs->frames || !site->n_native)) {
         fdl_buf_puts(b, "an unknown site");
         return;
@@ -157,7 +151,7 @@ static bool foldable(const struct fdl_pystack *py, unsigned i, unsigned level)
  * the packages in between (the JSON report has every frame). */
 static void python_frames(const struct fdl_report *r, struct fdl_buf *b, const struct fdl_rep_site *s)
 {
-    const struct fdl_pystack *py = pystack(s->site);
+    const struct fdl_pystack *py = fdl_site_pystack(s->site);
     unsigned level = 0;
     for (unsigned i = 0; py && i < py->n; i++) {
         const struct fdl_pyframe *f = &py->f[i];
@@ -342,7 +336,7 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
             fdl_buf_puts(b, ", closed ");
             fdl_buf_u64(b, s->closed);
             fdl_buf_puts(b, ")");
-            const struct fdl_pystack *py = pystack(s->site);
+            const struct fdl_pystack *py = fdl_site_pystack(s->site);
             if (py) {
                 fdl_buf_puts(b, ": ");
                 put_pyframe(r, b, &py->f[py->app]);

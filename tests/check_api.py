@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from harness import clean_env, finish
 
 
 def main():
@@ -22,7 +23,7 @@ def main():
     ap.add_argument("program")
     a = ap.parse_args()
     failures = []
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FDLEAK_") and k != "LD_PRELOAD"}
+    env = clean_env()
     bare = subprocess.run([a.program], env=env, capture_output=True, text=True, timeout=30)
     if bare.returncode != 0 or "not loaded" not in bare.stdout:
         failures.append("bare run: status %d, stdout %r (expected 0 and 'not loaded')" % (bare.returncode, bare.stdout))
@@ -57,11 +58,7 @@ def main():
                     failures.append("fd %d (%s): first frames %s, expected %s among them" % (leak["fd"], leak["kind"], names, want_fn))
             if len(rep["sites"]) != 2:
                 failures.append("%d sites listed, expected only the 2 leak sites" % len(rep["sites"]))
-    if failures:
-        print("FAIL:\n  " + "\n  ".join(failures))
-        return 1
-    print("ok")
-    return 0
+    return finish(failures)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from harness import clean_env
 
 PROGRAM = ["/bin/sh", "-c", "echo out; echo err >&2; exit 3"]
 
@@ -59,7 +60,7 @@ def main():
     ap.add_argument("--lib", required=True)
     ap.add_argument("--hostile")
     a = ap.parse_args()
-    base = {k: v for k, v in os.environ.items() if not k.startswith("FDLEAK_") and k != "LD_PRELOAD"}
+    base = clean_env()
     bare = run(base)
     failures, checked = [], 0
     with tempfile.TemporaryDirectory(prefix="fdleak-badenv-") as tmp:

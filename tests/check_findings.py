@@ -29,6 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOT = os.path.join(ROOT, "examples", "bot")
 sys.path.insert(0, BOT)
 from servers import Servers, ServerError  # noqa: E402  (the demo's own server starter)
+from harness import clean_env
 
 MARK = re.compile(r"FINDING ([a-z-]+)(?: peer=(\w+))?(?: mode=(\w+))?")
 UPDATES = 600
@@ -140,8 +141,7 @@ def main():
     ap.add_argument("case")
     a = ap.parse_args()
     os.makedirs(a.outdir, exist_ok=True)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("FDLEAK_") and k not in ("LD_PRELOAD", "PYTHONPATH", "PYTHONHOME")}
+    env = clean_env(python=True)
     env.update({"FDLEAK_LIBRARY": os.path.abspath(a.lib), "PYTHONDONTWRITEBYTECODE": "1"})
     failures = []
     tag = a.case.split(":")[0]

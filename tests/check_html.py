@@ -41,6 +41,7 @@ import zlib
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "examples", "bot"))
 from servers import Servers, ServerError  # noqa: E402  (the demo's own server starter)
+from harness import clean_env
 
 failures = []
 
@@ -166,8 +167,7 @@ def run_bot(args, servers, out_dir, extra_options, extra_env):
     if os.path.isdir(out_dir):
         shutil.rmtree(out_dir)
     os.makedirs(out_dir)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("FDLEAK_") and k not in ("LD_PRELOAD", "PYTHONPATH", "PYTHONHOME")}
+    env = clean_env(python=True)
     env.update({"FDLEAK_LIBRARY": os.path.abspath(args.lib), "PYTHONDONTWRITEBYTECODE": "1"})
     env.update(extra_env)
     cmd = [args.launcher, "--format", "json", "-o", os.path.join(out_dir, "fdleak-%p.%n.json")]

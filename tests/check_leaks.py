@@ -58,6 +58,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from harness import clean_env
 
 MAX_DETAILS = 40  # per-report failure lines printed before summarizing
 ERROR_KINDS = ("crosses-exec", "double-close", "bad-close", "close-owned")
@@ -740,8 +741,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="fdleak-check-")
     work = os.path.join(tmp, "work")
     os.mkdir(work)
-    env = {k: v for k, v in os.environ.items()
-           if k != "LD_PRELOAD" and not k.startswith("FDLEAK_")}
+    env = clean_env()
     env.update(FDLEAK_TEST_DIR=work)
     if not args.bare:
         env.update(LD_PRELOAD=lib, FDLEAK_FORMAT=args.format,

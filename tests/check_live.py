@@ -64,6 +64,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check_leaks as cl  # noqa: E402
+from harness import clean_env
 
 SITE_KEYS = ("id", "created", "closed", "open", "leaks", "growing", "native", "python")
 SKIP = 77
@@ -490,8 +491,7 @@ class Ctx:
         self.victims = []
 
     def base_env(self):
-        env = {k: v for k, v in os.environ.items()
-               if k != "LD_PRELOAD" and not k.startswith("FDLEAK_")}
+        env = clean_env()
         env["FDLEAK_TEST_DIR"] = self.work
         return env
 

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from harness import clean_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCHER = os.path.join(ROOT, "scripts", "fdleak")
@@ -51,7 +52,7 @@ class Case:
         self.tmp, self.name, self.failures = tmp, name, failures
         self.reports = os.path.join(tmp, "reports-" + name)
         os.makedirs(self.reports)
-        self.bare = {k: v for k, v in os.environ.items() if not k.startswith("FDLEAK_") and k not in ("LD_PRELOAD",)}
+        self.bare = clean_env()
         self.env = dict(self.bare, FDLEAK_LIBRARY=os.path.abspath(lib))
 
     def under(self, argv):

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from harness import clean_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -77,8 +78,7 @@ def main():
             ("-I", [a.interp, "-I", "-c", probe], {}),
             ("-E", [a.interp, "-E", "-c", probe], {}),
         ]
-        base = {k: v for k, v in os.environ.items()
-                if not k.startswith("FDLEAK_") and k not in ("LD_PRELOAD", "PYTHONPATH", "PYTHONHOME")}
+        base = clean_env(python=True)
         for name, cmd, extra in scenarios:
             env = dict(base, **extra)
             bare = run(cmd, env, work)

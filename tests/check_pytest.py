@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from harness import finish
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(ROOT, "tests", "sample")
@@ -107,11 +108,7 @@ def main():
                                 % (m.group(1) if m else "no", n_tests + 1, n_tests + n_fixtures))
         if failures:
             failures.append("pytest stdout:\n" + p.stdout[-4000:] + "\nstderr:\n" + p.stderr[-2000:])
-    if failures:
-        print("FAIL:\n  " + "\n  ".join(failures))
-        return 1
-    print("ok")
-    return 0
+    return finish(failures)
 
 
 if __name__ == "__main__":

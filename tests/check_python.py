@@ -68,6 +68,7 @@ def parse_markers(paths):
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "examples", "bot"))
 from servers import Servers, ServerError  # noqa: E402  (the demo's own server starter)
+from harness import clean_env
 
 
 def start_servers(names, servers, env):
@@ -166,10 +167,7 @@ def main():
         files = sorted(glob.glob(os.path.join(a.markers, "**", "*.py"), recursive=True))
     marks = parse_markers(files)
     tmp = tempfile.mkdtemp(prefix="fdleak-py-")
-    env = dict(os.environ)
-    for k in list(env):
-        if k.startswith("FDLEAK_") or k in ("LD_PRELOAD", "PYTHONPATH", "PYTHONHOME"):
-            del env[k]
+    env = clean_env(python=True)
     servers = Servers()
     failures = []
     try:

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from harness import clean_env, finish
 
 
 def main():
@@ -25,7 +26,7 @@ def main():
     failures = []
     with tempfile.TemporaryDirectory(prefix="fdleak-pyver-") as tmp:
         out = os.path.join(tmp, "r.json")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FDLEAK_")}
+        env = clean_env()
         env.update(LD_PRELOAD=os.path.abspath(a.lib), FDLEAK_FORMAT="json", FDLEAK_OUTPUT=out)
         p = subprocess.run([a.program], env=env, capture_output=True, text=True, timeout=30)
         if p.returncode != 0:
@@ -56,11 +57,7 @@ def main():
             if site.get("python") != [] or site.get("app") is not None:
                 failures.append("fd %d: python %s app %s, expected [] and null"
                                 % (leak["fd"], site.get("python"), site.get("app")))
-    if failures:
-        print("FAIL:\n  " + "\n  ".join(failures))
-        return 1
-    print("ok")
-    return 0
+    return finish(failures)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from harness import clean_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -82,9 +83,9 @@ CRASH_RE = re.compile(r"crash|fatal|internal error|assert|SIGSEGV|SIGBUS|SIGABRT
 DIR = {"bare": "bare", "fdleak": "fdlk"}
 
 
-def clean_env():
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("FDLEAK_") and not k.startswith("PYTHON") and k != "LD_PRELOAD"}
+def regrtest_env():
+    """A clean environment in a fixed locale: outcomes must not depend on the caller's."""
+    env = clean_env(python=True)
     env["LC_ALL"] = "C.UTF-8"
     env.pop("LANG", None)
     env.pop("LANGUAGE", None)
@@ -126,7 +127,7 @@ class Run:
         for pat in args.match:
             cmd += ["--match", pat]
         cmd.append(module)
-        env = clean_env()
+        env = regrtest_env()
         if side == "fdleak":
             env["FDLEAK_LIBRARY"] = args.lib
             cmd = [PYTHON, args.launcher, "--quiet", "-o",

@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from harness import clean_env
 
 
 def parse(out):
@@ -38,7 +39,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("program")
     a = ap.parse_args()
-    base = {k: v for k, v in os.environ.items() if not k.startswith("FDLEAK_") and k != "LD_PRELOAD"}
+    base = clean_env()
     failures = []
     limit = 3 * a.seconds + 30
 

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from harness import clean_env
 
 
 def run(argv, env, timeout):
@@ -64,8 +65,7 @@ def main():
     argv = [os.path.abspath(cmd[0])] + cmd[1:]
 
     tmp = tempfile.mkdtemp(prefix="fdleak-compare-")
-    base_env = {k: v for k, v in os.environ.items()
-                if k != "LD_PRELOAD" and not k.startswith("FDLEAK_")}
+    base_env = clean_env()
 
     bare_dir = os.path.join(tmp, "bare")
     os.mkdir(bare_dir)

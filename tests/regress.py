@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from harness import clean_env
 
 FAILS = []
 
@@ -89,8 +90,7 @@ def run(args, cmd, preload, env=None, nofile=None, keep_env=True, stdout=subproc
         stderr=subprocess.PIPE):
     tmp = tempfile.mkdtemp(prefix="fdleak-regress-")
     TMPS.append(tmp)
-    e = {k: v for k, v in os.environ.items()
-         if k != "LD_PRELOAD" and not k.startswith("FDLEAK_")} if keep_env else {}
+    e = clean_env() if keep_env else {}
     if preload:
         e.update(LD_PRELOAD=args.lib, FDLEAK_FORMAT="json",
                  FDLEAK_OUTPUT=os.path.join(tmp, "report.%p.json"))
@@ -210,8 +210,7 @@ def sc_closestd(args):
     for preload in (False, True):
         tmp = tempfile.mkdtemp(prefix="fdleak-regress-")
         TMPS.append(tmp)
-        e = {k: v for k, v in os.environ.items()
-             if k != "LD_PRELOAD" and not k.startswith("FDLEAK_")}
+        e = clean_env()
         if preload:
             # Reports to stderr (the default): that is when fdleak considers keeping a copy of a
             # stderr the program closes, which for a pipe would withhold EOF from its reader.

@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from harness import clean_env
 
 LEAK_C = r"""
 #include <fcntl.h>
@@ -126,8 +127,7 @@ class Env:
         self.launcher = os.path.abspath(args.launcher)
         self.tmp = tmp
         # the tests set the FDLEAK_* they need; nothing from the caller's environment
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith("FDLEAK_") and k not in ("LD_PRELOAD", "PYTHONPATH")}
+        self.env = clean_env(python=True)
 
     def run_under(self, cmd, out_dir, fmt="json", launcher=False):
         """Runs CMD with the library preloaded, its reports in OUT_DIR (one per process):

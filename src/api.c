@@ -6,6 +6,7 @@
 #include "core.h"
 #include "report.h"
 #include "table.h"
+#include "trigger.h"
 #include "util.h"
 
 #define FDL_EXPORT __attribute__((visibility("default")))
@@ -52,3 +53,18 @@ FDL_EXPORT long fdleak_report_since(fdleak_checkpoint_t since, fdleak_checkpoint
  * is creating a task for coro. Called with the GIL held. */
 FDL_EXPORT int fdleak_py_task_created(void *coro) { return fdl_py_task_created(coro); }
 FDL_EXPORT void fdleak_py_task_done(void *coro) { fdl_py_task_done(coro); }
+/* The start-up hook's first atexit callback, the last to run: the program is done, CPython is
+ * about to finalize, every thread still runs. The exit report is taken here rather than when
+ * the teardown first closes something (or at exit(), when nothing is closed then): by exit()
+ * the interpreter is gone, and daemon threads that wake up meanwhile crash CPython 3.10 (its
+ * own defect, whose window a slow report at exit() widens). */
+FDL_EXPORT void fdleak_py_exiting(void)
+{
+    if (fdl_py_runtime())
+        fdl_exit_report(0);
+}
+
+FDL_EXPORT int fdleak_py_selftest(const char *file, int line, const char *function)
+{
+    return file && function ? fdl_py_selftest(file, line, function) : -1;
+}

@@ -67,6 +67,13 @@ static struct range range_of(uintptr_t addr, struct range *data)
     return c.r;
 }
 
+bool fdl_code_range(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
+{
+    struct range r = range_of(addr, 0);
+    *lo = r.lo, *hi = r.hi;
+    return r.hi > r.lo;
+}
+
 /* ---- fork ---- */
 
 static _Atomic int forking, capturing;

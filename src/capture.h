@@ -34,6 +34,10 @@ void fdl_capture_leave(void);
  * fork. Installed by fdl_capture_init. */
 int fdl_capture_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data);
 
+/* The executable segments of the loaded object that contains addr ([*lo, *hi)); false when no
+ * object does. Not async-signal-safe (dl_iterate_phdr); call at start-up. */
+bool fdl_code_range(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
+
 /* True if p lies in libunwind's writable data (its static variables). */
 bool fdl_unwinder_data(const void *p);
 

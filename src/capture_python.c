@@ -1,8 +1,9 @@
-/* capture_python.c — Python frames for CPython 3.11, read the way faulthandler reads them: the
- * calling thread's own frame chain, which only that thread changes, and it is inside our
- * wrapper; CPython's thread-state list lock keeps finalization from freeing it meanwhile.
- * Nothing here takes the GIL, allocates Python objects or runs Python code; the C API is
- * looked up at run time (fdleak never links against libpython). */
+/* capture_python.c — Python frames for CPython 3.10–3.14, read the way faulthandler reads them:
+ * the calling thread's own frame chain, which only that thread changes, and it is inside our
+ * wrapper; CPython's thread-state list lock keeps finalization from freeing it meanwhile. One
+ * walker for every version, driven by the version's layout (capture_python.h). Nothing here
+ * takes the GIL, allocates Python objects or runs Python code; the C API is looked up at run
+ * time (fdleak never links against libpython). */
 #include "capture_python.h"
 #include "capture.h"
 #include "config.h"
@@ -11,40 +12,208 @@
 #include "util.h"
 
 #include <dlfcn.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
-static const struct fdl_py_layout layout_311 = {
+/* ---- layouts ----
+ * 3.10–3.12: fixed tables, every number checked against that version's headers by
+ * tests/unit/test_python.c. */
+static const struct fdl_py_layout layout_310 = {
+    .minor = 10, .chain = FDL_PY_CHAIN_FRAMEOBJ, .lock = FDL_PY_LOCK_PYTHREAD,
     .ob_type = 8, .var_size = 16,
-    .ts_cframe = 56, .cf_current = 8,
-    .fr_code = 32, .fr_previous = 48, .fr_prev_instr = 56, .fr_owner = 69,
+    .ts_frame = 24,
+    .fr_previous = 24, .fr_code = 32, .fr_pos = 96, .fr_gen = 88,
+    .owned_by_generator = -1, .owner_skip = -1,
+    .co_filename = 104, .co_qualname = 112, .co_linetable = 120, .co_firstlineno = 40,
+    .gen_code = 24,
+    .bytes_data = 32,
+    .str_length = 16, .str_state = 32, .str_ascii_data = 48, .str_compact_data = 72, .str_ready_bit = 7,
+    .rt_finalizing = 16, .rt_mutex = 24, .rt_head = 32,
+};
+static const struct fdl_py_layout layout_311 = {
+    .minor = 11, .chain = FDL_PY_CHAIN_CFRAME, .lock = FDL_PY_LOCK_PYTHREAD,
+    .ob_type = 8, .var_size = 16,
+    .ts_frame = 56, .cf_current = 8,
+    .fr_previous = 48, .fr_code = 32, .fr_pos = 56, .fr_owner = 69,
+    .owned_by_generator = 1, .owner_skip = -1,
     .co_filename = 112, .co_qualname = 128, .co_linetable = 136, .co_firstlineno = 72,
     .co_firsttraceable = 168, .co_code = 184,
-    .bytes_data = 32, .gen_iframe = 80,
-    .str_length = 16, .str_state = 32, .str_ascii_data = 48, .str_compact_data = 72,
+    .gen_iframe = 80,
+    .bytes_data = 32,
+    .str_length = 16, .str_state = 32, .str_ascii_data = 48, .str_compact_data = 72, .str_ready_bit = 7,
     .rt_finalizing = 24, .rt_mutex = 32, .rt_head = 40,
-    .owned_by_generator = 1,
+};
+static const struct fdl_py_layout layout_312 = {
+    .minor = 12, .chain = FDL_PY_CHAIN_CFRAME, .lock = FDL_PY_LOCK_PYTHREAD,
+    .ob_type = 8, .var_size = 16,
+    .ts_frame = 56, .cf_current = 0,
+    .fr_previous = 8, .fr_code = 0, .fr_pos = 56, .fr_owner = 70,
+    .owned_by_generator = 1, .owner_skip = 3, /* FRAME_OWNED_BY_CSTACK: the C-call shim */
+    .co_filename = 112, .co_qualname = 128, .co_linetable = 136, .co_firstlineno = 68,
+    .co_firsttraceable = 176, .co_code = 192,
+    .gen_iframe = 72,
+    .bytes_data = 32,
+    .str_length = 16, .str_state = 32, .str_ascii_data = 40, .str_compact_data = 56, .str_ready_bit = -1,
+    .rt_finalizing = 24, .rt_mutex = 32, .rt_head = 40,
 };
 
-const struct fdl_py_layout *fdl_py_layout_311(void) { return &layout_311; }
+const struct fdl_py_layout *fdl_py_layout_fixed(unsigned minor)
+{
+    return minor == 10 ? &layout_310 : minor == 11 ? &layout_311 : minor == 12 ? &layout_312 : 0;
+}
 
-static const struct fdl_py_layout *L; /* NULL: Python frames off */
+/* 3.13+: where _Py_DebugOffsets keeps each field fdleak needs (it changes with every minor
+ * version), and what it does not say. 3.13 is checked against its headers (unit test) and run
+ * here; 3.14 is taken from CPython's 3.14 sources and has not been run here (verified = false:
+ * fdl_py_init says so once, and the start-up self-test guards it). */
+#define DF(at_, group_) {.at = (at_), .group = (group_)}
+static const struct fdl_py_debug_map debug_maps[] = {
+    {
+        .minor = 13, .size = 584, .free_threaded = 16,
+        .rt_finalizing = DF(32, 24), .rt_head = DF(40, 24), .ts_current_frame = DF(184, 152),
+        .fr_previous = DF(232, 224), .fr_executable = DF(240, 224), .fr_instr_ptr = DF(248, 224),
+        .fr_owner = DF(264, 224), .co_filename = DF(280, 272), .co_qualname = DF(296, 272),
+        .co_linetable = DF(304, 272), .co_firstlineno = DF(312, 272), .co_code_adaptive = DF(344, 272),
+        .ob_type = DF(360, 352), .bytes_ob_size = DF(520, 512), .bytes_ob_sval = DF(528, 512),
+        .str_state = DF(544, 536), .str_length = DF(552, 536), .str_asciiobject_size = DF(560, 536),
+        .gen_iframe_fixed = 72,
+        .owned_by_generator = 1, .owner_skip = 3, /* FRAME_OWNED_BY_CSTACK: entry frames */
+        .code_tag = 0, .str_ready_bit = -1, .mutex_before_head = 8, .firsttraceable_before_code = 16,
+        .verified = true,
+    },
+    {
+        .minor = 14, .size = 760, .free_threaded = 16,
+        .rt_finalizing = DF(32, 24), .rt_head = DF(40, 24), .ts_current_frame = DF(208, 176),
+        .fr_previous = DF(256, 248), .fr_executable = DF(264, 248), .fr_instr_ptr = DF(272, 248),
+        .fr_owner = DF(288, 248), .co_filename = DF(320, 312), .co_qualname = DF(336, 312),
+        .co_linetable = DF(344, 312), .co_firstlineno = DF(352, 312), .co_code_adaptive = DF(384, 312),
+        .ob_type = DF(408, 400), .bytes_ob_size = DF(600, 592), .bytes_ob_sval = DF(608, 592),
+        .str_state = DF(624, 616), .str_length = DF(632, 616), .str_asciiobject_size = DF(640, 616),
+        .gen_iframe = DF(680, 664),
+        .owned_by_generator = 1, .owner_skip = 3, /* INTERPRETER = 3, CSTACK = 4 */
+        .code_tag = 3, /* f_executable is a _PyStackRef: Py_TAG_BITS */
+        .str_ready_bit = -1, .mutex_before_head = 8, .firsttraceable_before_code = 16,
+        .verified = false,
+    },
+};
+#undef DF
+
+const struct fdl_py_debug_map *fdl_py_debug_map(unsigned minor)
+{
+    for (size_t i = 0; i < sizeof debug_maps / sizeof *debug_maps; i++)
+        if (debug_maps[i].minor == minor)
+            return &debug_maps[i];
+    return 0;
+}
+
+static uint64_t dbg_u64(const void *dbg, unsigned at)
+{
+    uint64_t v;
+    memcpy(&v, (const char *)dbg + at, sizeof v);
+    return v;
+}
+
+/* One offset, checked to leave room for width bytes inside its struct. */
+static bool dbg_get(const void *dbg, struct fdl_py_debug_field f, unsigned width, unsigned *out)
+{
+    uint64_t v = dbg_u64(dbg, f.at), size = dbg_u64(dbg, f.group);
+    if (size > 1u << 20 || v + width > size)
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
+int fdl_py_layout_from_debug(const void *dbg, size_t size, unsigned long version_hex, struct fdl_py_layout *out,
+                             const char **why)
+{
+    unsigned minor = (unsigned)(version_hex >> 16 & 0xff);
+    const struct fdl_py_debug_map *m = (version_hex >> 24) == 3 ? fdl_py_debug_map(minor) : 0;
+    if (!m) {
+        *why = "no frame layout known for it";
+        return -1;
+    }
+    if (size < m->size || memcmp(dbg, "xdebugpy", 8)) {
+        *why = "its debug offsets are missing";
+        return -1;
+    }
+    /* A pre-release's layout may differ from the release's (3.14's alphas and betas moved
+     * whole groups): only releases are known. */
+    if ((version_hex & 0xf0) != 0xf0) {
+        *why = "a pre-release";
+        return -1;
+    }
+    /* Compatible only within one minor version (CPython's own readers refuse any other). */
+    if (dbg_u64(dbg, 8) >> 16 != version_hex >> 16) {
+        *why = "its debug offsets are for another version";
+        return -1;
+    }
+    if (dbg_u64(dbg, m->free_threaded)) {
+        *why = "free-threaded build";
+        return -1;
+    }
+    struct fdl_py_layout l = {
+        .minor = minor, .chain = FDL_PY_CHAIN_TSTATE, .lock = FDL_PY_LOCK_PYMUTEX,
+        .owned_by_generator = m->owned_by_generator, .owner_skip = m->owner_skip, .code_tag = m->code_tag,
+        .str_ready_bit = m->str_ready_bit,
+    };
+    const unsigned P = sizeof(void *);
+    unsigned ascii_size = 0;
+    bool ok = dbg_get(dbg, m->rt_finalizing, P, &l.rt_finalizing) && dbg_get(dbg, m->rt_head, P, &l.rt_head) &&
+              dbg_get(dbg, m->ts_current_frame, P, &l.ts_frame) &&
+              dbg_get(dbg, m->fr_previous, P, &l.fr_previous) && dbg_get(dbg, m->fr_executable, P, &l.fr_code) &&
+              dbg_get(dbg, m->fr_instr_ptr, P, &l.fr_pos) && dbg_get(dbg, m->fr_owner, 1, &l.fr_owner) &&
+              dbg_get(dbg, m->co_filename, P, &l.co_filename) && dbg_get(dbg, m->co_qualname, P, &l.co_qualname) &&
+              dbg_get(dbg, m->co_linetable, P, &l.co_linetable) &&
+              dbg_get(dbg, m->co_firstlineno, 4, &l.co_firstlineno) &&
+              dbg_get(dbg, m->co_code_adaptive, 0, &l.co_code) && dbg_get(dbg, m->ob_type, P, &l.ob_type) &&
+              dbg_get(dbg, m->bytes_ob_size, P, &l.var_size) && dbg_get(dbg, m->bytes_ob_sval, 0, &l.bytes_data) &&
+              dbg_get(dbg, m->str_state, 4, &l.str_state) &&
+              dbg_get(dbg, m->str_length, P, &l.str_length) &&
+              dbg_get(dbg, m->str_asciiobject_size, 0, &ascii_size);
+    if (ok && m->gen_iframe.at)
+        ok = dbg_get(dbg, m->gen_iframe, 0, &l.gen_iframe);
+    else
+        l.gen_iframe = m->gen_iframe_fixed;
+    /* What the offsets lack: the compact header follows the ASCII one with utf8_length and
+     * utf8; the list lock sits just before the list; _co_firsttraceable before the code. */
+    l.str_ascii_data = ascii_size;
+    l.str_compact_data = ascii_size + 2 * P;
+    ok = ok && l.rt_head >= m->mutex_before_head && l.co_code >= m->firsttraceable_before_code && ascii_size >= 24;
+    if (!ok) {
+        *why = "its debug offsets are out of range";
+        return -1;
+    }
+    l.rt_mutex = l.rt_head - m->mutex_before_head;
+    l.co_firsttraceable = l.co_code - m->firsttraceable_before_code;
+    *out = l;
+    return 0;
+}
+
+/* ---- the interpreter in this process ---- */
+
+static const struct fdl_py_layout *L; /* set once by fdl_py_init; never cleared */
+static struct fdl_py_layout layout_dyn; /* 3.13+: filled from the debug offsets */
+static _Atomic bool frames_on;         /* L's frames may be read (off after a failed self-test) */
 static struct {
     void *(*this_tstate)(void);            /* PyGILState_GetThisThreadState */
     int (*addr2line)(void *code, int off); /* PyCode_Addr2Line */
-    int (*finalizing)(void);               /* _Py_IsFinalizing */
-    int (*lock)(void *, int);              /* PyThread_acquire_lock */
+    int (*finalizing)(void);               /* _Py_IsFinalizing (≤3.12), Py_IsFinalizing (3.13+) */
+    int (*lock)(void *, int);              /* PyThread_acquire_lock (≤3.12) */
     int (*lock_timed)(void *, long long, int); /* PyThread_acquire_lock_timed (microseconds) */
-    void (*unlock)(void *);                /* PyThread_release_lock */
+    void (*unlock)(void *);                /* PyThread_release_lock (≤3.12) */
+    void (*mutex_unlock)(void *);          /* PyMutex_Unlock (3.13+: wakes parked waiters) */
     const char *runtime;                   /* &_PyRuntime */
     const void *code_type, *coro_type, *str_type, *bytes_type;
+    uintptr_t interp_lo, interp_hi;        /* the interpreter's code (executable or libpython) */
 } api;
 static char runtime[48];
 static unsigned depth;
 static bool origin;
-static int warned_layout;
+static int warned_layout, warned_unverified, warned_selftest;
 
 #define AT(p, off, T) (*(T const *)((uintptr_t)(p) + (off)))
 
@@ -55,6 +224,8 @@ static inline bool is_type(uintptr_t obj, const void *type)
 {
     return ok_ptr(obj) && AT(obj, L->ob_type, const void *) == type;
 }
+
+static inline bool on(void) { return __atomic_load_n(&frames_on, __ATOMIC_ACQUIRE); }
 
 static void put_version(struct fdl_buf *b, unsigned long v)
 {
@@ -70,75 +241,147 @@ static void put_version(struct fdl_buf *b, unsigned long v)
     }
 }
 
+/* One line: "Python frames unavailable for CPython 3.N (why); native frames only". */
+static void unavailable(int *flag, unsigned major, unsigned minor, const char *why)
+{
+    char msg[192];
+    struct fdl_buf m;
+    fdl_buf_init_mem(&m, msg, sizeof msg);
+    fdl_buf_puts(&m, "Python frames unavailable for CPython ");
+    fdl_buf_u64(&m, major);
+    fdl_buf_putc(&m, '.');
+    fdl_buf_u64(&m, minor);
+    if (why) {
+        fdl_buf_puts(&m, " (");
+        fdl_buf_puts(&m, why);
+        fdl_buf_putc(&m, ')');
+    }
+    fdl_buf_puts(&m, "; native frames only");
+    fdl_buf_cstr(&m);
+    fdl_warn_once(flag, msg);
+}
+
+#define SYM(name) dlsym(RTLD_DEFAULT, name)
+
+/* The layout for this interpreter, or NULL with *why (and the one line said by the caller). */
+static const struct fdl_py_layout *find_layout(unsigned long hex, unsigned major, unsigned minor, const char **why)
+{
+    *why = 0;
+    if (major != 3 || minor < 10) {
+        *why = "no frame layout known for it";
+        return 0;
+    }
+    /* Py_REF_DEBUG builds export _Py_NegativeRefcount (every version) or _Py_RefTotal (≤3.11);
+     * before 3.13 their object header may differ from the fixed tables. From 3.13 on the
+     * offsets come from the build itself. */
+    bool debug = SYM("_Py_NegativeRefcount") || SYM("_Py_RefTotal");
+    if (minor <= 12) {
+        if (debug) {
+            *why = "debug build";
+            return 0;
+        }
+        return fdl_py_layout_fixed(minor);
+    }
+    if (!api.runtime) {
+        *why = "no _PyRuntime";
+        return 0;
+    }
+    const struct fdl_py_debug_map *m = fdl_py_debug_map(minor);
+    if (fdl_py_layout_from_debug(api.runtime, m ? m->size : 0, hex, &layout_dyn, why))
+        return 0;
+    return &layout_dyn;
+}
+
 void fdl_py_init(void)
 {
     const struct fdl_config *cfg = fdl_config();
-    const unsigned long *hex = dlsym(RTLD_DEFAULT, "Py_Version"); /* 3.11+ */
+    const unsigned long *hex = SYM("Py_Version"); /* 3.11+ */
     const char *(*get_version)(void) = 0;
-    *(void **)&get_version = dlsym(RTLD_DEFAULT, "Py_GetVersion");
+    *(void **)&get_version = SYM("Py_GetVersion");
     if (!hex && !get_version)
         return; /* not a CPython process */
     struct fdl_buf b;
     fdl_buf_init_mem(&b, runtime, sizeof runtime);
     fdl_buf_puts(&b, "cpython ");
     unsigned major = 0, minor = 0;
+    unsigned long version = 0;
     if (hex) {
-        put_version(&b, *hex);
-        major = (*hex >> 24) & 0xff, minor = (*hex >> 16) & 0xff;
-    } else { /* older: "3.10.12 (main, …" */
+        version = *hex;
+        put_version(&b, version);
+        major = (version >> 24) & 0xff, minor = (version >> 16) & 0xff;
+    } else { /* 3.10 and older: "3.10.13 (main, …" */
         const char *v = get_version();
         size_t n = strcspn(v, " ");
         for (size_t i = 0; i < n && i < 16; i++)
             fdl_buf_putc(&b, v[i]);
-        const char *dot = strchr(v, '.');
-        major = (unsigned)(v[0] - '0');
-        minor = dot ? (unsigned)strtoul(dot + 1, 0, 10) : 0;
+        char *end;
+        major = (unsigned)strtoul(v, &end, 10);
+        minor = *end == '.' ? (unsigned)strtoul(end + 1, 0, 10) : 0;
+        version = (unsigned long)major << 24 | (unsigned long)minor << 16;
     }
     fdl_buf_cstr(&b);
     /* The moment for the exit report does not depend on the frame layout (3.13 renamed it). */
-    void *fin = dlsym(RTLD_DEFAULT, "Py_IsFinalizing");
-    *(void **)&api.finalizing = fin ? fin : dlsym(RTLD_DEFAULT, "_Py_IsFinalizing");
+    void *fin = SYM("Py_IsFinalizing");
+    *(void **)&api.finalizing = fin ? fin : SYM("_Py_IsFinalizing");
     if (!cfg->pydepth)
         return;
-    if (major != 3 || minor != 11 || dlsym(RTLD_DEFAULT, "_Py_RefTotal") /* a debug build */) {
-        char msg[128];
+    api.runtime = SYM("_PyRuntime");
+    const char *why;
+    const struct fdl_py_layout *l = find_layout(version, major, minor, &why);
+    if (!l) {
+        unavailable(&warned_layout, major, minor, why);
+        return;
+    }
+    *(void **)&api.this_tstate = SYM("PyGILState_GetThisThreadState");
+    *(void **)&api.addr2line = SYM("PyCode_Addr2Line");
+    if (l->lock == FDL_PY_LOCK_PYTHREAD) {
+        *(void **)&api.lock = SYM("PyThread_acquire_lock");
+        *(void **)&api.unlock = SYM("PyThread_release_lock");
+        *(void **)&api.lock_timed = SYM("PyThread_acquire_lock_timed");
+    } else {
+        *(void **)&api.mutex_unlock = SYM("PyMutex_Unlock");
+    }
+    api.code_type = SYM("PyCode_Type");
+    api.coro_type = SYM("PyCoro_Type");
+    api.str_type = SYM("PyUnicode_Type");
+    api.bytes_type = SYM("PyBytes_Type");
+    bool locks = l->lock == FDL_PY_LOCK_PYTHREAD ? api.lock && api.lock_timed && api.unlock : !!api.mutex_unlock;
+    if (!api.this_tstate || !api.addr2line || !api.finalizing || !locks || !api.runtime || !api.code_type ||
+        !api.coro_type || !api.str_type || !api.bytes_type) {
+        unavailable(&warned_layout, major, minor, "it does not export the functions fdleak reads frames with");
+        return;
+    }
+    if (l->chain == FDL_PY_CHAIN_TSTATE && !fdl_py_debug_map(minor)->verified) {
+        char msg[160];
         struct fdl_buf m;
         fdl_buf_init_mem(&m, msg, sizeof msg);
-        fdl_buf_puts(&m, "Python frames unavailable for CPython ");
-        fdl_buf_u64(&m, major);
-        fdl_buf_putc(&m, '.');
+        fdl_buf_puts(&m, "Python frames for CPython 3.");
         fdl_buf_u64(&m, minor);
-        if (major == 3 && minor == 11)
-            fdl_buf_puts(&m, " (debug build)");
-        fdl_buf_puts(&m, "; native frames only");
+        fdl_buf_puts(&m, " use a layout taken from CPython's sources, not yet run with fdleak; "
+                         "the start-up check guards it");
         fdl_buf_cstr(&m);
-        fdl_warn_once(&warned_layout, msg);
-        return;
+        fdl_warn_once(&warned_unverified, msg);
     }
-    *(void **)&api.this_tstate = dlsym(RTLD_DEFAULT, "PyGILState_GetThisThreadState");
-    *(void **)&api.addr2line = dlsym(RTLD_DEFAULT, "PyCode_Addr2Line");
-    *(void **)&api.lock = dlsym(RTLD_DEFAULT, "PyThread_acquire_lock");
-    *(void **)&api.unlock = dlsym(RTLD_DEFAULT, "PyThread_release_lock");
-    *(void **)&api.lock_timed = dlsym(RTLD_DEFAULT, "PyThread_acquire_lock_timed");
-    api.runtime = dlsym(RTLD_DEFAULT, "_PyRuntime");
-    api.code_type = dlsym(RTLD_DEFAULT, "PyCode_Type");
-    api.coro_type = dlsym(RTLD_DEFAULT, "PyCoro_Type");
-    api.str_type = dlsym(RTLD_DEFAULT, "PyUnicode_Type");
-    api.bytes_type = dlsym(RTLD_DEFAULT, "PyBytes_Type");
-    if (!api.this_tstate || !api.addr2line || !api.finalizing || !api.lock || !api.lock_timed || !api.unlock || !api.runtime ||
-        !api.code_type || !api.coro_type ||
-        !api.str_type || !api.bytes_type) {
-        fdl_warn_once(&warned_layout, "Python frames unavailable: this CPython does not export the "
-                                      "functions fdleak reads frames with; native frames only");
-        return;
-    }
+    uintptr_t lo, hi;
+    if (fdl_code_range((uintptr_t)api.addr2line, &lo, &hi))
+        api.interp_lo = lo, api.interp_hi = hi;
     depth = (unsigned)cfg->pydepth;
     origin = cfg->pyorigin;
-    __atomic_store_n(&L, &layout_311, __ATOMIC_RELEASE);
+    __atomic_store_n(&L, l, __ATOMIC_RELEASE);
+    __atomic_store_n(&frames_on, true, __ATOMIC_RELEASE);
 }
 
 const char *fdl_py_runtime(void) { return runtime[0] ? runtime : 0; }
 
+unsigned fdl_py_native_keep(const uintptr_t *pcs, unsigned n)
+{
+    if (!api.interp_hi)
+        return n;
+    unsigned k = 0;
+    while (k < n && !(pcs[k] >= api.interp_lo && pcs[k] < api.interp_hi))
+        k++;
+    return k ? k : n ? 1 : 0;
+}
 
 /* Finalizing: the flag is set and, where the layout is known, the interpreter still exists (an
  * embedding program that called Py_FinalizeEx carries on with the flag left set). */
@@ -160,14 +403,6 @@ bool fdl_py_finalizing_here(void)
     return syscall(SYS_gettid) == syscall(SYS_getpid); /* Py_FinalizeEx runs on the main thread */
 }
 
-/* Finalization frees the states of daemon threads (and unmaps their frames) after taking
- * _PyRuntime's thread-state list lock and setting the finalizing flag, and frees the lock itself
- * at its very end: with that lock held and the flag clear, this thread's frames and the objects
- * they hold stay put until we let go. The flag is read before the lock is touched. Waited for
- * briefly, never indefinitely: this very thread may hold it (a signal handler that interrupted
- * CPython). Inside the fork gate (fdl_capture_enter), so that no child is
- * forked with the lock held. Returns the lock (give it back with let_go) and this thread's
- * state, or NULL (*late: because the interpreter is finalizing). */
 /* Whether a descriptor this thread creates now is interpreter-shutdown noise (FDL_F_LATE):
  * while CPython finalizes; and once finalization is over, if this thread ran Python but is not
  * the one that finalized (a daemon thread; an embedding program's own thread carries on). */
@@ -182,6 +417,107 @@ static bool late_here(void)
     return fdl_tls.py_tstate && fdl_tls.py_tstate != fin;
 }
 
+/* ---- the thread-state list lock ----
+ * Finalization frees the states of daemon threads (and unmaps their frames) after taking
+ * _PyRuntime's thread-state list lock and setting the finalizing flag: with that lock held and
+ * the flag clear, this thread's frames and the objects they hold stay put until we let go.
+ * Waited for a while (LOCK_WAIT_US), never indefinitely: this very thread may hold it (a signal
+ * handler that interrupted CPython), and finalization holds it while it clears thread states.
+ * ≤3.12 it is a PyThread lock that finalization frees at its very end; 3.13+ an inline PyMutex
+ * (never freed), taken the way its own fast path takes it: set the LOCKED bit with a
+ * compare-and-swap. */
+
+/* Other walkers hold it for a microsecond or two, unless preempted — and with more busy
+ * threads than cores a preempted holder may not run again for tens of milliseconds: wait that
+ * long rather than lose this stack's frames, but never indefinitely. */
+#define LOCK_WAIT_US 250000
+
+#define PYMUTEX_LOCKED 1
+
+static bool pymutex_try(uint8_t *m)
+{
+    uint8_t v = __atomic_load_n(m, __ATOMIC_RELAXED);
+    while (!(v & PYMUTEX_LOCKED))
+        if (__atomic_compare_exchange_n(m, &v, (uint8_t)(v | PYMUTEX_LOCKED), false, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+            return true;
+    return false;
+}
+
+static bool pymutex_lock_bounded(uint8_t *m)
+{
+    if (pymutex_try(m))
+        return true;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (unsigned i = 0;; i++) {
+        if (i < 64) {
+            sched_yield();
+        } else {
+            struct timespec t = {0, 50000};
+            nanosleep(&t, 0);
+        }
+        if (pymutex_try(m))
+            return true;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) > LOCK_WAIT_US * 1000L)
+            return false;
+    }
+}
+
+/* Waiters parked on it (HAS_PARKED): CPython's own unlock wakes one (through its parking lot:
+ * not strictly async-signal-safe, and only ever needed when another thread waits). */
+static void pymutex_unlock(uint8_t *m)
+{
+    uint8_t v = PYMUTEX_LOCKED;
+    if (!__atomic_compare_exchange_n(m, &v, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        api.mutex_unlock(m);
+}
+
+static void list_unlock(void *lock)
+{
+    if (L->lock == FDL_PY_LOCK_PYMUTEX)
+        pymutex_unlock(lock);
+    else
+        api.unlock(lock);
+}
+
+/* The lock taken, or NULL (*late: because the interpreter is finalizing). */
+static void *list_lock(bool *late)
+{
+    void *lock;
+    int got;
+    if (L->lock == FDL_PY_LOCK_PYMUTEX) {
+        lock = (void *)(api.runtime + L->rt_mutex);
+        got = pymutex_lock_bounded(lock);
+    } else {
+        lock = __atomic_load_n((void *const *)(api.runtime + L->rt_mutex), __ATOMIC_ACQUIRE);
+        if (!lock)
+            return 0;
+        got = api.lock(lock, 0) == 1 || api.lock_timed(lock, LOCK_WAIT_US, 0) == 1;
+        /* Finalization may have come and gone (freeing the lock) between our reading the flag
+         * and the lock: then the pointer has changed. */
+        if (got && __atomic_load_n((void *const *)(api.runtime + L->rt_mutex), __ATOMIC_ACQUIRE) != lock) {
+            api.unlock(lock);
+            got = 0;
+        }
+    }
+    /* Finalization may have started while we waited: the flag says so now. */
+    if (got && api.finalizing()) {
+        list_unlock(lock);
+        got = 0;
+    }
+    if (!got) {
+        *late = late_here();
+        return 0;
+    }
+    return lock;
+}
+
+/* Holds this thread's frames for a walk: the lock above, inside the fork gate
+ * (fdl_capture_enter) so that no child is forked with it held. The flag is read before the
+ * lock is touched. Returns the lock (give it back with let_go) and this thread's state, or
+ * NULL (*late: because the interpreter is finalizing). */
 static void *hold_frames(uintptr_t *ts, bool *late)
 {
     /* The raw flag, not finalizing_now(): once finalization is over (the interpreter gone, the
@@ -195,24 +531,10 @@ static void *hold_frames(uintptr_t *ts, bool *late)
     if (!fdl_capture_enter())
         return 0;
     *ts = (uintptr_t)api.this_tstate();
-    if (ok_ptr(*ts))
-        fdl_tls.py_tstate = *ts;
     void *lock = 0;
-    if (ok_ptr(*ts) && (lock = __atomic_load_n((void *const *)(api.runtime + L->rt_mutex), __ATOMIC_ACQUIRE))) {
-        /* Other walkers hold it for a microsecond or two, unless preempted: wait a while
-         * rather than lose this stack's frames (20 ms at most, e.g. for our own thread). */
-        int got = api.lock(lock, 0) == 1 || api.lock_timed(lock, 20000, 0) == 1;
-        /* Finalization may have come and gone (freeing the lock) between our reading the flag
-         * and the lock: then the pointer has changed, or the flag says so now. */
-        if (got && (api.finalizing() ||
-                    __atomic_load_n((void *const *)(api.runtime + L->rt_mutex), __ATOMIC_ACQUIRE) != lock)) {
-            api.unlock(lock);
-            got = 0;
-        }
-        if (!got) { /* also a timeout: finalization holds the lock while it clears thread states */
-            *late = late_here();
-            lock = 0;
-        }
+    if (ok_ptr(*ts)) {
+        fdl_tls.py_tstate = *ts;
+        lock = list_lock(late);
     }
     if (!lock)
         fdl_capture_leave();
@@ -221,12 +543,12 @@ static void *hold_frames(uintptr_t *ts, bool *late)
 
 static void let_go(void *lock)
 {
-    api.unlock(lock);
+    list_unlock(lock);
     fdl_capture_leave();
 }
-
 static unsigned walk(uintptr_t *w, uintptr_t ts);
 static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n);
+static const char *str_copy(uintptr_t s);
 
 /* A Python stack as a site of its own (Python words only), its text made on first sight —
  * under the same hold of the frames as the walk, so that the objects the words name are
@@ -253,7 +575,7 @@ static __attribute__((noinline)) struct fdl_site *capture_held(uintptr_t ts)
 struct fdl_site *fdl_py_capture(bool *late)
 {
     *late = false;
-    if (!__atomic_load_n(&L, __ATOMIC_ACQUIRE)) {
+    if (!on()) {
         *late = late_here();
         return 0;
     }
@@ -333,7 +655,13 @@ static _Atomic unsigned task_victim;
 
 static inline unsigned task_set(uintptr_t coro) { return (unsigned)((coro >> 4) ^ (coro >> 16)) & (TASK_SETS - 1); }
 
-static uintptr_t coro_code(uintptr_t coro) { return AT(coro + L->gen_iframe, L->fr_code, uintptr_t); }
+/* The code object a coroutine runs: what a recycled coroutine address is told apart by. */
+static uintptr_t coro_code(uintptr_t coro)
+{
+    if (L->chain == FDL_PY_CHAIN_FRAMEOBJ)
+        return AT(coro, L->gen_code, uintptr_t);
+    return AT(coro + L->gen_iframe, L->fr_code, uintptr_t) & ~(uintptr_t)L->code_tag;
+}
 
 static struct fdl_site *task_origin(uintptr_t coro)
 {
@@ -387,7 +715,7 @@ static void task_remember(uintptr_t coro, struct fdl_site *site)
 
 void fdl_py_task_done(void *coro)
 {
-    if (!__atomic_load_n(&L, __ATOMIC_ACQUIRE))
+    if (!on())
         return;
     struct task_entry *set = tasks[task_set((uintptr_t)coro)];
     for (int way = 0; way < TASK_WAYS; way++)
@@ -397,40 +725,125 @@ void fdl_py_task_done(void *coro)
 
 #define ORIGIN_TAG 2 /* key entry (origin site | 2, 0, 0): the task's origin follows */
 
+/* Line numbers already computed (CPython walks the line table up to the offset): direct-mapped
+ * on a frame's key words (code object, its text's hash, offset), which say exactly what the
+ * line is. An entry is taken for writing by moving its count from even to odd, so a reader
+ * sees a whole entry or misses. Async-signal-safe. */
+#define LINE_CACHE 4096
+static struct line_cached {
+    _Atomic unsigned seq;
+    uintptr_t key[FDL_PY_WORDS];
+    int line;
+} line_cache[LINE_CACHE];
+
+static int frame_line(const uintptr_t *k)
+{
+    if (!api.addr2line)
+        return 0;
+    struct line_cached *e = &line_cache[(k[0] >> 4 ^ k[1] ^ k[2] * 0x9e3779b1u) & (LINE_CACHE - 1)];
+    unsigned s = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+    if (!(s & 1)) {
+        bool same = true;
+        for (unsigned i = 0; i < FDL_PY_WORDS; i++)
+            same &= __atomic_load_n(&e->key[i], __ATOMIC_RELAXED) == k[i];
+        int line = __atomic_load_n(&e->line, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE); /* the reads above before the re-check */
+        if (same && __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == s)
+            return line;
+    }
+    int line = api.addr2line((void *)k[0], (int)(uint32_t)k[2]);
+    if (!(s & 1) && __atomic_compare_exchange_n(&e->seq, &s, s + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        __atomic_thread_fence(__ATOMIC_RELEASE); /* the odd count before the fields change */
+        for (unsigned i = 0; i < FDL_PY_WORDS; i++)
+            __atomic_store_n(&e->key[i], k[i], __ATOMIC_RELAXED);
+        __atomic_store_n(&e->line, line, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->seq, s + 2, __ATOMIC_RELEASE);
+    }
+    return line;
+}
+
+/* The newest frame of a thread state, per chain shape. */
+static uintptr_t first_frame(uintptr_t ts)
+{
+    if (L->chain != FDL_PY_CHAIN_CFRAME)
+        return AT(ts, L->ts_frame, uintptr_t);
+    uintptr_t cf = AT(ts, L->ts_frame, uintptr_t);
+    return ok_ptr(cf) ? AT(cf, L->cf_current, uintptr_t) : 0;
+}
+
+/* One frame of the chain, as the walker sees it. */
+struct frame {
+    uintptr_t code;   /* 0: not a frame of the program's code (skipped) */
+    uint32_t offset;  /* byte offset of the current instruction */
+    uintptr_t coro;   /* the coroutine a generator-owned frame belongs to, else 0 */
+    bool gen;         /* owned by a generator (or coroutine) */
+};
+
+static void read_frame(uintptr_t f, struct frame *out)
+{
+    out->code = 0;
+    out->offset = 0;
+    out->coro = 0;
+    if (L->chain == FDL_PY_CHAIN_FRAMEOBJ) { /* 3.10: a frame object; f_lasti in code units */
+        uintptr_t code = AT(f, L->fr_code, uintptr_t), g = AT(f, L->fr_gen, uintptr_t);
+        out->gen = g != 0;
+        if (out->gen && is_type(g, api.coro_type))
+            out->coro = g;
+        if (!is_type(code, api.code_type))
+            return;
+        int lasti = AT(f, L->fr_pos, int);
+        out->code = code;
+        out->offset = lasti > 0 ? 2 * (uint32_t)lasti : 0;
+        return;
+    }
+    /* 3.11+: interpreter frames. The interpreter's own (3.12's C-call shims, 3.13's entry
+     * frames, 3.14's INTERPRETER and CSTACK) have owners from owner_skip on; only a frame
+     * whose code pointer is a code object is the program's (3.13's f_executable may be None). */
+    int owner = AT(f, L->fr_owner, signed char);
+    out->gen = owner == L->owned_by_generator;
+    if (L->owner_skip >= 0 && owner >= L->owner_skip)
+        return;
+    if (out->gen && is_type(f - L->gen_iframe, api.coro_type))
+        out->coro = f - L->gen_iframe;
+    uintptr_t code = AT(f, L->fr_code, uintptr_t) & ~(uintptr_t)L->code_tag;
+    if (!is_type(code, api.code_type))
+        return;
+    uintptr_t start = code + L->co_code, at = AT(f, L->fr_pos, uintptr_t);
+    /* A frame still being set up has not started its first line: not a caller yet. */
+    if (!out->gen && at < start + 2 * (uintptr_t)AT(code, L->co_firsttraceable, int))
+        return;
+    out->code = code;
+    out->offset = at > start ? (uint32_t)(at - start) : 0;
+}
+
 /* The walk itself, under the lock: up to depth frames of the thread, then an origin entry (w has
  * room for FDL_PYDEPTH_MAX + 1 entries). */
 static unsigned walk(uintptr_t *w, uintptr_t ts)
 {
-    uintptr_t cf = AT(ts, L->ts_cframe, uintptr_t);
-    uintptr_t f = ok_ptr(cf) ? AT(cf, L->cf_current, uintptr_t) : 0;
+    uintptr_t f = first_frame(ts);
     unsigned n = 0, walked = 0, n_task = 0;
     uintptr_t root = 0; /* the outermost coroutine of the innermost run of coroutine frames */
     bool root_done = false;
     for (; ok_ptr(f) && walked < 1024; walked++, f = AT(f, L->fr_previous, uintptr_t)) {
-        uintptr_t code = AT(f, L->fr_code, uintptr_t);
-        if (!is_type(code, api.code_type)) {
-            fdl_warn_once(&warned_layout, "a Python frame could not be read; Python frames of such stacks are left out");
-            return 0;
-        }
-        bool gen = AT(f, L->fr_owner, char) == L->owned_by_generator;
-        uintptr_t start = code + L->co_code, at = AT(f, L->fr_prev_instr, uintptr_t);
-        /* A frame still being set up has not started its first line: not a caller yet. */
-        bool incomplete = !gen && at < start + 2 * (uintptr_t)AT(code, L->co_firsttraceable, int);
-        if (!incomplete && n < depth) {
+        struct frame fr;
+        read_frame(f, &fr);
+        if (fr.code && n < depth) {
             /* The code object's address alone could name a newer one after the first is freed
              * (exec'd code, reloads): what its text is, its first line and the instruction go
              * with it. */
-            w[FDL_PY_WORDS * n] = code;
-            w[FDL_PY_WORDS * n + 1] = code_hash(code);
-            w[FDL_PY_WORDS * n + 2] = (at > start ? (uint32_t)(at - start) : 0) |
-                                      (uint64_t)(uint32_t)AT(code, L->co_firstlineno, int) << 32;
+            w[FDL_PY_WORDS * n] = fr.code;
+            w[FDL_PY_WORDS * n + 1] = code_hash(fr.code);
+            w[FDL_PY_WORDS * n + 2] = fr.offset | (uint64_t)(uint32_t)AT(fr.code, L->co_firstlineno, int) << 32;
+            /* The line, not the instruction: a specialized call may stop on another
+             * instruction of the same line (3.11's PRECALL_* run the call themselves). */
+            int line = frame_line(w + FDL_PY_WORDS * n);
+            w[FDL_PY_WORDS * n + 2] = (uint32_t)(line > 0 ? line : 0) | (w[FDL_PY_WORDS * n + 2] & ~(uint64_t)UINT32_MAX);
             n++;
         }
-        if (gen && !root_done) {
-            uintptr_t g = f - L->gen_iframe;
-            if (is_type(g, api.coro_type))
-                root = g, n_task = n;
-        } else if (root) {
+        if (fr.gen && !root_done) {
+            if (fr.coro)
+                root = fr.coro, n_task = n;
+        } else if (root && fr.code) {
             root_done = true; /* the event loop's frames (or whatever drove the coroutine) */
         }
         if (n >= depth && (root_done || !origin))
@@ -448,7 +861,7 @@ static unsigned walk(uintptr_t *w, uintptr_t ts)
 
 int fdl_py_task_created(void *coro)
 {
-    if (!__atomic_load_n(&L, __ATOMIC_ACQUIRE) || !origin)
+    if (!on() || !origin)
         return -1;
     if (!is_type((uintptr_t)coro, api.coro_type) || fdl_tls.busy)
         return 0;
@@ -469,6 +882,55 @@ int fdl_py_task_created(void *coro)
         let_go(lock);
     }
     fdl_tls.busy--;
+    return ok;
+}
+
+int fdl_py_selftest(const char *file, int line, const char *function)
+{
+    if (!on() || fdl_tls.busy)
+        return -1;
+    fdl_tls.busy++;
+    bool late;
+    uintptr_t ts;
+    int ok = -1;
+    const char *got_file = "?", *got_function = "?";
+    int got_line = 0;
+    void *lock = hold_frames(&ts, &late);
+    if (lock) {
+        uintptr_t w[(FDL_PYDEPTH_MAX + 1) * FDL_PY_WORDS];
+        unsigned n = walk(w, ts);
+        if (n && !(w[0] & ORIGIN_TAG)) {
+            got_file = str_copy(AT(w[0], L->co_filename, uintptr_t));
+            got_function = str_copy(AT(w[0], L->co_qualname, uintptr_t));
+            got_line = (int)(uint32_t)w[2];
+        }
+        ok = !strcmp(got_file, file) && got_line == line && !strcmp(got_function, function);
+        let_go(lock);
+    }
+    fdl_tls.busy--;
+    if (ok == 0) {
+        __atomic_store_n(&frames_on, false, __ATOMIC_RELEASE);
+        char msg[640];
+        struct fdl_buf m;
+        fdl_buf_init_mem(&m, msg, sizeof msg);
+        fdl_buf_puts(&m, "Python frames failed the start-up check on CPython 3.");
+        fdl_buf_u64(&m, L->minor);
+        fdl_buf_puts(&m, " (read ");
+        fdl_buf_puts(&m, got_file);
+        fdl_buf_putc(&m, ':');
+        fdl_buf_u64(&m, got_line > 0 ? (unsigned)got_line : 0);
+        fdl_buf_puts(&m, " in ");
+        fdl_buf_puts(&m, got_function);
+        fdl_buf_puts(&m, ", expected ");
+        fdl_buf_puts(&m, file);
+        fdl_buf_putc(&m, ':');
+        fdl_buf_u64(&m, line > 0 ? (unsigned)line : 0);
+        fdl_buf_puts(&m, " in ");
+        fdl_buf_puts(&m, function);
+        fdl_buf_puts(&m, "); native frames only");
+        fdl_buf_cstr(&m);
+        fdl_warn_once(&warned_selftest, msg);
+    }
     return ok;
 }
 
@@ -528,7 +990,9 @@ static const char *str_copy(uintptr_t s)
     if (!is_type(s, api.str_type))
         return "?";
     uint32_t state = AT(s, L->str_state, uint32_t);
-    unsigned kind = state >> 2 & 7, compact = state >> 5 & 1, ascii = state >> 6 & 1, ready = state >> 7 & 1;
+    /* kind 2..4, compact 5, ascii 6 on every version; ready 7 only until 3.11 */
+    unsigned kind = state >> 2 & 7, compact = state >> 5 & 1, ascii = state >> 6 & 1;
+    bool ready = L->str_ready_bit < 0 || (state >> L->str_ready_bit & 1);
     intptr_t len = AT(s, L->str_length, intptr_t);
     if (!compact || !ready || len < 0 || (kind != 1 && kind != 2 && kind != 4))
         return "?";
@@ -549,41 +1013,6 @@ static const char *str_copy(uintptr_t s)
     memcpy(out, b.data, b.len);
     out[b.len] = 0;
     return out;
-}
-
-/* Line numbers already computed (CPython walks the line table up to the offset): direct-mapped
- * on a frame's key words (code object, its text's hash, offset), which say exactly what the
- * line is. An entry is taken for writing by moving its count from even to odd, so a reader
- * sees a whole entry or misses. Async-signal-safe. */
-#define LINE_CACHE 4096
-static struct line_cached {
-    _Atomic unsigned seq;
-    uintptr_t key[FDL_PY_WORDS];
-    int line;
-} line_cache[LINE_CACHE];
-
-static int frame_line(const uintptr_t *k)
-{
-    struct line_cached *e = &line_cache[(k[0] >> 4 ^ k[1] ^ k[2] * 0x9e3779b1u) & (LINE_CACHE - 1)];
-    unsigned s = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
-    if (!(s & 1)) {
-        bool same = true;
-        for (unsigned i = 0; i < FDL_PY_WORDS; i++)
-            same &= __atomic_load_n(&e->key[i], __ATOMIC_RELAXED) == k[i];
-        int line = __atomic_load_n(&e->line, __ATOMIC_RELAXED);
-        __atomic_thread_fence(__ATOMIC_ACQUIRE); /* the reads above before the re-check */
-        if (same && __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == s)
-            return line;
-    }
-    int line = api.addr2line((void *)k[0], (int)(uint32_t)k[2]);
-    if (!(s & 1) && __atomic_compare_exchange_n(&e->seq, &s, s + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-        __atomic_thread_fence(__ATOMIC_RELEASE); /* the odd count before the fields change */
-        for (unsigned i = 0; i < FDL_PY_WORDS; i++)
-            __atomic_store_n(&e->key[i], k[i], __ATOMIC_RELAXED);
-        __atomic_store_n(&e->line, line, __ATOMIC_RELAXED);
-        __atomic_store_n(&e->seq, s + 2, __ATOMIC_RELEASE);
-    }
-    return line;
 }
 
 /* The text of n key entries; the caller holds the frames (hold_frames). */
@@ -615,8 +1044,7 @@ static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n)
         struct fdl_pyframe *f = &st->f[m++];
         f->file = str_copy(AT(k[0], L->co_filename, uintptr_t));
         f->function = str_copy(AT(k[0], L->co_qualname, uintptr_t));
-        int line = frame_line(k);
-        f->line = line > 0 ? line : 0;
+        f->line = (int)(uint32_t)k[2]; /* the walk put the line there */
         f->level = 0;
     }
     st->n = (uint16_t)m;

@@ -5,13 +5,14 @@
 #define FDL_CAPTURE_PYTHON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct fdl_site;
 
 /* A Python stack's key: three words per frame — (code object, a hash of its file, name and
- * line table, its first line and the byte offset of its current instruction) for the thread's
- * own frames; a last entry (site | 2, 0, 0) stands for the frames that created the running
+ * line table, its first line and its current line) for the thread's own frames: the line, not
+ * the instruction, so a line is one site however CPython has specialized it by now; a last entry (site | 2, 0, 0) stands for the frames that created the running
  * asyncio task (see fdl_py_task_created). */
 #define FDL_PY_WORDS 3
 
@@ -29,9 +30,9 @@ struct fdl_pystack {
     struct fdl_pyframe f[];
 };
 
-/* Finds CPython in the process (the executable or a loaded libpython exporting its C API),
- * checks the version has a known layout (3.11; otherwise says once that Python frames are
- * unavailable). Call once at start-up with the thread marked busy; not async-signal-safe
+/* Finds CPython in the process (the executable or a loaded libpython exporting its C API)
+ * and its frame layout (3.10–3.13, 3.14 from CPython's sources; otherwise, and for debug builds
+ * before 3.13 and free-threaded builds, says once that Python frames are unavailable). Call once at start-up with the thread marked busy; not async-signal-safe
  * (dlsym). */
 void fdl_py_init(void);
 
@@ -66,25 +67,91 @@ bool fdl_py_finalizing_here(void);
  * the app): frozen modules, …/lib/pythonX.Y/…, …/site-packages/…, …/dist-packages/…. */
 bool fdl_py_library_file(const char *file);
 
-/* Where CPython keeps what we read. Offsets for 3.11 on LP64 (x86-64, aarch64); the unit test
- * test_pylayout checks every one against the installed CPython headers. Another version needs
- * its own table (3.12 and 3.13 moved the frame chain) and is reported as unavailable. */
+/* Python start-up self-test (the start-up hook calls it once, GIL held): the innermost Python
+ * frame of the caller must be file:line in function (a qualified name). 1: it is; 0: it is not,
+ * and Python frames are off from now on (said once, naming the version); -1: Python frames were
+ * off already. Thread-safe; not async-signal-safe (it may print). */
+int fdl_py_selftest(const char *file, int line, const char *function);
+
+/* How many of a Python creation's innermost native return addresses belong to its site: the
+ * frames below the interpreter (extension modules, the libraries they call), or the one
+ * interpreter frame that made the wrapped call when there are none. The interpreter's own frames
+ * further out depend on how CPython's adaptive interpreter has specialized the calling line by
+ * now, so they never take part in the site. Lock-free; async-signal-safe. */
+unsigned fdl_py_native_keep(const uintptr_t *pcs, unsigned n);
+
+/* Where CPython keeps what the walker reads, for one minor version on LP64 (x86-64, aarch64).
+ * 3.10–3.12: fixed tables (fdl_py_layout_fixed), checked against each version's headers by the
+ * unit test. 3.13+: built at start-up from the interpreter's own _PyRuntime.debug_offsets
+ * (fdl_py_layout_from_debug) plus a few constants those offsets lack. */
+enum fdl_py_chain {
+    FDL_PY_CHAIN_FRAMEOBJ, /* 3.10: ts->frame, heap PyFrameObjects linked by f_back */
+    FDL_PY_CHAIN_CFRAME,   /* 3.11, 3.12: ts->cframe->current_frame, _PyInterpreterFrame */
+    FDL_PY_CHAIN_TSTATE,   /* 3.13+: ts->current_frame */
+};
+enum fdl_py_lock {
+    FDL_PY_LOCK_PYTHREAD, /* ≤3.12: interpreters.mutex is a PyThread_type_lock pointer */
+    FDL_PY_LOCK_PYMUTEX,  /* 3.13+: an inline one-byte PyMutex */
+};
 struct fdl_py_layout {
+    unsigned minor;         /* 3.minor */
+    enum fdl_py_chain chain;
+    enum fdl_py_lock lock;
     unsigned ob_type, var_size;
-    unsigned ts_cframe;
-    unsigned cf_current;
-    unsigned fr_code, fr_previous, fr_prev_instr, fr_owner;
-    unsigned co_filename, co_qualname, co_linetable, co_firstlineno, co_firsttraceable, co_code;
+    unsigned ts_frame;      /* ts->frame (3.10), ts->cframe (3.11, 3.12), ts->current_frame */
+    unsigned cf_current;    /* _PyCFrame.current_frame (CHAIN_CFRAME) */
+    unsigned fr_previous;   /* f_back (3.10), previous */
+    unsigned fr_code;       /* f_code, f_executable (3.13+: maybe None or not code) */
+    unsigned fr_pos;        /* int f_lasti in code units (3.10), prev_instr, instr_ptr */
+    unsigned fr_owner;      /* owner (char; 3.11+) */
+    unsigned fr_gen;        /* f_gen (3.10): the generator a frame belongs to, or NULL */
+    int owned_by_generator; /* FRAME_OWNED_BY_GENERATOR (3.11+) */
+    int owner_skip;         /* owners from this value on are the interpreter's (shim, entry,
+                               C stack) frames: skipped (3.12+: 3; none before) */
+    unsigned code_tag;      /* low bits of fr_code that tag the reference (3.14: 3) */
+    unsigned co_filename, co_qualname /* co_name on 3.10 */, co_linetable, co_firstlineno;
+    unsigned co_firsttraceable; /* 0: no incomplete frames to skip (3.10) */
+    unsigned co_code;       /* co_code_adaptive: where fr_pos counts from (0 on 3.10) */
+    unsigned gen_iframe;    /* the frame inside a generator (3.11+) */
+    unsigned gen_code;      /* gi_code (3.10) */
     unsigned bytes_data;
-    unsigned gen_iframe;
     unsigned str_length, str_state, str_ascii_data, str_compact_data;
+    int str_ready_bit;      /* the state's `ready` bit (≤3.11); -1: none (3.12+) */
     unsigned rt_finalizing; /* _PyRuntime._finalizing: the finalizing thread's state */
     unsigned rt_mutex;      /* _PyRuntime.interpreters.mutex: guards the list of thread states */
     unsigned rt_head;       /* _PyRuntime.interpreters.head: NULL once finalization is over */
-    int owned_by_generator;
 };
 
-/* The 3.11 table (for the layout test). */
-const struct fdl_py_layout *fdl_py_layout_311(void);
+/* The fixed table for 3.minor (10, 11, 12), else NULL. */
+const struct fdl_py_layout *fdl_py_layout_fixed(unsigned minor);
+
+/* Fills *out for 3.minor from a copy of _PyRuntime.debug_offsets (dbg, size bytes) of an
+ * interpreter whose version is version_hex (Py_Version). 0 on success; else -1 with *why
+ * saying what was wrong (unknown minor, cookie, version, free-threaded build, an offset out of
+ * range). Pure: no process state. */
+int fdl_py_layout_from_debug(const void *dbg, size_t size, unsigned long version_hex,
+                             struct fdl_py_layout *out, const char **why);
+
+/* Where each minor's debug offsets put the fields fdleak reads, and the constants they lack
+ * (public for the unit test, which checks 3.13's against its headers). */
+struct fdl_py_debug_field {
+    unsigned short at, group; /* byte offsets in _Py_DebugOffsets: the field, its group's size */
+};
+struct fdl_py_debug_map {
+    unsigned minor, size; /* size: sizeof(_Py_DebugOffsets) at least */
+    unsigned short free_threaded;
+    struct fdl_py_debug_field rt_finalizing, rt_head, ts_current_frame, fr_previous, fr_executable,
+        fr_instr_ptr, fr_owner, co_filename, co_qualname, co_linetable, co_firstlineno, co_code_adaptive,
+        ob_type, bytes_ob_size, bytes_ob_sval, str_state, str_length, str_asciiobject_size;
+    struct fdl_py_debug_field gen_iframe; /* at == 0: not in the offsets, gen_iframe_fixed is */
+    unsigned gen_iframe_fixed;
+    int owned_by_generator, owner_skip;
+    unsigned code_tag;
+    int str_ready_bit;
+    unsigned mutex_before_head;          /* interpreters.mutex = interpreters.head - this */
+    unsigned firsttraceable_before_code; /* _co_firsttraceable = co_code_adaptive - this */
+    bool verified;           /* run here against that version; false: from CPython's sources */
+};
+const struct fdl_py_debug_map *fdl_py_debug_map(unsigned minor);
 
 #endif

@@ -176,8 +176,10 @@ static struct fdl_site *capture_site(uint32_t *flags)
     struct fdl_site *py = fdl_py_capture(&late);
     if (late)
         *flags |= FDL_F_LATE; /* created after CPython began to finalize: not the program's */
-    if (py)
+    if (py) { /* a Python creation is its Python stack and the native frames below CPython */
+        n = fdl_py_native_keep(key, n);
         key[n] = (uintptr_t)py;
+    }
     struct fdl_site *site = n || py ? fdl_site_intern(key, n, py ? 1 : 0) : 0;
     struct fdl_pystack *none = 0;
     if (site && py) /* the creation site shows its Python stack's text */

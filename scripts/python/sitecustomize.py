@@ -1,5 +1,7 @@
 """fdleak's start-up hook for Python programs (the fdleak launcher puts this directory first on
-PYTHONPATH). It makes the pytest plugin pytest_fdleak importable (and names it in
+PYTHONPATH). It checks once that libfdleak reads this interpreter's frames right
+(fdleak_py_selftest), has the exit report taken after the program's atexit callbacks
+(fdleak_py_exiting), makes the pytest plugin pytest_fdleak importable (and names it in
 PYTEST_PLUGINS where libfdleak is preloaded), and lets fdleak follow
 asyncio tasks back to the code that created them: once
 asyncio.base_events is imported, BaseEventLoop.create_task is wrapped so that every new task's
@@ -24,6 +26,11 @@ def _fdleak_start():
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
     preloaded = bool(os.environ.get("LD_PRELOAD"))
+    if preloaded:
+        try:
+            _fdleak_native()
+        except Exception:
+            pass  # no ctypes, or not preloaded after all
     # The plugin stays importable whatever happens (a child pytest inherits PYTEST_PLUGINS);
     # it is named to pytest only where fdleak is preloaded.
     sys.meta_path.insert(0, _Finder(here, preloaded and os.environ.get("FDLEAK_PYORIGIN", "1") != "0"))
@@ -42,6 +49,27 @@ def _fdleak_start():
         spec.loader.exec_module(module)
         return True
     return False
+
+
+def _fdleak_native():
+    """Two calls into libfdleak (through ctypes.PyDLL: the GIL stays held). The self-test:
+    libfdleak reads this very frame (file, line, function) from CPython's memory and checks it
+    against what Python says; on a mismatch it turns its Python frames off, with one line
+    naming the version (keep the call on the line after the one that reads f_lineno). And the
+    exit report from the first atexit callback, which runs last: after the program's own, before
+    CPython finalizes."""
+    import ctypes
+
+    lib = ctypes.PyDLL(None)
+    check, exiting = lib.fdleak_py_selftest, lib.fdleak_py_exiting
+    check.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+    check.restype = ctypes.c_int
+    exiting.argtypes, exiting.restype = [], None
+    code, line = sys._getframe().f_code, sys._getframe().f_lineno + 1
+    check(code.co_filename.encode("utf-8", "surrogateescape"), line, b"_fdleak_native")
+    import atexit
+
+    atexit.register(exiting)
 
 
 class _Finder:

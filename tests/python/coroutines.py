@@ -38,10 +38,11 @@ async def main():
     await connector(port)
     await asyncio.sleep(0.05)
     server.close()
-    await server.wait_closed()
     for w in keep:
         if isinstance(w, asyncio.StreamWriter) and w.get_extra_info("sockname")[1] == port:
             w.close()  # the server's end of the connection
+    # Before wait_closed: from 3.12.1 on it also waits for the server's connections to close.
+    await server.wait_closed()
 
 
 asyncio.run(main())

@@ -282,12 +282,16 @@ static const struct fdl_py_layout *find_layout(unsigned long hex, unsigned major
         }
         return fdl_py_layout_fixed(minor);
     }
+    const struct fdl_py_debug_map *m = fdl_py_debug_map(minor);
+    if (!m) {
+        *why = "no frame layout known for it";
+        return 0;
+    }
     if (!api.runtime) {
         *why = "no _PyRuntime";
         return 0;
     }
-    const struct fdl_py_debug_map *m = fdl_py_debug_map(minor);
-    if (fdl_py_layout_from_debug(api.runtime, m ? m->size : 0, hex, &layout_dyn, why))
+    if (fdl_py_layout_from_debug(api.runtime, m->size, hex, &layout_dyn, why))
         return 0;
     return &layout_dyn;
 }

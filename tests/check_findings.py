@@ -2,13 +2,16 @@
 """Findings (issue 7): a program's report must name exactly the anti-patterns marked in its
 source, each at the marked line, with the marked peer, and nothing else.
 
-    check_findings.py --lib SHIM --outdir DIR bot|clean-bot|c-demo:EXE|c-edges:EXE:MODE
+    check_findings.py --lib SHIM --outdir DIR [--interp PYTHON [--pythonpath DIR]]
+                      bot|clean-bot|c-demo:EXE|c-edges:EXE:MODE
 
 Markers: a comment `FINDING <pattern> [peer=redis|api] [mode=MODE]` on the line that creates
 the descriptors (mode: only when the program runs in that mode). Markers of one pattern are one finding per line, except duplicate-clients: all its
 lines are the sites of one finding. A program without markers must have no finding (and no
 leak). Cases:
   bot        examples/bot/main.py under the launcher, with a real redis-server and the API
+             (the bot on --interp, default /usr/bin/python3; its httpx and redis-py from
+             --pythonpath for another version; the servers on /usr/bin/python3)
   clean-bot  examples/bot/clean_bot.py: the same work done right
   c-demo     examples/demo-service.c (its own servers in a thread; ports read from its stdout)
   c-edges    tests/victims/findings_edges.c in MODE: where a finding must not fire (a dup is not
@@ -138,13 +141,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", required=True)
     ap.add_argument("--outdir", required=True)
+    ap.add_argument("--interp", default="/usr/bin/python3")
+    ap.add_argument("--pythonpath", default="")
     ap.add_argument("case")
     a = ap.parse_args()
+    if not os.path.exists(a.interp):
+        print("skipped: %s not found" % a.interp)
+        return 77
     os.makedirs(a.outdir, exist_ok=True)
     env = clean_env(python=True)
     env.update({"FDLEAK_LIBRARY": os.path.abspath(a.lib), "PYTHONDONTWRITEBYTECODE": "1"})
+    if a.pythonpath:
+        env["PYTHONPATH"] = a.pythonpath
     failures = []
     tag = a.case.split(":")[0]
+    name = tag if a.interp == "/usr/bin/python3" else tag + "-" + os.path.basename(os.path.dirname(os.path.dirname(a.interp)))
     try:
         with Servers() as servers:
             if tag == "c-edges":
@@ -163,9 +174,9 @@ def main():
                 servers.start_api(updates=UPDATES)
                 ports = {"redis": servers.redis_port, "api": servers.api_port}
                 program = os.path.join(BOT, "main.py" if tag == "bot" else "clean_bot.py")
-                p, reports = run(["/usr/bin/python3", program, "--api", "http://127.0.0.1:%d" % ports["api"],
+                p, reports = run([a.interp, program, "--api", "http://127.0.0.1:%d" % ports["api"],
                                   "--redis-port", str(ports["redis"]), "--updates", str(UPDATES)],
-                                 env, a.outdir, tag)
+                                 env, a.outdir, name)
                 want = expected(markers(sorted(glob.glob(os.path.join(BOT, "**", "*.py"), recursive=True)))
                                 ) if tag == "bot" else []
     except (ServerError, subprocess.TimeoutExpired) as e:

@@ -1,15 +1,20 @@
 #!/usr/bin/python3
 """fdleak's pytest plugin on the sample suite (tests/sample), through the launcher.
 
-    check_pytest.py --lib SHIM [--xdist N] [--fail]
+    check_pytest.py --lib SHIM [--interp PYTHON] [--pythonpath DIR] [--xdist N] [--fail]
 
-Runs `fdleak -- python3 -m pytest tests/sample --fdleak-json OUT` (with -n N under xdist) and
+Runs `fdleak -- PYTHON -m pytest tests/sample --fdleak-json OUT` (with -n N under xdist;
+PYTHON defaults to /usr/bin/python3; another interpreter gets Debian's pytest, which is pure
+Python, through --pythonpath /usr/lib/python3/dist-packages) and
 checks the plugin's results against the suite's markers — `# LEAK [xN] test=NAME` or
 `# LEAK fixture=NAME` on the line each leak's app frame must point at: every leak charged to
 the named test or fixture, as many as declared, nothing charged to any other test, and the
 terminal summary names each leaking test. Under xdist a module fixture is set up once per
 worker that needs it, so its count is 1 or more. --fail: with --fdleak-fail the leaking tests
-error at teardown, and so does the teardown that ends a leaking fixture (pytest exits 1). Prints expected and actual on failure."""
+error at teardown, and so does the teardown that ends a leaking fixture (pytest exits 1). Prints expected and actual on failure.
+Exit 77 (skipped, the reason printed) when PYTHON does not run or cannot import pytest (and
+xdist) with that PYTHONPATH — e.g. Debian's pytest on 3.10 needs the exceptiongroup backport;
+for /usr/bin/python3 itself that is a failure."""
 import argparse
 import glob
 import json
@@ -18,7 +23,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from harness import finish
+from harness import finish, interp_version, skip_or_fail_missing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(ROOT, "tests", "sample")
@@ -47,15 +52,23 @@ def markers():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", required=True)
+    ap.add_argument("--interp", default="/usr/bin/python3")
+    ap.add_argument("--pythonpath", default="")
     ap.add_argument("--xdist", type=int, default=0)
     ap.add_argument("--fail", action="store_true")
     a = ap.parse_args()
+    if interp_version(a.interp) is None:
+        print("SKIP: %s does not run" % a.interp)
+        return 77
+    status = skip_or_fail_missing(a.interp, ["pytest"] + (["xdist"] if a.xdist else []), a.pythonpath)
+    if status is not None:
+        return status
     marks = markers()
     failures = []
     with tempfile.TemporaryDirectory(prefix="fdleak-pytest-") as tmp:
         out = os.path.join(tmp, "results.json")
         cmd = [os.path.join(ROOT, "scripts", "fdleak"), "-q", "-o", os.path.join(tmp, "exit-%p.txt"), "--",
-               "/usr/bin/python3", "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", SAMPLE,
+               a.interp, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", SAMPLE,
                SAMPLE, "--fdleak-json", out]
         if a.xdist:
             cmd += ["-n", str(a.xdist)]
@@ -64,6 +77,8 @@ def main():
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("FDLEAK_", "PYTEST_")) and k not in ("LD_PRELOAD", "PYTHONPATH")}
         env["FDLEAK_LIBRARY"] = os.path.abspath(a.lib)
+        if a.pythonpath:
+            env["PYTHONPATH"] = a.pythonpath
         p = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=240)
         want_status = 1 if a.fail else 0
         if p.returncode != want_status:

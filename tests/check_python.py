@@ -2,7 +2,7 @@
 """Runs a Python test program under fdleak and checks its exit report's Python attribution.
 
     check_python.py --lib SHIM --interp PYTHON [--servers redis,api] [--markers DIR]
-                    [--timeout S] PROGRAM.py [-- ARG…]
+                    [--pythonpath DIR] [--needs MOD,…] [--timeout S] PROGRAM.py [-- ARG…]
 
 --servers starts a real redis-server and the demo bot's aiohttp API (examples/bot/servers.py);
 their ports reach the program as FDLEAK_TEST_REDIS_PORT and FDLEAK_TEST_API_PORT, and replace
@@ -12,15 +12,20 @@ under DIR) says what must leak with markers on the lines its leaks' app frames p
     sock = socket.socket()  # LEAK [xN | any] [fn=FUNCTION] [calls=F,G] [origin] [child]
 
 xN: N descriptors (default 1); any: zero or more (a race decides). fn: the app frame's function
-(qualified name). calls: these functions are among the site's Python frames. origin: the app frame comes from the running task's origin (task_origin).
+(qualified name; under CPython 3.10, whose code objects have no co_qualname, its last part). calls: these functions are among the site's Python frames. origin: the app frame comes from the running task's origin (task_origin).
 child: the leak belongs to the report of a forked child, not to the program's own.
 
 The program runs through the launcher (scripts/fdleak, with FDLEAK_LIBRARY=SHIM), as a user
-runs it. Checks: the program exits 0 in time (a hang is a deadlock), the report says "runtime":
-"cpython 3.11…", every leak's site has Python frames whose app frame is a marked line (file,
+runs it, under PYTHON (with --pythonpath as its PYTHONPATH, e.g. Debian's dist-packages for
+another interpreter). --needs: modules the program imports that are not in the standard
+library; when PYTHON cannot import one of them (Debian's compiled extensions are built for
+3.11 only) the test is skipped with the import error, or fails for /usr/bin/python3 itself.
+Checks: the program exits 0 in time (a hang is a deadlock), the report's "runtime" is exactly
+what PYTHON says it is ("cpython 3.12.1": asked of the interpreter), every leak's site has Python frames whose app frame is a marked line (file,
 line, function) and whose frames include that line, the number of leaks per
 marker is as declared, nothing else leaks, and there are no misuse errors. Exit status 0 when
-all hold, 1 otherwise (expected and actual printed), 77 when the interpreter is unavailable.
+all hold, 1 otherwise (expected and actual printed), 77 when the interpreter is unavailable
+(or cannot import a --needs module).
 """
 
 import argparse
@@ -68,7 +73,7 @@ def parse_markers(paths):
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "examples", "bot"))
 from servers import Servers, ServerError  # noqa: E402  (the demo's own server starter)
-from harness import clean_env
+from harness import clean_env, interp_version, skip_or_fail_missing
 
 
 def start_servers(names, servers, env):
@@ -139,13 +144,15 @@ def check_report(rep, marks, what, failures):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", required=True)
-    ap.add_argument("--interp", required=True, help="a Python, or 'path' for the first python3 "
-                    "on PATH that is not /usr/bin/python3 (skipped when there is none)")
+    ap.add_argument("--interp", required=True, help="the Python to run the program under "
+                    "(skipped when it does not run)")
     ap.add_argument("--servers", default="")
     ap.add_argument("--markers", help="read markers from every .py file under this directory")
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--pythonpath", default="", help="PYTHONPATH for the program (e.g. Debian's "
                     "dist-packages for another interpreter)")
+    ap.add_argument("--needs", default="", help="comma-separated modules the program imports "
+                    "from outside the standard library")
     ap.add_argument("--suppress", help="a suppression file for the launcher (--suppress)")
     ap.add_argument("--expect-suppressed", type=int, default=0,
                     help="the report must count this many suppressed leaks")
@@ -154,18 +161,23 @@ def main():
     a = ap.parse_args()
 
     interp = a.interp
-    if interp == "path":
-        found = shutil.which("python3")
-        real = found and subprocess.run([found, "-c", "import os, sys; print(os.path.realpath(sys.executable))"],
-                                        capture_output=True, text=True).stdout.strip()
-        if not real or real == os.path.realpath("/usr/bin/python3"):
-            print("SKIP: no python3 on PATH other than /usr/bin/python3")
-            return 77
-        interp = real
+    want_runtime = interp_version(interp)
+    if want_runtime is None:
+        print("SKIP: %s does not run" % interp)
+        return 77
+    status = skip_or_fail_missing(interp, [m for m in a.needs.split(",") if m], a.pythonpath)
+    if status is not None:
+        return status
     files = [a.program]
     if a.markers:
         files = sorted(glob.glob(os.path.join(a.markers, "**", "*.py"), recursive=True))
     marks = parse_markers(files)
+    if tuple(int(x) for x in re.findall(r"\d+", want_runtime)[:2]) < (3, 11):
+        # Before 3.11 a code object has no co_qualname: frames can only name the function
+        # itself (Pool.connect is connect there, f.<locals>.g is g).
+        for spec in marks.values():
+            spec["fn"] = spec["fn"] and spec["fn"].rsplit(".", 1)[-1]
+            spec["calls"] = [c.rsplit(".", 1)[-1] for c in spec["calls"]]
     tmp = tempfile.mkdtemp(prefix="fdleak-py-")
     env = clean_env(python=True)
     servers = Servers()
@@ -215,8 +227,9 @@ def main():
                             % (p.pid, len(mine), ", ".join(os.path.basename(x) for x in reports)))
         else:
             rep = mine[0]
-            if not str(rep.get("runtime", "")).startswith("cpython 3.11"):
-                failures.append('runtime is %r, expected "cpython 3.11…"' % rep.get("runtime"))
+            if rep.get("runtime") != want_runtime:
+                failures.append("runtime is %r, expected %r (what %s says it is)"
+                                % (rep.get("runtime"), want_runtime, interp))
             check_report(rep, {k: v for k, v in marks.items() if not v["child"]}, "pid %d" % p.pid,
                          failures)
             if rep.get("suppressed", 0) != a.expect_suppressed:

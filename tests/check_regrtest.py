@@ -43,7 +43,7 @@ from harness import clean_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-PYTHON = "/usr/bin/python3"
+SYSTEM_PYTHON = "/usr/bin/python3"  # the default interpreter, and the one that runs the launcher
 
 # Runs regrtest's main after teaching its JUnit result class to record what 3.11 drops:
 # a result reported without startTest (setUpClass/setUpModule errors and skips: the test is an
@@ -51,8 +51,14 @@ PYTHON = "/usr/bin/python3"
 # error of the subtest's id (the parent test then reports no success of its own).
 WRAPPER = r"""
 import sys, unittest
-from test.support import testresult
+try:  # 3.11.7+, 3.12, 3.13: regrtest's own module
+    from test.libregrtest import testresult
+except ImportError:  # 3.10, Debian's 3.11.2
+    from test.support import testresult
 R = testresult.RegressionTestResult
+for _name in ('_add_result', 'addSubTest', '_RegressionTestResult__makeErrorDict'):
+    if not hasattr(R, _name):
+        sys.exit('check_regrtest wrapper: RegressionTestResult has no %s in this regrtest' % _name)
 _orig_add = R._add_result
 
 def _add_result(self, test, capture=False, **args):
@@ -73,6 +79,101 @@ R.addSubTest = addSubTest
 from test.libregrtest.main import main
 main()
 """
+
+# What the interpreter must have: CPython's regrtest and its JUnit result class (the wrapper's
+# import, both places). Prints "cpython X.Y.Z" and where the test package is.
+PROBE = r"""
+import sys, os, test, test.libregrtest.main
+try:
+    from test.libregrtest import testresult
+except ImportError:
+    from test.support import testresult
+testresult.RegressionTestResult
+print("%s %d.%d.%d, tests in %s" % ((sys.implementation.name,) + sys.version_info[:3]
+                                    + (os.path.dirname(test.__file__),)))
+"""
+
+# The wrapper's own test, on the interpreter's regrtest (--testdir): each thing it must record,
+# as the name and outcome the JUnit XML must then hold.
+SELFTEST_MODULE = r"""
+import unittest
+
+class Plain(unittest.TestCase):
+    def test_pass(self):
+        pass
+    def test_fail(self):
+        self.fail("on purpose")
+    def test_subtests(self):
+        for i in range(3):
+            with self.subTest(i=i):
+                self.assertNotEqual(i, 1)
+
+class ClassError(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        raise RuntimeError("setUpClass on purpose")
+    def test_never(self):
+        pass
+
+class ClassSkip(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        raise unittest.SkipTest("skipped in setUpClass")
+    def test_never(self):
+        pass
+"""
+SELFTEST_EXPECT = {
+    "test_fdleak_wrapper.Plain.test_pass": "passed",
+    "test_fdleak_wrapper.Plain.test_fail": "failed",
+    "test_fdleak_wrapper.Plain.test_subtests (i=1)": "failed",
+    "setUpClass (test_fdleak_wrapper.ClassError)": "error",
+    "setUpClass (test_fdleak_wrapper.ClassSkip)": "skipped",
+}
+
+
+RANDSEED = 20240101
+
+
+def wrapper_selftest(args):
+    """Problems (expected and found) when the wrapper, on args.python's regrtest, does not
+    record a failing subtest and setUpClass's error and skip."""
+    d = tempfile.mkdtemp(prefix="check_regrtest-self-")
+    try:
+        testdir = os.path.join(d, "tests")
+        os.mkdir(testdir)
+        with open(os.path.join(testdir, "test_fdleak_wrapper.py"), "w") as f:
+            f.write(SELFTEST_MODULE)
+        ns = argparse.Namespace(python=args.python, lib=args.lib, launcher=args.launcher,
+                                timeout=120, ignore=[], match=[], testdir=testdir, randseed=None)
+        run = Run("test_fdleak_wrapper", "bare", os.path.join(d, "run"), ns)
+        problems = list(run.problems)
+        # 3.11.7+, 3.12, 3.13 seed `random` in every test, with a new seed each run unless
+        # --randseed gives one (which in 3.10 and 3.11.2 would also shuffle the order): both
+        # sides then get the same fixed seed.
+        if "Using random seed" in run.output:
+            args.randseed = RANDSEED
+        for name, want in sorted(SELFTEST_EXPECT.items()):
+            found = run.cases.get(name)
+            if found != want:
+                problems.append("%s: expected %s, found %s" % (name, want, found or "(absent)"))
+        if problems:
+            problems.append("cases found: %s" % json.dumps(run.cases, indent=1, sort_keys=True))
+            problems.append("regrtest output:\n" + tail(run.output, 30))
+            return problems
+        # A module's own --match patterns together with --ignore: only the matching cases run,
+        # less the ignored ones (the order of the two options matters from 3.11.7 on).
+        ns.ignore = ["*test_fail"]
+        run = Run("test_fdleak_wrapper:Plain", "bare", os.path.join(d, "run-match"), ns)
+        want = {"test_fdleak_wrapper.Plain.test_pass": "passed",
+                "test_fdleak_wrapper.Plain.test_subtests (i=1)": "failed"}
+        got = {n: o for n, o in run.cases.items() if not n.startswith("<")}
+        if got != want:
+            problems.append("--match Plain --ignore '*test_fail': expected exactly %s, found %s"
+                            % (want, got))
+        return problems
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
 
 CRASH_RE = re.compile(r"crash|fatal|internal error|assert|SIGSEGV|SIGBUS|SIGABRT|abort",
                       re.IGNORECASE)
@@ -120,17 +221,25 @@ class Run:
         os.chmod(self.reports, 0o1777)
         self.xml = os.path.join(base, "junit.xml")
         self.log = os.path.join(base, "output.txt")
-        cmd = [PYTHON, "-c", WRAPPER, "--junit-xml", self.xml, "--tempdir", self.tmp,
+        cmd = [args.python, "-c", WRAPPER, "--junit-xml", self.xml, "--tempdir", self.tmp,
                "--timeout", str(max(60, int(args.timeout) - 30))]
+        if getattr(args, "randseed", None) is not None:
+            cmd += ["--randseed", str(args.randseed)]
+        # --match before --ignore: regrtest 3.11.7+ reads them in order, and a case that no
+        # pattern matches gets the opposite of the FIRST group's verdict (ignore first: every
+        # other case would run). 3.10 and 3.11.2 keep two lists, where the order is moot.
+        name, _, pats = module.partition(":")
+        for pat in args.match + [p for p in pats.split(",") if p]:
+            cmd += ["--match", pat]
         for pat in args.ignore:
             cmd += ["--ignore", pat]
-        for pat in args.match:
-            cmd += ["--match", pat]
-        cmd.append(module)
+        if getattr(args, "testdir", None):
+            cmd += ["--testdir", args.testdir]
+        cmd.append(name)
         env = regrtest_env()
         if side == "fdleak":
             env["FDLEAK_LIBRARY"] = args.lib
-            cmd = [PYTHON, args.launcher, "--quiet", "-o",
+            cmd = [SYSTEM_PYTHON, args.launcher, "--quiet", "-o",
                    os.path.join(self.reports, "fdleak-%p.json"), "--format", "json", "--"] + cmd
         self.cmd = cmd
         start = time.monotonic()
@@ -157,7 +266,8 @@ class Run:
         self.messages = {}  # name: the failure's or error's message
         self.problems = []
         self._parse_xml()
-        verdict = re.findall(r"^Tests result: (.*)$", self.output, re.MULTILINE)
+        # "Tests result: X" (3.10, Debian's 3.11.2), "Result: X" (3.11.7+, 3.12, 3.13)
+        verdict = re.findall(r"^(?:Tests result|Result): (.*)$", self.output, re.MULTILINE)
         self.cases["<module %s>" % module] = "%s, %s" % (
             verdict[-1].strip() if verdict else "no verdict", describe_rc(self.rc))
 
@@ -254,17 +364,43 @@ def main():
     ap.add_argument("--match", action="append", default=[], metavar="PAT",
                     help="regrtest --match PAT on both sides: run only the test cases matching "
                          "this glob (repeatable; to reproduce one case)")
-    ap.add_argument("modules", nargs="+")
+    ap.add_argument("--python", default=SYSTEM_PYTHON,
+                    help="the CPython whose own test suite runs (default %(default)s); "
+                         "exit 77 when it is not there")
+    ap.add_argument("modules", nargs="+", metavar="MODULE[:PAT,...]",
+                    help="a test module; after a colon, regrtest --match patterns for this "
+                         "module only (a part of it)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit("check_regrtest: terminated"))
     args.lib = os.path.abspath(args.lib)
     args.launcher = os.path.abspath(args.launcher)
     if not os.path.exists(args.lib):
         sys.exit("check_regrtest: no library at %s" % args.lib)
-    if not os.path.isdir("/usr/lib/python3.11/test/libregrtest"):
-        print("FAIL: CPython's test suite is not installed (Debian package libpython3.11-testsuite; "
-              "scripts/bootstrap installs it)")
-        return 1  # a comparison nobody ran is not a pass
+    if not os.access(args.python, os.X_OK):
+        print("SKIP: no interpreter at %s" % args.python)
+        return 77
+    probe = subprocess.run([args.python, "-c", PROBE], capture_output=True, text=True,
+                           env=regrtest_env(), timeout=60)
+    if probe.returncode != 0 or not probe.stdout.startswith("cpython "):
+        # a comparison nobody ran is not a pass
+        if os.path.realpath(args.python) == os.path.realpath(SYSTEM_PYTHON):
+            print("FAIL: CPython's test suite is not installed for %s (Debian package "
+                  "libpython3.11-testsuite; scripts/bootstrap installs it):\n%s"
+                  % (args.python, probe.stderr.strip()))
+            return 1
+        print("SKIP: %s has no usable regression test suite (test.libregrtest):\n%s"
+              % (args.python, (probe.stderr or probe.stdout).strip()))
+        return 77
+    print("%s: %s" % (args.python, probe.stdout.strip()))
+    args.randseed = None
+    problems = wrapper_selftest(args)
+    if problems:
+        print("FAIL: the JUnit wrapper does not record what it must on this regrtest:")
+        for p in problems:
+            print("  " + p)
+        return 1
+    print("wrapper self-test: subtest failures, setUpClass errors and skips recorded%s"
+          % (args.randseed is not None and "; --randseed %d on both sides" % args.randseed or ""))
 
     if args.outdir:
         base = os.path.abspath(args.outdir)
@@ -292,6 +428,9 @@ def main():
         for p in under.problems + problems:
             print("  fdleak: %s" % p)
             failures.append("%s: %s" % (module, p))
+        if len(bare.cases) < 2:  # only the module verdict: nothing was compared
+            failures.append("%s: no test case ran bare (%s): nothing compared"
+                            % (module, bare.cases["<module %s>" % module]))
         diff = differences(bare.cases, under.cases)
         if not diff:
             continue

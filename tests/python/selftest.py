@@ -1,0 +1,73 @@
+"""Calls libfdleak's start-up self-test itself (check_pyselftest.py), through ctypes.PyDLL so
+the GIL stays held: fdleak_py_selftest(file, line, function) checks that the innermost Python
+frame is file:line in function: its code object's qualified name (co_qualname, 3.11+; CPython
+3.10's code objects have only co_name). MODE (argv[1]):
+
+    plain           no call: just the leaks below
+    right           the true file, line and qualified name: expect 1
+    wrong-line      the line after the call's: expect 0 (Python frames off from then on)
+    wrong-function  another function ("Probe.runx"): expect 0
+    wrong-file      another file: expect 0
+
+In the wrong modes a second, correct call follows: expect -1 (frames already off). It leaks a
+socket before the call and a socket and a file after it, and prints
+
+    selftest <mode> <result> [<second result>]    (missing: the symbol is not there)
+    leak <fd> <when> <lineno>                     when: before or after the call
+"""
+import ctypes
+import socket
+import sys
+
+MODE = sys.argv[1] if len(sys.argv) > 1 else "plain"
+keep = []
+
+
+def leak_socket(when):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # SELFTEST socket
+    keep.append(s)
+    print("leak %d %s %d" % (s.fileno(), when, leak_socket.__code__.co_firstlineno + 1))
+
+
+def leak_file(when):
+    f = open("/etc/hostname", "rb")  # SELFTEST file
+    keep.append(f)
+    print("leak %d %s %d" % (f.fileno(), when, leak_file.__code__.co_firstlineno + 1))
+
+
+class Probe:
+    def __init__(self):
+        self.fn = ctypes.PyDLL(None).fdleak_py_selftest
+        self.fn.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+        self.fn.restype = ctypes.c_int
+
+    def run(self, mode):
+        me = sys._getframe().f_code
+        file, function = me.co_filename, getattr(me, "co_qualname", me.co_name)
+        line_fix = {"wrong-line": 1}.get(mode, 0)
+        if mode == "wrong-function":
+            function += "x"
+        if mode == "wrong-file":
+            file = "/nonexistent/elsewhere.py"
+        return self.fn(file.encode(), sys._getframe().f_lineno + line_fix, function.encode())
+
+    def again(self):
+        me = sys._getframe().f_code
+        function = getattr(me, "co_qualname", me.co_name)
+        return self.fn(me.co_filename.encode(), sys._getframe().f_lineno, function.encode())
+
+
+leak_socket("before")
+if MODE != "plain":
+    try:
+        probe = Probe()
+    except AttributeError:
+        print("selftest %s missing" % MODE)
+    else:
+        first = probe.run(MODE)
+        if MODE.startswith("wrong"):
+            print("selftest %s %d %d" % (MODE, first, probe.again()))
+        else:
+            print("selftest %s %d" % (MODE, first))
+leak_socket("after")
+leak_file("after")

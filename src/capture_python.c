@@ -421,6 +421,19 @@ static bool late_here(void)
     return fdl_tls.py_tstate && fdl_tls.py_tstate != fin;
 }
 
+void fdl_py_park_if_doomed(void)
+{
+    const struct fdl_py_layout *l = __atomic_load_n(&L, __ATOMIC_ACQUIRE);
+    if (!l || l->minor > 13 || !fdl_tls.py_tstate || fdl_tls.busy || !api.finalizing || !api.finalizing() ||
+        fdl_in_vfork_child())
+        return;
+    uintptr_t fin = __atomic_load_n((const uintptr_t *)(api.runtime + l->rt_finalizing), __ATOMIC_ACQUIRE);
+    if (!fin || fin == fdl_tls.py_tstate || !__atomic_load_n((void *const *)(api.runtime + l->rt_head), __ATOMIC_ACQUIRE))
+        return;
+    for (;;) /* until the process exits; a signal handler may still run */
+        syscall(SYS_pause);
+}
+
 /* ---- the thread-state list lock ----
  * Finalization frees the states of daemon threads (and unmaps their frames) after taking
  * _PyRuntime's thread-state list lock and setting the finalizing flag: with that lock held and
@@ -803,7 +816,7 @@ static void read_frame(uintptr_t f, struct frame *out)
     /* 3.11+: interpreter frames. The interpreter's own (3.12's C-call shims, 3.13's entry
      * frames, 3.14's INTERPRETER and CSTACK) have owners from owner_skip on; only a frame
      * whose code pointer is a code object is the program's (3.13's f_executable may be None). */
-    int owner = AT(f, L->fr_owner, signed char);
+    int owner = AT(f, L->fr_owner, uint8_t); /* a small enum stored in a char */
     out->gen = owner == L->owned_by_generator;
     if (L->owner_skip >= 0 && owner >= L->owner_skip)
         return;

@@ -63,6 +63,15 @@ void fdl_py_task_done(void *coro);
  * Lock-free reads; safe anywhere. */
 bool fdl_py_finalizing_here(void);
 
+/* A thread that ran Python comes back from a wrapped call (or enters a release) while another
+ * thread finalizes the interpreter: up to 3.13 its thread state may already be freed, and
+ * CPython's own return path (PyEval_RestoreThread) would read it — a use-after-free that
+ * crashes 3.10 and 3.12 now and then (seen with MALLOC_PERTURB_), and more often when fdleak's
+ * wrapper kept the thread out longer. Such a thread never runs Python again (CPython ends it
+ * when it takes the GIL); this parks it instead, as 3.14 itself does, until the process exits.
+ * Returns at once in every other case. Thread-safe; not for signal handlers' own calls. */
+void fdl_py_park_if_doomed(void);
+
 /* Whether a Python source file belongs to the standard library or an installed package (not
  * the app): frozen modules, …/lib/pythonX.Y/…, …/site-packages/…, …/dist-packages/…. */
 bool fdl_py_library_file(const char *file);

@@ -206,6 +206,8 @@ void fdl_created(int fd, const char *via, uint32_t flags)
     record(fd, via, flags, site, fdl_now_mono_ns());
     check_threshold();
     errno = saved;
+    if (flags & FDL_F_LATE)
+        fdl_py_park_if_doomed();
 }
 
 /* Where fdleak's descriptors go: near the top of the soft limit, out of the program's way,
@@ -363,6 +365,7 @@ bool fdl_release(int fd, enum fdl_release_how how, uintptr_t caller)
     if (fdl_in_vfork_child())
         return true;
     check_finalizing();
+    fdl_py_park_if_doomed();
     if (fd == 2)
         fdl_keep_stderr();
     struct fdl_slot *s = fdl_table_slot(fd, false);

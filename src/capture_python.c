@@ -421,14 +421,28 @@ static bool late_here(void)
     return fdl_tls.py_tstate && fdl_tls.py_tstate != fin;
 }
 
+static _Atomic int exiting_tid; /* the thread that called exit(); 0 before */
+
+void fdl_py_exit_begins(void) { __atomic_store_n(&exiting_tid, fdl_gettid(), __ATOMIC_RELEASE); }
+
 void fdl_py_park_if_doomed(void)
 {
+    /* On every release of a Python thread: loads only, no call into CPython (_finalizing is
+     * what Py_IsFinalizing tests up to 3.13). */
+    if (!fdl_tls.py_tstate || fdl_tls.busy)
+        return;
     const struct fdl_py_layout *l = __atomic_load_n(&L, __ATOMIC_ACQUIRE);
-    if (!l || l->minor > 13 || !fdl_tls.py_tstate || fdl_tls.busy || !api.finalizing || !api.finalizing() ||
-        fdl_in_vfork_child())
+    if (!l || l->minor > 13)
         return;
     uintptr_t fin = __atomic_load_n((const uintptr_t *)(api.runtime + l->rt_finalizing), __ATOMIC_ACQUIRE);
-    if (!fin || fin == fdl_tls.py_tstate || !__atomic_load_n((void *const *)(api.runtime + l->rt_head), __ATOMIC_ACQUIRE))
+    if (!fin || fin == fdl_tls.py_tstate)
+        return;
+    /* Never the main thread (it finalizes, or waits for whoever does), nor the one running
+     * exit(); others while finalization runs, and after it once the process exits (an embedding
+     * program's threads carry on after Py_FinalizeEx). */
+    int me = fdl_gettid(), exiting = __atomic_load_n(&exiting_tid, __ATOMIC_ACQUIRE);
+    if (me == getpid() || me == exiting || fdl_in_vfork_child() ||
+        !(exiting || __atomic_load_n((void *const *)(api.runtime + l->rt_head), __ATOMIC_ACQUIRE)))
         return;
     for (;;) /* until the process exits; a signal handler may still run */
         syscall(SYS_pause);
@@ -794,8 +808,6 @@ static struct line_cached {
 
 static int frame_line(const uintptr_t *k)
 {
-    if (!api.addr2line)
-        return 0;
     struct line_cached *e = &line_cache[(k[0] >> 4 ^ k[1] ^ k[2] * 0x9e3779b1u) & (LINE_CACHE - 1)];
     unsigned s = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
     if (!(s & 1)) {

@@ -69,8 +69,14 @@ bool fdl_py_finalizing_here(void);
  * crashes 3.10 and 3.12 now and then (seen with MALLOC_PERTURB_), and more often when fdleak's
  * wrapper kept the thread out longer. Such a thread never runs Python again (CPython ends it
  * when it takes the GIL); this parks it instead, as 3.14 itself does, until the process exits.
- * Returns at once in every other case. Thread-safe; not for signal handlers' own calls. */
+ * Never the main thread or the one that called exit(). Returns at once in every other case.
+ * Thread-safe; not for signal handlers' own calls. */
 void fdl_py_park_if_doomed(void);
+
+/* exit() has begun (the exit trigger's first atexit handler): from now on such a thread is
+ * parked even after finalization is over — the interpreter is gone, and nothing of the process
+ * carries on. Async-signal-safe. */
+void fdl_py_exit_begins(void);
 
 /* Whether a Python source file belongs to the standard library or an installed package (not
  * the app): frozen modules, …/lib/pythonX.Y/…, …/site-packages/…, …/dist-packages/…. */

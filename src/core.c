@@ -206,8 +206,7 @@ void fdl_created(int fd, const char *via, uint32_t flags)
     record(fd, via, flags, site, fdl_now_mono_ns());
     check_threshold();
     errno = saved;
-    if (flags & FDL_F_LATE)
-        fdl_py_park_if_doomed();
+    fdl_py_park_if_doomed(); /* finalization may have begun while this call ran */
 }
 
 /* Where fdleak's descriptors go: near the top of the soft limit, out of the program's way,
@@ -336,6 +335,7 @@ void fdl_created_pair(int fds[2], const char *via, uintptr_t caller)
         check_threshold();
     }
     errno = saved;
+    fdl_py_park_if_doomed();
 }
 
 /* Marks the slot closed by the current stack (kept for double-close reports). */
@@ -397,6 +397,8 @@ bool fdl_release(int fd, enum fdl_release_how how, uintptr_t caller)
     errno = saved;
     return true;
 }
+
+void fdl_released(void) { fdl_py_park_if_doomed(); }
 
 void fdl_close_ebadf(int fd)
 {

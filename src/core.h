@@ -35,6 +35,11 @@ enum fdl_release_how {
  * closing it (fdl_close_ebadf logs the bad close). */
 bool fdl_release(int fd, enum fdl_release_how how, uintptr_t caller);
 
+/* The real release returned: the wrapper is about to return to the program. A thread that ran
+ * Python and comes back while another thread finalizes CPython is parked here
+ * (fdl_py_park_if_doomed): the same as fdl_created does for creations. */
+void fdl_released(void);
+
 /* The program's close(fd) failed with EBADF (or would have): log a double-close when this
  * process closed fd before and nobody reopened it, else a bad-close. */
 void fdl_close_ebadf(int fd);

@@ -3,6 +3,7 @@
  * destructors), _exit()/_Exit(), or death by a signal whose action is the default
  * (trigger_signal.c). */
 #include "trigger.h"
+#include "capture_python.h"
 #include "config.h"
 #include "real.h"
 #include "core.h"
@@ -15,6 +16,7 @@
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -94,12 +96,17 @@ __attribute__((destructor)) static void fdl_at_exit(void)
         after_destructors(0);
 }
 
+/* exit() has begun: registered first, so the last atexit handler before the destructors, by
+ * which time an interpreter that main() ran has finalized. */
+static void exit_begins(void) { fdl_py_exit_begins(); }
+
 __attribute__((constructor)) static void fdl_start(void)
 {
     fdl_lineage_load();
     fdl_init();
     pthread_atfork(0, 0, forget_in_child);
     fdl_hooks.py_finalizing = on_py_finalizing;
+    atexit(exit_begins);
     fdl_signals_install();
     fdl_live_start();
 }

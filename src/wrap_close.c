@@ -15,6 +15,7 @@ FDL_EXPORT int close(int fd)
     int r = REAL(close)(fd);
     if (r < 0 && errno == EBADF)
         fdl_close_ebadf(fd);
+    fdl_released();
     return r;
 }
 

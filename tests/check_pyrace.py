@@ -28,7 +28,6 @@ import concurrent.futures
 import glob
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -36,40 +35,11 @@ import sys
 import tempfile
 import time
 
-from harness import clean_env, finish
+from harness import check_runtime, clean_env, finish, parse_markers, runtime_or_skip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MARK = re.compile(r"#\s*LEAK\b(.*)$")
 UNAVAILABLE = "Python frames unavailable"
 THREADS = 16
-
-
-def parse_markers(path):
-    """{line: {"count": N or None, "fn": F}} (check_python.py's syntax, the words used here)."""
-    marks = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            m = MARK.search(line)
-            if not m:
-                continue
-            spec = {"count": 1, "fn": None}
-            for tok in m.group(1).split():
-                if re.fullmatch(r"x\d+", tok):
-                    spec["count"] = int(tok[1:])
-                elif tok == "any":
-                    spec["count"] = None
-                elif tok.startswith("fn="):
-                    spec["fn"] = tok[3:]
-                else:
-                    raise SystemExit("%s:%d: unknown marker word %r" % (path, lineno, tok))
-            marks[lineno] = spec
-    return marks
-
-
-def interp_version(interp):
-    p = subprocess.run([interp, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                       capture_output=True, text=True, timeout=30, env=clean_env(python=True))
-    return p.stdout.strip() if p.returncode == 0 else None
 
 
 def thread_states(pgid):
@@ -132,7 +102,7 @@ def parse_kept(out):
     return kept
 
 
-def check_run(i, a, version, marks, bare_statuses):
+def check_run(i, a, marks, bare_statuses):
     """The failures of run i (a list) and a summary dict. A failing run's files are kept."""
     what = "run %d" % i
     summary = {"churn": 0, "mode": None}
@@ -149,7 +119,7 @@ def check_run(i, a, version, marks, bare_statuses):
         failures.append("%s: did not finish in %ss (hang); its threads:\n      %s\n    stderr:\n%s"
                         % (what, a.timeout, states, err))
     else:
-        failures += check_output(what, a, version, marks, bare_statuses, rc, out, err, tmp, pid,
+        failures += check_output(what, a, marks, bare_statuses, rc, out, err, tmp, pid,
                                  summary)
     if failures:
         with open(os.path.join(tmp, "stdout"), "w") as f:
@@ -162,7 +132,7 @@ def check_run(i, a, version, marks, bare_statuses):
     return failures, summary
 
 
-def check_output(what, a, version, marks, bare_statuses, rc, out, err, tmp, pid, summary):
+def check_output(what, a, marks, bare_statuses, rc, out, err, tmp, pid, summary):
     failures = []
     if rc not in bare_statuses:
         failures.append("%s: %s under fdleak, bare: %s; stderr:\n%s"
@@ -191,10 +161,10 @@ def check_output(what, a, version, marks, bare_statuses, rc, out, err, tmp, pid,
                 data = f.read()
             failures.append("%s: %s does not parse: %s; its last bytes: %r"
                             % (what, os.path.basename(path), e, data[-300:]))
-    return failures + check_report(what, a, version, marks, kept, reports, pid, strict, summary)
+    return failures + check_report(what, a, marks, kept, reports, pid, strict, summary)
 
 
-def check_report(what, a, version, marks, kept, reports, pid, strict, summary):
+def check_report(what, a, marks, kept, reports, pid, strict, summary):
     failures = []
     exits = [r for r in reports if r.get("trigger") == "exit" and r.get("pid") == pid]
     if len(exits) != 1:
@@ -202,8 +172,7 @@ def check_report(what, a, version, marks, kept, reports, pid, strict, summary):
                         % (what, len(exits), [(r.get("pid"), r.get("trigger")) for r in reports]))
         return failures
     rep = exits[0]
-    if not str(rep.get("runtime", "")).startswith("cpython %s." % version):
-        failures.append("%s: runtime %r, expected \"cpython %s.…\"" % (what, rep.get("runtime"), version))
+    check_runtime(rep, a.runtime, what, failures)
     for e in rep.get("errors", []):
         failures.append("%s: unexpected misuse error %s of fd %s" % (what, e.get("what"), e.get("fd")))
     sites = {s["id"]: s for s in rep["sites"]}
@@ -277,14 +246,11 @@ def main():
     ap.add_argument("program", nargs="?",
                     default=os.path.join(ROOT, "tests", "python", "finalize_race.py"))
     a = ap.parse_args()
-    if not os.access(a.interp, os.X_OK):
-        print("SKIP: no interpreter at %s" % a.interp)
+    found = runtime_or_skip(a.interp)
+    if not found:
         return 77
-    version = interp_version(a.interp)
-    if not version:
-        print("SKIP: %s does not run" % a.interp)
-        return 77
-    marks = parse_markers(a.program)
+    a.runtime, version = found
+    marks = {line: spec for (_, line), spec in parse_markers([a.program]).items()}
     failures = []
     env = clean_env(python=True)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -307,7 +273,7 @@ def main():
     start = time.monotonic()
     summaries = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as ex:
-        futures = [ex.submit(check_run, i, a, version, marks, bare_statuses)
+        futures = [ex.submit(check_run, i, a, marks, bare_statuses)
                    for i in range(a.runs)]
         for f in futures:
             fails, summary = f.result()

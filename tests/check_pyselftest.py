@@ -30,18 +30,12 @@ import subprocess
 import sys
 import tempfile
 
-from harness import clean_env, finish
+from harness import check_runtime, clean_env, finish, runtime_or_skip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAILED = re.compile(r"^fdleak: Python frames failed the start-up check on CPython 3\.(\d+) \((.*)\); "
                     r"native frames only$")
 MODES = ["plain", "right", "wrong-line", "wrong-function", "wrong-file"]
-
-
-def interp_version(interp):
-    p = subprocess.run([interp, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                       capture_output=True, text=True, timeout=30, env=clean_env(python=True))
-    return p.stdout.strip() if p.returncode == 0 else None
 
 
 def frames_text(site):
@@ -117,8 +111,7 @@ def check_mode(a, mode, version, failures):
         failures.append("%s: %d exit reports of the program, expected 1" % (what, len(exits)))
         return
     rep = exits[0]
-    if not str(rep.get("runtime", "")).startswith("cpython %s." % version):
-        failures.append("%s: runtime %r, expected \"cpython %s.…\"" % (what, rep.get("runtime"), version))
+    check_runtime(rep, a.runtime, what, failures)
     sites = {s["id"]: s for s in rep["sites"]}
     leaked = {l["fd"]: l for l in rep["leaks"]}
     if sorted(leaked) != sorted(leaks_decl) or len(leaks_decl) != 3:
@@ -158,13 +151,10 @@ def main():
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("program", nargs="?", default=os.path.join(ROOT, "tests", "python", "selftest.py"))
     a = ap.parse_args()
-    if not os.access(a.interp, os.X_OK):
-        print("SKIP: no interpreter at %s" % a.interp)
+    found = runtime_or_skip(a.interp)
+    if not found:
         return 77
-    version = interp_version(a.interp)
-    if not version:
-        print("SKIP: %s does not run" % a.interp)
-        return 77
+    a.runtime, version = found
     print("%s (CPython %s)" % (a.interp, version))
     failures = []
     for mode in a.modes.split(","):

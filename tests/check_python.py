@@ -39,41 +39,12 @@ import sys
 import tempfile
 import time
 
-MARK = re.compile(r"#\s*LEAK\b(.*)$")
-
-
-def parse_markers(paths):
-    """{(real path, line): spec} for every marker in the given files."""
-    marks = {}
-    for path in paths:
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                m = MARK.search(line)
-                if not m:
-                    continue
-                spec = {"count": 1, "fn": None, "calls": [], "origin": False, "child": False}
-                # a FINDING marker (check_findings.py) may follow on the same line
-                for tok in m.group(1).split("FINDING")[0].split():
-                    if re.fullmatch(r"x\d+", tok):
-                        spec["count"] = int(tok[1:])
-                    elif tok == "any":
-                        spec["count"] = None
-                    elif tok.startswith("fn="):
-                        spec["fn"] = tok[3:]
-                    elif tok.startswith("calls="):
-                        spec["calls"] = tok[6:].split(",")
-                    elif tok in ("origin", "child"):
-                        spec[tok] = True
-                    else:
-                        raise SystemExit("%s:%d: unknown marker word %r" % (path, lineno, tok))
-                marks[(os.path.realpath(path), lineno)] = spec
-    return marks
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "examples", "bot"))
 from servers import Servers, ServerError  # noqa: E402  (the demo's own server starter)
-from harness import clean_env, interp_version, skip_or_fail_missing
+from harness import clean_env, interp_version, parse_markers, skip_or_fail_missing
 
 
 def start_servers(names, servers, env):

@@ -1,5 +1,6 @@
 """What the Python checkers share (imported from tests/, the directory the checker runs from)."""
 import os
+import re
 import subprocess
 
 
@@ -71,3 +72,53 @@ def skip_or_fail_missing(interp, modules, pythonpath=""):
     print("skipped: %s%s cannot import what the test needs: %s"
           % (interp, " with PYTHONPATH=" + pythonpath if pythonpath else "", why))
     return 77
+
+
+def runtime_or_skip(interp):
+    """(the runtime string fdleak must report, "3.N") for the CPython at interp; None after
+    saying why the checker skips (no interpreter there, or it does not run)."""
+    runtime = interp_version(interp) if os.access(interp, os.X_OK) else None
+    if runtime is None:
+        print("skipped: no CPython runs at %s" % interp)
+        return None
+    return runtime, ".".join(runtime.split()[1].split(".")[:2])
+
+
+def check_runtime(rep, runtime, what, failures):
+    """The report names exactly the interpreter that ran."""
+    if rep.get("runtime") != runtime:
+        failures.append("%s: runtime %r, expected %r (what the interpreter says it is)"
+                        % (what, rep.get("runtime"), runtime))
+
+
+# `# LEAK [xN | any] [fn=F] [calls=F,G] [origin] [child]` on the line a leak's app frame points
+# at (tests/check_python.py describes the words).
+MARK = re.compile(r"#\s*LEAK\b(.*)$")
+
+
+def parse_markers(paths):
+    """{(real path, line): spec} for every marker in the given files."""
+    marks = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                m = MARK.search(line)
+                if not m:
+                    continue
+                spec = {"count": 1, "fn": None, "calls": [], "origin": False, "child": False}
+                # a FINDING marker (check_findings.py) may follow on the same line
+                for tok in m.group(1).split("FINDING")[0].split():
+                    if re.fullmatch(r"x\d+", tok):
+                        spec["count"] = int(tok[1:])
+                    elif tok == "any":
+                        spec["count"] = None
+                    elif tok.startswith("fn="):
+                        spec["fn"] = tok[3:]
+                    elif tok.startswith("calls="):
+                        spec["calls"] = tok[6:].split(",")
+                    elif tok in ("origin", "child"):
+                        spec[tok] = True
+                    else:
+                        raise SystemExit("%s:%d: unknown marker word %r" % (path, lineno, tok))
+                marks[(os.path.realpath(path), lineno)] = spec
+    return marks

@@ -652,52 +652,13 @@ static uint64_t str_hash(uintptr_t s)
 
 /* What identifies a code object's text, whatever its address: file, name, and line table
  * (two code objects from one file and name, compiled from different lines, differ there). */
-static uint64_t code_hash_of(uintptr_t file, uintptr_t name, uintptr_t lt)
+static uint64_t code_hash(uintptr_t code)
 {
-    uint64_t h = str_hash(file) * 31 + str_hash(name);
+    uint64_t h = str_hash(AT(code, L->co_filename, uintptr_t)) * 31 + str_hash(AT(code, L->co_qualname, uintptr_t));
+    uintptr_t lt = AT(code, L->co_linetable, uintptr_t);
     if (is_type(lt, api.bytes_type)) {
         intptr_t n = AT(lt, L->var_size, intptr_t);
         h = (h * 31 + (uint64_t)n) * 31 + hash_bytes((const unsigned char *)(lt + L->bytes_data), n < 0 ? 0 : n > 512 ? 512 : (size_t)n);
-    }
-    return h;
-}
-
-/* Hashes already computed (every walk meets the same few code objects, and hashing their
- * names and line table was most of a walk's cost): direct-mapped on the code object, each entry
- * checked against the code object and the three objects it hashes, so a recycled address only
- * costs a fresh hash. An entry is taken for writing by moving its count from even to odd (as
- * the line cache below). Async-signal-safe. */
-#define HASH_CACHE 1024
-static struct hash_cached {
-    _Atomic unsigned seq;
-    uintptr_t code, file, name, lt;
-    uint64_t hash;
-} hash_cache[HASH_CACHE];
-
-static uint64_t code_hash(uintptr_t code)
-{
-    uintptr_t file = AT(code, L->co_filename, uintptr_t), name = AT(code, L->co_qualname, uintptr_t),
-              lt = AT(code, L->co_linetable, uintptr_t);
-    struct hash_cached *e = &hash_cache[(code >> 4 ^ code >> 14) & (HASH_CACHE - 1)];
-    unsigned s = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
-    if (!(s & 1)) {
-        bool same = __atomic_load_n(&e->code, __ATOMIC_RELAXED) == code &&
-                    __atomic_load_n(&e->file, __ATOMIC_RELAXED) == file &&
-                    __atomic_load_n(&e->name, __ATOMIC_RELAXED) == name && __atomic_load_n(&e->lt, __ATOMIC_RELAXED) == lt;
-        uint64_t h = __atomic_load_n(&e->hash, __ATOMIC_RELAXED);
-        __atomic_thread_fence(__ATOMIC_ACQUIRE); /* the reads above before the re-check */
-        if (same && __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == s)
-            return h;
-    }
-    uint64_t h = code_hash_of(file, name, lt);
-    if (!(s & 1) && __atomic_compare_exchange_n(&e->seq, &s, s + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-        __atomic_thread_fence(__ATOMIC_RELEASE); /* the odd count before the fields change */
-        __atomic_store_n(&e->code, code, __ATOMIC_RELAXED);
-        __atomic_store_n(&e->file, file, __ATOMIC_RELAXED);
-        __atomic_store_n(&e->name, name, __ATOMIC_RELAXED);
-        __atomic_store_n(&e->lt, lt, __ATOMIC_RELAXED);
-        __atomic_store_n(&e->hash, h, __ATOMIC_RELAXED);
-        __atomic_store_n(&e->seq, s + 2, __ATOMIC_RELEASE);
     }
     return h;
 }

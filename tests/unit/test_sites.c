@@ -5,6 +5,7 @@
 #include "unit.h"
 
 #include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdint.h>
 
@@ -155,7 +156,16 @@ static void test_ring_race(void)
     pthread_t t;
     pthread_create(&t, 0, ring_writer, 0);
     unsigned held = 0, bad = 0;
-    for (int i = 0; i < 200000; i++) {
+    /* Until enough views held, not a fixed count: on a loaded machine the writer may not have
+     * run at all during the first hundred thousand reads. */
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0; held < 20000; i++) {
+        if (!(i & 1023)) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec - t0.tv_sec > 20)
+                break;
+        }
         uint32_t h[FDL_SNAP_RING];
         fdl_snapshot_view(&v);
         fdl_site_history(ring_site, &v, h);

@@ -214,20 +214,41 @@ bool fdl_capture_enter(void)
 
 void fdl_capture_leave(void) { __atomic_fetch_sub(&capturing, 1, __ATOMIC_SEQ_CST); }
 
+/* How many frames of fdleak's and libunwind's own a capture has had at most: asking libunwind
+ * for max plus these (and two spare) instead of max + FDL_CAPTURE_SLACK saves unwinding frames
+ * that would be dropped. A capture whose own frames outnumber the guess (and whose stack goes on)
+ * is taken again with the whole slack. Racy updates only ever raise it. */
+static _Atomic unsigned own_frames = 4;
+
+static unsigned unwind(uintptr_t *pcs, unsigned want, unsigned *skip)
+{
+    if (!fdl_capture_enter())
+        return 0;
+    int n = backtrace_fn ? backtrace_fn((void **)pcs, (int)want) : 0;
+    fdl_capture_leave();
+    if (n <= 0)
+        return 0;
+    unsigned k = 0;
+    while (k < (unsigned)n && (in(&self_code, pcs[k]) || in(&unwinder_code, pcs[k])))
+        k++;
+    *skip = k;
+    return (unsigned)n;
+}
+
 unsigned fdl_capture(uintptr_t *pcs, unsigned max)
 {
     if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
         fdl_capture_init();
-    if (!fdl_capture_enter())
+    unsigned own = __atomic_load_n(&own_frames, __ATOMIC_RELAXED);
+    unsigned want = max + (own + 2 < FDL_CAPTURE_SLACK ? own + 2 : FDL_CAPTURE_SLACK), skip = 0;
+    unsigned n = unwind(pcs, want, &skip);
+    if (skip > own)
+        __atomic_store_n(&own_frames, skip, __ATOMIC_RELAXED);
+    if (n == want && n - skip < max && want < max + FDL_CAPTURE_SLACK)
+        n = unwind(pcs, max + FDL_CAPTURE_SLACK, &skip);
+    if (n <= skip)
         return 0;
-    int n = backtrace_fn ? backtrace_fn((void **)pcs, (int)(max + FDL_CAPTURE_SLACK)) : 0;
-    fdl_capture_leave();
-    if (n <= 0)
-        return 0;
-    unsigned skip = 0;
-    while (skip < (unsigned)n && (in(&self_code, pcs[skip]) || in(&unwinder_code, pcs[skip])))
-        skip++;
-    unsigned k = (unsigned)n - skip;
+    unsigned k = n - skip;
     if (k > max)
         k = max;
     for (unsigned i = 0; i < k; i++)

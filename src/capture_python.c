@@ -263,6 +263,8 @@ static void unavailable(int *flag, unsigned major, unsigned minor, const char *w
 
 #define SYM(name) dlsym(RTLD_DEFAULT, name)
 
+static void wrap_code_dealloc(void);
+
 /* The layout for this interpreter, or NULL with *why (and the one line said by the caller). */
 static const struct fdl_py_layout *find_layout(unsigned long hex, unsigned major, unsigned minor, const char **why)
 {
@@ -372,6 +374,7 @@ void fdl_py_init(void)
     depth = (unsigned)cfg->pydepth;
     origin = cfg->pyorigin;
     __atomic_store_n(&L, l, __ATOMIC_RELEASE);
+    wrap_code_dealloc();
     __atomic_store_n(&frames_on, true, __ATOMIC_RELEASE);
 }
 
@@ -652,7 +655,7 @@ static uint64_t str_hash(uintptr_t s)
 
 /* What identifies a code object's text, whatever its address: file, name, and line table
  * (two code objects from one file and name, compiled from different lines, differ there). */
-static uint64_t code_hash(uintptr_t code)
+static uint64_t code_hash_of(uintptr_t code)
 {
     uint64_t h = str_hash(AT(code, L->co_filename, uintptr_t)) * 31 + str_hash(AT(code, L->co_qualname, uintptr_t));
     uintptr_t lt = AT(code, L->co_linetable, uintptr_t);
@@ -661,6 +664,88 @@ static uint64_t code_hash(uintptr_t code)
         h = (h * 31 + (uint64_t)n) * 31 + hash_bytes((const unsigned char *)(lt + L->bytes_data), n < 0 ? 0 : n > 512 ? 512 : (size_t)n);
     }
     return h;
+}
+
+/* Hashes already computed, by code object: a code object's text never changes while it lives,
+ * and the code type's dealloc is wrapped (fdl_py_init) so that an entry is dropped before its
+ * object is freed — an address reused by a newer code object can never meet the older one's
+ * hash (content checks cannot promise that: exec'd snippets recycle the code, name, file and
+ * line-table objects together). Direct-mapped; an entry is written by moving its count from
+ * even to odd, so a reader sees a whole entry or misses. A walker looks up only code objects of
+ * its own thread's live frames, which cannot be freed meanwhile. Async-signal-safe. */
+#define CODE_CACHE 4096
+static struct code_cached {
+    _Atomic unsigned seq;
+    uintptr_t code;
+    uint64_t hash;
+} code_cache[CODE_CACHE];
+static void (*code_dealloc_real)(void *); /* set once the wrapper is in place; else no cache */
+
+static inline struct code_cached *code_slot(uintptr_t code)
+{
+    return &code_cache[(code >> 4 ^ code >> 16) & (CODE_CACHE - 1)];
+}
+
+static uint64_t code_hash(uintptr_t code)
+{
+    if (!__atomic_load_n(&code_dealloc_real, __ATOMIC_ACQUIRE))
+        return code_hash_of(code);
+    struct code_cached *e = code_slot(code);
+    unsigned s = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+    if (!(s & 1)) {
+        uintptr_t c = __atomic_load_n(&e->code, __ATOMIC_RELAXED);
+        uint64_t h = __atomic_load_n(&e->hash, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE); /* the reads above before the re-check */
+        if (c == code && __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == s)
+            return h;
+    }
+    uint64_t h = code_hash_of(code);
+    if (!(s & 1) && __atomic_compare_exchange_n(&e->seq, &s, s + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        __atomic_thread_fence(__ATOMIC_RELEASE); /* the odd count before the fields change */
+        __atomic_store_n(&e->code, code, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->hash, h, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->seq, s + 2, __ATOMIC_RELEASE);
+    }
+    return h;
+}
+
+/* The code type's tp_dealloc, wrapped: called by CPython with the GIL held, for every code
+ * object freed, before it is. An odd count is a walker writing another code object (this one
+ * has no frame left to be walked), which replaces the entry anyway. */
+static void code_dealloc(void *code)
+{
+    struct code_cached *e = code_slot((uintptr_t)code);
+    for (;;) {
+        unsigned s = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+        if (s & 1 || __atomic_load_n(&e->code, __ATOMIC_ACQUIRE) != (uintptr_t)code)
+            break;
+        if (__atomic_compare_exchange_n(&e->seq, &s, s + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&e->code, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&e->seq, s + 2, __ATOMIC_RELEASE);
+            break;
+        }
+    }
+    code_dealloc_real(code);
+}
+
+/* Puts code_dealloc in PyCode_Type.tp_dealloc, after checking that the type object is laid out
+ * as expected (tp_name "code", tp_dealloc inside the interpreter's code). Without it, hashes
+ * are computed at every frame. Called once from fdl_py_init, before the program's first Python
+ * code, or with the slot swapped in one store (a dealloc that read the old one frees an object
+ * no walk can have cached). */
+static void wrap_code_dealloc(void)
+{
+    char *type = (char *)api.code_type;
+    unsigned name_at = L->var_size + 8, dealloc_at = L->var_size + 32; /* after PyObject_VAR_HEAD */
+    const char *name = *(const char **)(type + name_at);
+    void (*real)(void *);
+    memcpy(&real, type + dealloc_at, sizeof real);
+    if (!name || strcmp(name, "code") || !api.interp_hi || (uintptr_t)real < api.interp_lo ||
+        (uintptr_t)real >= api.interp_hi)
+        return;
+    __atomic_store_n(&code_dealloc_real, real, __ATOMIC_RELEASE);
+    void (*mine)(void *) = code_dealloc;
+    __atomic_store_n((void (**)(void *))(type + dealloc_at), mine, __ATOMIC_RELEASE);
 }
 
 /* ---- task origins ----

@@ -159,9 +159,12 @@ static void record(int fd, const char *via, uint32_t flags, struct fdl_site *sit
     fdl_sites_maybe_snapshot(now);
 }
 
+#define PY_NATIVE_NEAR 4 /* native frames tried first under Python code */
+
 /* The calling thread's stack as a site; NULL when nested inside fdleak on this thread, and in
  * a vfork child: libunwind keeps global state (its validation pipe's numbers) that the child
  * would rewrite in its parent's memory. */
+
 static struct fdl_site *capture_site(uint32_t *flags)
 {
     if (fdl_tls.busy || fdl_in_vfork_child()) {
@@ -171,14 +174,22 @@ static struct fdl_site *capture_site(uint32_t *flags)
     fdl_tls.busy++;
     unsigned depth = (unsigned)fdl_config()->depth;
     uintptr_t key[depth + FDL_CAPTURE_SLACK + 1]; /* native pcs, then the Python stack's site */
-    unsigned n = fdl_capture(key, depth);
     bool late;
     struct fdl_site *py = fdl_py_capture(&late);
     if (late)
         *flags |= FDL_F_LATE; /* created after CPython began to finalize: not the program's */
-    if (py) { /* a Python creation is its Python stack and the native frames below CPython */
-        n = fdl_py_native_keep(key, n);
+    unsigned n;
+    if (py) {
+        /* A Python creation is its Python stack and the native frames below CPython: a few,
+         * so those are unwound first, the whole depth only when CPython is not among them. */
+        n = fdl_capture(key, depth < PY_NATIVE_NEAR ? depth : PY_NATIVE_NEAR);
+        unsigned k = fdl_py_native_keep(key, n);
+        if (k == n && n == PY_NATIVE_NEAR && depth > PY_NATIVE_NEAR)
+            k = fdl_py_native_keep(key, fdl_capture(key, depth));
+        n = k;
         key[n] = (uintptr_t)py;
+    } else {
+        n = fdl_capture(key, depth);
     }
     struct fdl_site *site = n || py ? fdl_site_intern(key, n, py ? 1 : 0) : 0;
     struct fdl_pystack *none = 0;

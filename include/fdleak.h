@@ -58,8 +58,9 @@ FDLEAK_WEAK long fdleak_report_since(fdleak_checkpoint_t since, fdleak_checkpoin
                                      const char *path);
 
 /* For fdleak's Python start-up hook (scripts/python/sitecustomize.py), which calls it through
- * ctypes.PyDLL with the GIL held as asyncio creates a task for the coroutine coro: fdleak
- * remembers the creating Python stack as the origin of whatever that task opens. Returns 1 if
+ * the built-in module _fdleak (src/api_python.c) with the GIL held as asyncio creates a task
+ * for the coroutine coro: fdleak remembers the creating Python stack as the origin of whatever
+ * that task opens. Returns 1 if
  * remembered, 0 if not, -1 when task origins are off (FDLEAK_PYORIGIN=0, or no CPython frame
  * layout) so the caller can stop. Programs have no need to call it. */
 FDLEAK_WEAK int fdleak_py_task_created(void *coro);

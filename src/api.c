@@ -49,7 +49,7 @@ FDL_EXPORT long fdleak_report_since(fdleak_checkpoint_t since, fdleak_checkpoint
     return fdl_report_now(&o);
 }
 
-/* For the Python start-up hook (scripts/python/sitecustomize.py), through ctypes.PyDLL: asyncio
+/* For the Python start-up hook (scripts/python/sitecustomize.py), through _fdleak: asyncio
  * is creating a task for coro. Called with the GIL held. */
 FDL_EXPORT int fdleak_py_task_created(void *coro) { return fdl_py_task_created(coro); }
 FDL_EXPORT void fdleak_py_task_done(void *coro) { fdl_py_task_done(coro); }

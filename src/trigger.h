@@ -24,6 +24,11 @@ bool fdl_exit_reported(void);
 void fdl_signals_install(void);
 void fdl_live_start(void);
 
+/* Start-up, before CPython initializes: the `_fdleak` built-in module for the Python start-up
+ * hook (api_python.c). Nothing in a process that is not CPython 3 with the stable ABI's object
+ * header, or whose interpreter is running already. */
+void fdl_pymodule_register(void);
+
 /* The program changed its RLIMIT_NOFILE: the threshold (when a percentage) and the EMFILE
  * reserve move with it. Preserves errno. */
 void fdl_limit_changed(void);

@@ -104,6 +104,7 @@ __attribute__((constructor)) static void fdl_start(void)
 {
     fdl_lineage_load();
     fdl_init();
+    fdl_pymodule_register();
     pthread_atfork(0, 0, forget_in_child);
     fdl_hooks.py_finalizing = on_py_finalizing;
     atexit(exit_begins);

@@ -8,6 +8,7 @@ compares what it prints and its exit status.
 Scenarios: sys.path and the sitecustomize module the program sees; asyncio imported from a zip
 archive (its loader is shared with every module in the zip); an empty PYTHONPATH entry (the
 current directory) with a module there; ctypes unavailable while asyncio creates tasks; the
+modules loaded at start-up (the same but for atexit and _fdleak); the
 -S (sys.path not compared: without site the hook cannot take its directory off), -I and -E
 flags. Exit 0 when every scenario prints the same both ways, 1 otherwise (both
 outputs shown), 77 when the interpreter is missing."""
@@ -73,6 +74,9 @@ def main():
             ("empty PYTHONPATH entry", [a.interp, "-c", "import mymod, sys; print(mymod.VALUE, sys.path[:2])"],
              {"PYTHONPATH": ":" + os.path.join(tmp, "nowhere")}),
             ("no ctypes", [a.interp, "-c", "import sys; sys.modules['_ctypes'] = None\n" + probe], {}),
+            # What the hook may import (README: atexit for the exit report, the built-in _fdleak);
+            # anything else (ctypes, importlib.util) would be start-up cost every program pays.
+            ("modules", [a.interp, "-c", "import sys; print(sorted(set(sys.modules) - {'atexit', '_fdleak'}))"], {}),
             # -S: no site, so the hook never runs and its directory stays on sys.path (README).
             ("-S", [a.interp, "-S", "-c", probe.replace('print("path", [p for p in sys.path])', 'print("path not compared")')], {}),
             ("-I", [a.interp, "-I", "-c", probe], {}),

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""libfdleak's Python start-up self-test, fdleak_py_selftest(file, line, function), from outside.
+"""libfdleak's Python start-up self-test, _fdleak.selftest(file, line, function), from outside.
 
     check_pyselftest.py --lib SHIM --interp PYTHON [--launcher PATH] [--timeout S] [PROGRAM]
 
@@ -19,8 +19,8 @@ start-up hook, itself meant to call the self-test once) in each mode and prints 
 
 In every mode: exit status 0, one exit report that parses, "runtime" of this version, its leaks
 exactly the declared fds. Exit 0 when all hold, 1 otherwise (expected and actual printed), 77
-when the interpreter is absent. Until the library exports fdleak_py_selftest the program prints
-`missing` and the modes with a call fail saying so.
+when the interpreter is absent. Without the built-in module _fdleak the program prints `missing`
+and the modes with a call fail saying so.
 """
 import argparse
 import json
@@ -81,10 +81,10 @@ def check_mode(a, mode, version, failures):
     wrong = mode.startswith("wrong")
     expect = None if mode == "plain" else ["0", "-1"] if wrong else ["1"]
     if result == ["missing"]:
-        failures.append("%s: fdleak_py_selftest is not exported by %s (the library's self-test "
-                        "has not landed)" % (what, a.lib))
+        failures.append("%s: no built-in module _fdleak under %s (the library registers it "
+                        "before CPython starts)" % (what, a.lib))
     elif result != expect:
-        failures.append("%s: fdleak_py_selftest returned %s, expected %s"
+        failures.append("%s: _fdleak.selftest returned %s, expected %s"
                         % (what, " then ".join(result) if result else "(no call)",
                            " then ".join(expect) if expect else "(no call)"))
     # stderr

@@ -1,15 +1,14 @@
 """fdleak's start-up hook for Python programs (the fdleak launcher puts this directory first on
-PYTHONPATH). It checks once that libfdleak reads this interpreter's frames right
-(fdleak_py_selftest), has the exit report taken after the program's atexit callbacks
-(fdleak_py_exiting), makes the pytest plugin pytest_fdleak importable (and names it in
-PYTEST_PLUGINS where libfdleak is preloaded), and lets fdleak follow
-asyncio tasks back to the code that created them: once
+PYTHONPATH). It checks once that libfdleak reads this interpreter's frames right (the
+self-test), has the exit report taken after the program's atexit callbacks, makes the pytest
+plugin pytest_fdleak importable (and names it in PYTEST_PLUGINS where libfdleak is preloaded),
+and lets fdleak follow asyncio tasks back to the code that created them: once
 asyncio.base_events is imported, BaseEventLoop.create_task is wrapped so that every new task's
-coroutine is handed to libfdleak (fdleak_py_task_created, through ctypes with the GIL held),
-which remembers the creating stack, and forgotten again when the task is done
-(fdleak_py_task_done). A socket that a library opens in a task of its own (httpx connecting
-through anyio's happy-eyeballs task group) is then attributed to the handler that made the
-request, not to the event loop.
+coroutine is handed to libfdleak, which remembers the creating stack, and forgotten again when
+the task is done. libfdleak is reached through _fdleak, a built-in module the preloaded library
+registers before CPython starts (its calls run with the GIL held). A socket that a library
+opens in a task of its own (httpx connecting through anyio's happy-eyeballs task group) is then
+attributed to the handler that made the request, not to the event loop.
 
 The hook stays out of the program's way: it follows tasks only when a library is preloaded
 and FDLEAK_PYORIGIN is not 0, takes this directory off sys.path again, runs the sitecustomize it
@@ -30,7 +29,7 @@ def _fdleak_start():
         try:
             _fdleak_native()
         except Exception:
-            pass  # no ctypes, or not preloaded after all
+            pass  # no _fdleak: not libfdleak that is preloaded, or a build it cannot serve
     # The plugin stays importable whatever happens (a child pytest inherits PYTEST_PLUGINS);
     # it is named to pytest only where fdleak is preloaded.
     sys.meta_path.insert(0, _Finder(here, preloaded and os.environ.get("FDLEAK_PYORIGIN", "1") != "0"))
@@ -39,37 +38,54 @@ def _fdleak_start():
         os.environ["PYTEST_PLUGINS"] = ",".join(plugins + ["pytest_fdleak"])
 
     # The sitecustomize this one shadows, if any.
-    import importlib.machinery
-    import importlib.util
-
-    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", sys.path)
+    machinery = _machinery()
+    spec = machinery.PathFinder.find_spec("sitecustomize", sys.path)
     if spec is not None and spec.origin != os.path.abspath(__file__):
-        module = importlib.util.module_from_spec(spec)
+        module = machinery.module_from_spec(spec)
         sys.modules["sitecustomize"] = module
         spec.loader.exec_module(module)
         return True
     return False
 
 
-def _fdleak_native():
-    """Two calls into libfdleak (through ctypes.PyDLL: the GIL stays held). The self-test:
-    libfdleak reads this very frame (file, line, function) from CPython's memory and checks it
-    against what Python says; on a mismatch it turns its Python frames off, with one line
-    naming the version (keep the call on the line after the one that reads f_lineno). And the
-    exit report from the first atexit callback, which runs last: after the program's own, before
-    CPython finalizes."""
-    import ctypes
+class _machinery:
+    """The import machinery's PathFinder, module_from_spec and spec_from_file_location as CPython
+    has them loaded already (importlib._bootstrap and _bootstrap_external, frozen): importing
+    importlib.util for them would import warnings, types and importlib._abc into every program
+    at start-up (about 1 ms and 5 million instructions)."""
 
-    lib = ctypes.PyDLL(None)
-    check, exiting = lib.fdleak_py_selftest, lib.fdleak_py_exiting
-    check.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
-    check.restype = ctypes.c_int
-    exiting.argtypes, exiting.restype = [], None
+    def __init__(self):
+        try:
+            import _frozen_importlib as bootstrap
+            import _frozen_importlib_external as external
+
+            self.PathFinder = external.PathFinder
+            self.module_from_spec = bootstrap.module_from_spec
+            self.spec_from_file_location = external.spec_from_file_location
+        except (ImportError, AttributeError):
+            import importlib.machinery
+            import importlib.util
+
+            self.PathFinder = importlib.machinery.PathFinder
+            self.module_from_spec = importlib.util.module_from_spec
+            self.spec_from_file_location = importlib.util.spec_from_file_location
+
+
+def _fdleak_native():
+    """Two calls into libfdleak, through its built-in module _fdleak (registered by the
+    preloaded library before CPython starts; absent when it is not preloaded or the build is
+    one fdleak cannot serve). The self-test: libfdleak reads this very frame (file, line,
+    function) from CPython's memory and checks it against what Python says; on a mismatch it
+    turns its Python frames off, with one line naming the version (keep the call on the line
+    after the one that reads f_lineno). And the exit report from the first atexit callback,
+    which runs last: after the program's own, before CPython finalizes."""
+    import _fdleak
+
     code, line = sys._getframe().f_code, sys._getframe().f_lineno + 1
-    check(code.co_filename.encode("utf-8", "surrogateescape"), line, b"_fdleak_native")
+    _fdleak.selftest(code.co_filename.encode("utf-8", "surrogateescape"), line, b"_fdleak_native")
     import atexit
 
-    atexit.register(exiting)
+    atexit.register(_fdleak.exiting)
 
 
 class _Finder:
@@ -84,16 +100,12 @@ class _Finder:
 
     def find_spec(self, name, path=None, target=None):
         if name == "pytest_fdleak":
-            import importlib.util
-
-            return importlib.util.spec_from_file_location(name, self.here + "/pytest_fdleak.py")
+            return _machinery().spec_from_file_location(name, self.here + "/pytest_fdleak.py")
         if not self.origins or name != "asyncio.base_events":
             return None
         self.origins = False  # once
         try:
-            import importlib.machinery
-
-            spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+            spec = _machinery().PathFinder.find_spec(name, path, target)
             if spec is not None and spec.loader is not None:
                 spec.loader = _WrapAfterExec(spec.loader)
             return spec
@@ -125,34 +137,22 @@ class _WrapAfterExec:
 def _wrap_create_task(base_events):
     import functools
 
+    import _fdleak
+
     original = base_events.BaseEventLoop.create_task
-    lib = {}  # libfdleak's two functions, looked up at the first task (ctypes loads lazily)
-
-    def load():
-        try:
-            import ctypes
-
-            dll = ctypes.PyDLL(None)  # PyDLL: the GIL stays held across the calls
-            created, done = dll.fdleak_py_task_created, dll.fdleak_py_task_done
-            created.argtypes = done.argtypes = [ctypes.py_object]
-            created.restype, done.restype = ctypes.c_int, None
-            lib.update(created=created, done=done)
-        except Exception:  # not preloaded after all, or no ctypes
-            lib["off"] = True
+    created, done = _fdleak.task_created, _fdleak.task_done
+    off = []  # task origins are off in libfdleak (it said -1 once)
 
     @functools.wraps(original)
     def create_task(self, coro, *args, **kwargs):
-        if not lib:
-            load()
         remembered = False
-        if "off" not in lib:
-            result = lib["created"](coro)
+        if not off:
+            result = created(coro)
             if result < 0:
-                lib["off"] = True  # task origins are off in libfdleak
+                off.append(True)
             remembered = result > 0
         task = original(self, coro, *args, **kwargs)
         if remembered:
-            done = lib["done"]
             task.add_done_callback(lambda _task: done(coro))
         return task
 

@@ -1,5 +1,6 @@
-"""Calls libfdleak's start-up self-test itself (check_pyselftest.py), through ctypes.PyDLL so
-the GIL stays held: fdleak_py_selftest(file, line, function) checks that the innermost Python
+"""Calls libfdleak's start-up self-test itself (check_pyselftest.py), through the built-in
+module _fdleak the preloaded library registers (the start-up hook's way, GIL held):
+_fdleak.selftest(file, line, function) checks that the innermost Python
 frame is file:line in function: its code object's qualified name (co_qualname, 3.11+; CPython
 3.10's code objects have only co_name). MODE (argv[1]):
 
@@ -12,10 +13,9 @@ frame is file:line in function: its code object's qualified name (co_qualname, 3
 In the wrong modes a second, correct call follows: expect -1 (frames already off). It leaks a
 socket before the call and a socket and a file after it, and prints
 
-    selftest <mode> <result> [<second result>]    (missing: the symbol is not there)
+    selftest <mode> <result> [<second result>]    (missing: there is no _fdleak module)
     leak <fd> <when> <lineno>                     when: before or after the call
 """
-import ctypes
 import socket
 import sys
 
@@ -37,9 +37,9 @@ def leak_file(when):
 
 class Probe:
     def __init__(self):
-        self.fn = ctypes.PyDLL(None).fdleak_py_selftest
-        self.fn.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
-        self.fn.restype = ctypes.c_int
+        import _fdleak
+
+        self.fn = _fdleak.selftest
 
     def run(self, mode):
         me = sys._getframe().f_code
@@ -61,7 +61,7 @@ leak_socket("before")
 if MODE != "plain":
     try:
         probe = Probe()
-    except AttributeError:
+    except ImportError:
         print("selftest %s missing" % MODE)
     else:
         first = probe.run(MODE)

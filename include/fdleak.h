@@ -69,10 +69,11 @@ FDLEAK_WEAK void fdleak_py_task_done(void *coro);
 /* For the start-up hook too, once, GIL held: fdleak reads the caller's innermost Python frame
  * and checks it is file:line in function (qualified name). 1: it is; 0: it is not, and Python
  * frames are off for the rest of the process (one line on stderr names the version); -1:
- * Python frames were unavailable already. */
+ * Python frames were unavailable already, or the caller runs in a subinterpreter (not checked). */
 FDLEAK_WEAK int fdleak_py_selftest(const char *file, int line, const char *function);
 /* For the start-up hook: its first atexit callback (so the last to run) takes the exit report,
- * after the program's own atexit callbacks and before CPython finalizes. */
+ * after the program's own atexit callbacks and before CPython finalizes; nothing when called
+ * from a subinterpreter (whose atexit callbacks run when it ends). */
 FDLEAK_WEAK void fdleak_py_exiting(void);
 
 #ifdef __cplusplus

@@ -60,7 +60,8 @@ FDL_EXPORT void fdleak_py_task_done(void *coro) { fdl_py_task_done(coro); }
  * own defect, whose window a slow report at exit() widens). */
 FDL_EXPORT void fdleak_py_exiting(void)
 {
-    if (fdl_py_runtime())
+    /* A subinterpreter's hook registers it too, and runs it when that interpreter ends. */
+    if (fdl_py_runtime() && fdl_py_main_interpreter())
         fdl_exit_report(0);
 }
 

@@ -200,6 +200,10 @@ static struct fdl_py_layout layout_dyn; /* 3.13+: filled from the debug offsets 
 static _Atomic bool frames_on;         /* L's frames may be read (off after a failed self-test) */
 static struct {
     void *(*this_tstate)(void);            /* PyGILState_GetThisThreadState */
+    void *(*current_tstate)(void);         /* PyThreadState_Get (GIL held only) */
+    void *(*current_interp)(void);         /* PyInterpreterState_Get (GIL held only) */
+    void *(*main_interp)(void);            /* PyInterpreterState_Main */
+    int (*gil_held)(void);                 /* PyGILState_Check */
     int (*addr2line)(void *code, int off); /* PyCode_Addr2Line */
     int (*finalizing)(void);               /* _Py_IsFinalizing (≤3.12), Py_IsFinalizing (3.13+) */
     int (*lock)(void *, int);              /* PyThread_acquire_lock (≤3.12) */
@@ -326,7 +330,11 @@ void fdl_py_init(void)
         version = (unsigned long)major << 24 | (unsigned long)minor << 16;
     }
     fdl_buf_cstr(&b);
-    /* The moment for the exit report does not depend on the frame layout (3.13 renamed it). */
+    /* Neither the moment for the exit report (3.13 renamed it) nor which interpreter calls
+     * the start-up hook depends on the frame layout. */
+    *(void **)&api.current_interp = SYM("PyInterpreterState_Get");
+    *(void **)&api.main_interp = SYM("PyInterpreterState_Main");
+    *(void **)&api.gil_held = SYM("PyGILState_Check");
     void *fin = SYM("Py_IsFinalizing");
     *(void **)&api.finalizing = fin ? fin : SYM("_Py_IsFinalizing");
     if (!cfg->pydepth)
@@ -339,6 +347,7 @@ void fdl_py_init(void)
         return;
     }
     *(void **)&api.this_tstate = SYM("PyGILState_GetThisThreadState");
+    *(void **)&api.current_tstate = SYM("PyThreadState_Get");
     *(void **)&api.addr2line = SYM("PyCode_Addr2Line");
     if (l->lock == FDL_PY_LOCK_PYTHREAD) {
         *(void **)&api.lock = SYM("PyThread_acquire_lock");
@@ -352,7 +361,7 @@ void fdl_py_init(void)
     api.str_type = SYM("PyUnicode_Type");
     api.bytes_type = SYM("PyBytes_Type");
     bool locks = l->lock == FDL_PY_LOCK_PYTHREAD ? api.lock && api.lock_timed && api.unlock : !!api.mutex_unlock;
-    if (!api.this_tstate || !api.addr2line || !api.finalizing || !locks || !api.runtime || !api.code_type ||
+    if (!api.this_tstate || !api.current_tstate || !api.addr2line || !api.finalizing || !locks || !api.runtime || !api.code_type ||
         !api.coro_type || !api.str_type || !api.bytes_type) {
         unavailable(&warned_layout, major, minor, "it does not export the functions fdleak reads frames with");
         return;
@@ -379,6 +388,14 @@ void fdl_py_init(void)
 }
 
 const char *fdl_py_runtime(void) { return runtime[0] ? runtime : 0; }
+
+bool fdl_py_main_interpreter(void)
+{
+    /* Without the GIL there is no current interpreter to ask (and asking would abort). */
+    if (!api.current_interp || !api.main_interp || !api.gil_held || !api.gil_held())
+        return true;
+    return api.current_interp() == api.main_interp();
+}
 
 unsigned fdl_py_native_keep(const uintptr_t *pcs, unsigned n)
 {
@@ -1002,6 +1019,10 @@ int fdl_py_task_created(void *coro)
 int fdl_py_selftest(const char *file, int line, const char *function)
 {
     if (!on() || fdl_tls.busy)
+        return -1;
+    /* Walks read the thread's state in the main interpreter; a caller in a subinterpreter (the
+     * hook runs in each one site starts) runs on another state: nothing to check there. */
+    if (!api.gil_held || !api.gil_held() || !fdl_py_main_interpreter() || api.current_tstate() != api.this_tstate())
         return -1;
     fdl_tls.busy++;
     bool late;

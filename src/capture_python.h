@@ -82,10 +82,15 @@ void fdl_py_exit_begins(void);
  * the app): frozen modules, …/lib/pythonX.Y/…, …/site-packages/…, …/dist-packages/…. */
 bool fdl_py_library_file(const char *file);
 
-/* Python start-up self-test (the start-up hook calls it once, GIL held): the innermost Python
- * frame of the caller must be file:line in function (a qualified name). 1: it is; 0: it is not,
- * and Python frames are off from now on (said once, naming the version); -1: Python frames were
- * off already. Thread-safe; not async-signal-safe (it may print). */
+/* Whether the calling thread runs the main interpreter, not a subinterpreter (true when it
+ * does not hold the GIL: nothing to ask then). Thread-safe; not async-signal-safe. */
+bool fdl_py_main_interpreter(void);
+
+/* Python start-up self-test (the start-up hook calls it once per interpreter, GIL held): the
+ * innermost Python frame of the caller must be file:line in function (a qualified name). 1: it
+ * is; 0: it is not, and Python frames are off from now on (said once, naming the version); -1:
+ * Python frames were off already, or the caller runs in a subinterpreter (walks read the main
+ * interpreter's frames: not checked). Thread-safe; not async-signal-safe (it may print). */
 int fdl_py_selftest(const char *file, int line, const char *function);
 
 /* How many of a Python creation's innermost native return addresses belong to its site: the

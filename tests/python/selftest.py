@@ -9,6 +9,8 @@ frame is file:line in function: its code object's qualified name (co_qualname, 3
     wrong-line      the line after the call's: expect 0 (Python frames off from then on)
     wrong-function  another function ("Probe.runx"): expect 0
     wrong-file      another file: expect 0
+    subinterp       the call from a legacy subinterpreter (whose start also runs the hook, and
+                    with it the hook's own call): never 0, never frames off for the process
 
 In the wrong modes a second, correct call follows: expect -1 (frames already off). It leaks a
 socket before the call and a socket and a file after it, and prints
@@ -57,8 +59,23 @@ class Probe:
         return self.fn(me.co_filename.encode(), sys._getframe().f_lineno, function.encode())
 
 
+SUBINTERP = """
+import sys, _fdleak
+f = sys._getframe()
+r = _fdleak.selftest(f.f_code.co_filename.encode(), f.f_lineno, b"<module>")
+print("selftest subinterp %d" % r, flush=True)
+"""
+
 leak_socket("before")
-if MODE != "plain":
+if MODE == "subinterp":
+    try:
+        import _testcapi
+    except ImportError:
+        print("selftest subinterp no-testcapi")
+    else:
+        sys.stdout.flush()
+        _testcapi.run_in_subinterp(SUBINTERP)
+elif MODE != "plain":
     try:
         probe = Probe()
     except ImportError:

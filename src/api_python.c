@@ -76,8 +76,8 @@ static void *m_task_done(void *self, void *coro)
 static struct py_method methods[] = {
     {"selftest", m_selftest, METH_VARARGS, "selftest(file: bytes, line, function: bytes) -> 1, 0 or -1"},
     {"exiting", m_exiting, METH_NOARGS, "exiting(): take the exit report now"},
-    {"task_created", (py_cfunction)m_task_created, METH_O, "task_created(coro) -> 1, 0 or -1"},
-    {"task_done", (py_cfunction)m_task_done, METH_O, "task_done(coro)"},
+    {"task_created", m_task_created, METH_O, "task_created(coro) -> 1, 0 or -1"},
+    {"task_done", m_task_done, METH_O, "task_done(coro)"},
     {0, 0, 0, 0},
 };
 

@@ -164,7 +164,6 @@ static void record(int fd, const char *via, uint32_t flags, struct fdl_site *sit
 /* The calling thread's stack as a site; NULL when nested inside fdleak on this thread, and in
  * a vfork child: libunwind keeps global state (its validation pipe's numbers) that the child
  * would rewrite in its parent's memory. */
-
 static struct fdl_site *capture_site(uint32_t *flags)
 {
     if (fdl_tls.busy || fdl_in_vfork_child()) {

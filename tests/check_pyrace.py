@@ -78,7 +78,7 @@ def allow_cores():
     directory where the kernel's core_pattern is a plain file name)."""
     import resource
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    _, hard = resource.getrlimit(resource.RLIMIT_CORE)
     try:
         resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
     except (ValueError, OSError):
@@ -181,7 +181,7 @@ def check_run(i, a, marks, bare_statuses):
 def check_output(what, a, marks, bare_statuses, rc, out, err, tmp, pid, summary):
     failures = []
     if rc not in bare_statuses and rc < 0:
-        summary["crash"] = rc  # judged against bare runs in main(): CPython 3.10 crashes bare too
+        summary["crash"] = rc  # judged against bare runs (judge_crashes): CPython crashes bare too
     elif rc not in bare_statuses:
         failures.append("%s: %s under fdleak, bare: %s; stderr:\n%s"
                         % (what, status_text(rc),

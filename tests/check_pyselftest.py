@@ -10,8 +10,10 @@ start-up hook, itself meant to call the self-test once) in each mode and prints 
   plain           no call of its own: no "failed the start-up check" line, no other fdleak line,
                   every leak at its line with Python frames (app frame = the declared line)
   right           a correct call returns 1; the same as plain otherwise
-  subinterp       the hook's and the program's calls from a legacy subinterpreter (its start
-                  runs the hook too) return 1 or -1, never 0: the same as plain otherwise
+  subinterp       the program's call from a legacy subinterpreter (whose start runs the hook,
+                  and its call, too) returns -1 (not checked there); no "failed" line, and the
+                  exit report is the process's, not taken when the subinterpreter ends: the
+                  same as plain otherwise
   wrong-line, wrong-function, wrong-file
                   the call returns 0 and a second, correct one -1 (frames already off); stderr
                   has exactly one line `fdleak: Python frames failed the start-up check on
@@ -82,8 +84,12 @@ def check_mode(a, mode, version, failures):
     # the call's result
     wrong = mode.startswith("wrong")
     expect = None if mode == "plain" else ["0", "-1"] if wrong else ["1"]
-    if mode == "subinterp" and result in (["1"], ["-1"], ["no-testcapi"]):
-        expect = result  # checked where the walk reads that state (3.12+), else skipped: never 0
+    if mode == "subinterp":
+        expect = ["-1"]  # a subinterpreter's call is not checked (walks read the main one's state)
+        if result == ["no-testcapi"]:
+            print("note: %s: no _testcapi in this interpreter: no subinterpreter started, the "
+                  "rest checked as plain" % what)
+            expect = result
     if result == ["missing"]:
         failures.append("%s: no built-in module _fdleak under %s (the library registers it "
                         "before CPython starts)" % (what, a.lib))

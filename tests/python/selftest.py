@@ -10,7 +10,8 @@ frame is file:line in function: its code object's qualified name (co_qualname, 3
     wrong-function  another function ("Probe.runx"): expect 0
     wrong-file      another file: expect 0
     subinterp       the call from a legacy subinterpreter (whose start also runs the hook, and
-                    with it the hook's own call): never 0, never frames off for the process
+                    with it the hook's own call): expect -1 (not checked there), never frames
+                    off for the process
 
 In the wrong modes a second, correct call follows: expect -1 (frames already off). It leaks a
 socket before the call and a socket and a file after it, and prints

@@ -1,4 +1,5 @@
-/* config.c — parsing and validation of the FDLEAK_* environment variables. */
+/* config.c — parsing and validation of the FDLEAK_* environment variables, driven by the one
+ * table in settings.def: each kind of value has one parser and one way to say what it accepts. */
 #include "config.h"
 #include "util.h"
 
@@ -7,23 +8,48 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void complain(int errfd, const char *var, const char *val, const char *accepted,
-                     const char *dflt)
-{
-    struct fdl_buf b;
-    char mem[512];
-    fdl_buf_init_mem(&b, mem, sizeof mem);
-    fdl_buf_puts(&b, "fdleak: ");
-    fdl_buf_puts(&b, var);
-    fdl_buf_puts(&b, "='");
-    fdl_buf_puts(&b, val);
-    fdl_buf_puts(&b, "' is invalid (accepted: ");
-    fdl_buf_puts(&b, accepted);
-    fdl_buf_puts(&b, "); using ");
-    fdl_buf_puts(&b, dflt);
-    fdl_buf_puts(&b, "\n");
-    fdl_write_all(errfd, b.data, b.len);
-}
+enum kind { K_INT, K_SECONDS, K_CHOICE, K_PATH, K_PATHS, K_SIGNAL, K_THRESHOLD };
+
+struct setting {
+    const char *var;
+    enum kind kind;
+    double lo, hi;
+    const char *words;    /* CHOICE: the choices, '|'-separated; else the word meaning off */
+    const char *dflt;     /* as a user would write it; "" is off */
+    double off;           /* the field's value when off */
+    const char *off_said; /* how "off" is named */
+};
+
+static const struct setting settings[] = {
+#define FDL_SETTING(NAME, TYPE, field, KIND, LO, HI, WORDS, DEFAULT, OFF, OFF_SAID, ...) \
+    {"FDLEAK_" #NAME, K_##KIND, LO, HI, WORDS, DEFAULT, OFF, OFF_SAID},
+#define FDL_UNUSABLE_SIGNALS(names)
+#include "settings.def"
+#undef FDL_SETTING
+#undef FDL_UNUSABLE_SIGNALS
+};
+
+enum {
+#define FDL_SETTING(NAME, ...) SET_##NAME,
+#define FDL_UNUSABLE_SIGNALS(names)
+#include "settings.def"
+#undef FDL_SETTING
+#undef FDL_UNUSABLE_SIGNALS
+    N_SETTINGS
+};
+
+#define FDL_SETTING(...)
+#define FDL_UNUSABLE_SIGNALS(names) static const char unusable_signals[] = names;
+#include "settings.def"
+#undef FDL_SETTING
+#undef FDL_UNUSABLE_SIGNALS
+
+/* A parsed value: the member its kind uses. */
+struct value {
+    long i;
+    double d;
+    const char *s;
+};
 
 /* Strict integer parse: the whole string, base 10, within [lo, hi]. */
 static bool parse_int(const char *s, long lo, long hi, long *out)
@@ -39,26 +65,6 @@ static bool parse_int(const char *s, long lo, long hi, long *out)
     return true;
 }
 
-/* "80%": 1..100. */
-static bool parse_percent(const char *s, long *out)
-{
-    char num[16];
-    size_t n = strlen(s);
-    if (n < 2 || n >= sizeof num || s[n - 1] != '%')
-        return false;
-    memcpy(num, s, n - 1);
-    num[n - 1] = 0;
-    return parse_int(num, 1, 100, out);
-}
-
-/* Signals that cannot be caught, or that report a fault in the thread that gets them (a
- * handler that returns would run again forever). */
-static bool unusable(long sig)
-{
-    return sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE ||
-           sig == SIGILL || sig == SIGTRAP || sig == SIGSYS || sig == SIGABRT;
-}
-
 /* A decimal number of seconds in [lo, hi]. */
 static bool parse_seconds(const char *v, double lo, double hi, double *out)
 {
@@ -71,22 +77,188 @@ static bool parse_seconds(const char *v, double lo, double hi, double *out)
     return true;
 }
 
-/* USR1, SIGUSR1, 10 or none (0); -1 when invalid. */
-static int parse_signal(const char *v)
+/* The index of v among words ("a|b|c"), or -1. */
+static long choice(const char *words, const char *v)
+{
+    size_t n = strlen(v);
+    long i = 0;
+    for (const char *w = words; *w; i++) {
+        size_t len = strcspn(w, "|");
+        if (len == n && !strncmp(w, v, n))
+            return i;
+        w += len + (w[len] == '|');
+    }
+    return -1;
+}
+
+/* Whether name (without SIG) is in the table's list of signals a report cannot use. */
+static bool unusable(const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *w = unusable_signals; *w;) {
+        size_t len = strcspn(w, " ");
+        if (len == n && !strncmp(w, name, n))
+            return true;
+        w += len + (w[len] == ' ');
+    }
+    return false;
+}
+
+/* USR1, SIGUSR1 or a number in [lo, hi]; -1 when invalid or unusable. */
+static int parse_signal(const char *v, long lo, long hi)
 {
     long n;
-    if (!strcmp(v, "none"))
-        return 0;
-    if (parse_int(v, 1, 64, &n))
-        return unusable(n) ? -1 : (int)n;
+    if (parse_int(v, lo, hi, &n)) {
+        const char *name = n < 32 ? sigabbrev_np((int)n) : 0;
+        return name && unusable(name) ? -1 : (int)n;
+    }
     if (!strncmp(v, "SIG", 3))
         v += 3;
     for (int sig = 1; sig < 32; sig++) {
         const char *name = sigabbrev_np(sig);
         if (name && !strcmp(name, v))
-            return unusable(sig) ? -1 : sig;
+            return unusable(name) ? -1 : sig;
     }
     return -1;
+}
+
+static bool parse(const struct setting *s, const char *v, struct value *out)
+{
+    *out = (struct value){0};
+    if (s->kind != K_CHOICE && *s->words && !strcmp(v, s->words)) {
+        *out = (struct value){(long)s->off, s->off, ""};
+        return true;
+    }
+    switch (s->kind) {
+    case K_INT:
+        return parse_int(v, (long)s->lo, (long)s->hi, &out->i);
+    case K_SECONDS:
+        return parse_seconds(v, s->lo, s->hi, &out->d);
+    case K_CHOICE:
+        return (out->i = choice(s->words, v)) >= 0;
+    case K_PATH:
+    case K_PATHS:
+        out->s = v;
+        return strlen(v) < FDL_PATH_MAX;
+    case K_SIGNAL: {
+        int sig = parse_signal(v, (long)s->lo, (long)s->hi);
+        out->i = sig;
+        return sig > 0;
+    }
+    case K_THRESHOLD: {
+        char num[16];
+        size_t n = strlen(v);
+        if (n >= 2 && n < sizeof num && v[n - 1] == '%') { /* "80%": 1..100, stored as -80 */
+            memcpy(num, v, n - 1);
+            num[n - 1] = 0;
+            bool ok = parse_int(num, 1, 100, &out->i);
+            out->i = -out->i;
+            return ok;
+        }
+        return parse_int(v, (long)s->lo, (long)s->hi, &out->i);
+    }
+    }
+    return false;
+}
+
+/* A table number as the table writes it: 256, 0.01, 0.000001 (the fewest decimals that say it). */
+static void put_number(struct fdl_buf *b, double v)
+{
+    int decimals = 0;
+    for (double scaled = v; decimals < 6; scaled *= 10, decimals++) {
+        double off = scaled - (double)(long)(scaled + 0.5);
+        if (off < 1e-6 && off > -1e-6)
+            break;
+    }
+    if (decimals)
+        fdl_buf_fixed(b, v, decimals);
+    else
+        fdl_buf_i64(b, (long)v);
+}
+
+/* What the variable accepts, in the words python/fdleak/settings.py's accepted() uses (a test
+ * compares the two). */
+static void put_accepted(struct fdl_buf *b, const struct setting *s)
+{
+    switch (s->kind) {
+    case K_INT:
+    case K_SECONDS:
+        fdl_buf_puts(b, s->kind == K_INT ? "an integer from " : "seconds, from ");
+        put_number(b, s->lo);
+        fdl_buf_puts(b, " to ");
+        put_number(b, s->hi);
+        break;
+    case K_CHOICE:
+        for (const char *w = s->words; *w; w++)
+            fdl_buf_puts(b, *w == '|' ? ", " : (char[]){*w, 0});
+        return;
+    case K_PATH:
+        fdl_buf_puts(b, "a path shorter than ");
+        fdl_buf_u64(b, FDL_PATH_MAX);
+        fdl_buf_puts(b, " bytes");
+        break;
+    case K_PATHS:
+        fdl_buf_puts(b, "files, colon-separated, shorter than ");
+        fdl_buf_u64(b, FDL_PATH_MAX);
+        fdl_buf_puts(b, " bytes in all");
+        return;
+    case K_SIGNAL:
+        fdl_buf_puts(b, "a signal name such as USR1 or SIGUSR2, a number from ");
+        put_number(b, s->lo);
+        fdl_buf_puts(b, " to ");
+        put_number(b, s->hi);
+        fdl_buf_puts(b, " (not ");
+        for (const char *w = unusable_signals; *w; w++)
+            fdl_buf_puts(b, *w == ' ' ? ", " : (char[]){*w, 0});
+        fdl_buf_puts(b, ")");
+        break;
+    case K_THRESHOLD:
+        fdl_buf_puts(b, "a descriptor count, a percentage of the soft limit such as 80%");
+        break;
+    }
+    if (*s->words) {
+        fdl_buf_puts(b, ", or ");
+        fdl_buf_puts(b, s->words);
+    }
+}
+
+static void complain(int errfd, const struct setting *s, const char *val)
+{
+    struct fdl_buf b;
+    char mem[512];
+    fdl_buf_init_mem(&b, mem, sizeof mem);
+    fdl_buf_puts(&b, "fdleak: ");
+    fdl_buf_puts(&b, s->var);
+    fdl_buf_puts(&b, "='");
+    fdl_buf_puts(&b, s->kind == K_PATH || s->kind == K_PATHS ? "(too long)" : val);
+    fdl_buf_puts(&b, "' is invalid (accepted: ");
+    put_accepted(&b, s);
+    fdl_buf_puts(&b, "); using ");
+    fdl_buf_puts(&b, *s->dflt ? s->dflt : s->off_said);
+    fdl_buf_puts(&b, "\n");
+    fdl_write_all(errfd, b.data, b.len);
+}
+
+#define STORE_INT(field, TYPE, x) field = (TYPE)(x)->i
+#define STORE_CHOICE STORE_INT
+#define STORE_SIGNAL STORE_INT
+#define STORE_THRESHOLD STORE_INT
+#define STORE_SECONDS(field, TYPE, x) field = (x)->d
+#define STORE_PATH(field, TYPE, x) memcpy(field, (x)->s, strlen((x)->s) + 1) /* checked < FDL_PATH_MAX */
+#define STORE_PATHS STORE_PATH
+
+static void store(struct fdl_config *cfg, unsigned i, const struct value *x)
+{
+    switch (i) {
+#define FDL_SETTING(NAME, TYPE, field, KIND, ...) \
+    case SET_##NAME:                             \
+        STORE_##KIND(cfg->field, TYPE, x);       \
+        break;
+#define FDL_UNUSABLE_SIGNALS(names)
+#include "settings.def"
+#undef FDL_SETTING
+#undef FDL_UNUSABLE_SIGNALS
+    }
 }
 
 int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char *), int errfd)
@@ -94,153 +266,21 @@ int fdl_config_parse(struct fdl_config *cfg, const char *(*getenv_fn)(const char
     int bad = 0;
     int saved = errno;
     memset(cfg, 0, sizeof *cfg);
-    cfg->format = FDL_FORMAT_TEXT;
-    cfg->depth = 32;
-    cfg->exitcode = -1;
-    cfg->exec_report = true;
-    cfg->misuse = FDL_MISUSE_REPORT;
-    cfg->report_signal = SIGUSR1;
-    cfg->threshold = -80;
-    cfg->growth_k = 3;
-    cfg->snapshot = 10;
-    cfg->churn_min = 20;
-    cfg->churn_life = 1;
-    cfg->pydepth = 32;
-    cfg->pyorigin = true;
-    cfg->default_suppress = true;
-
-    const char *v;
-    long n, n_;
-    if ((v = getenv_fn("FDLEAK_FORMAT")) && *v) {
-        if (!strcmp(v, "text"))
-            cfg->format = FDL_FORMAT_TEXT;
-        else if (!strcmp(v, "json"))
-            cfg->format = FDL_FORMAT_JSON;
+    for (unsigned i = 0; i < N_SETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        struct value x = {(long)s->off, s->off, ""};
+        if (*s->dflt && !parse(s, s->dflt, &x)) /* a wrong table: the unit tests see this line */
+            bad++, complain(errfd, s, "(default)");
+        store(cfg, i, &x);
+        const char *v = getenv_fn(s->var);
+        if (!v || !*v)
+            continue; /* empty is unset, for every variable */
+        if (parse(s, v, &x))
+            store(cfg, i, &x);
         else
-            bad++, complain(errfd, "FDLEAK_FORMAT", v, "text, json", "text");
+            bad++, complain(errfd, s, v);
     }
-    if ((v = getenv_fn("FDLEAK_OUTPUT")) && *v && strcmp(v, "-")) {
-        if (strlen(v) >= sizeof cfg->output)
-            bad++, complain(errfd, "FDLEAK_OUTPUT", "(too long)", "a path shorter than 1024 bytes, or -", "stderr");
-        else
-            strcpy(cfg->output, v);
-    }
-    if ((v = getenv_fn("FDLEAK_DEPTH")) && *v) {
-        if (parse_int(v, 1, FDL_DEPTH_MAX, &n))
-            cfg->depth = (int)n;
-        else
-            bad++, complain(errfd, "FDLEAK_DEPTH", v, "an integer from 1 to 256", "32");
-    }
-    if ((v = getenv_fn("FDLEAK_EXITCODE")) && *v) {
-        if (parse_int(v, 0, 255, &n))
-            cfg->exitcode = (int)n;
-        else
-            bad++, complain(errfd, "FDLEAK_EXITCODE", v, "an integer from 0 to 255", "the program's own status");
-    }
-    if ((v = getenv_fn("FDLEAK_QUIET")) && *v) {
-        if (!strcmp(v, "1") || !strcmp(v, "0"))
-            cfg->quiet = v[0] == '1';
-        else
-            bad++, complain(errfd, "FDLEAK_QUIET", v, "0, 1", "0");
-    }
-    if ((v = getenv_fn("FDLEAK_EXEC")) && *v) {
-        if (!strcmp(v, "report") || !strcmp(v, "ignore"))
-            cfg->exec_report = v[0] == 'r';
-        else
-            bad++, complain(errfd, "FDLEAK_EXEC", v, "report, ignore", "report");
-    }
-    if ((v = getenv_fn("FDLEAK_MISUSE")) && *v) {
-        if (!strcmp(v, "report"))
-            cfg->misuse = FDL_MISUSE_REPORT;
-        else if (!strcmp(v, "abort"))
-            cfg->misuse = FDL_MISUSE_ABORT;
-        else if (!strcmp(v, "ignore"))
-            cfg->misuse = FDL_MISUSE_IGNORE;
-        else
-            bad++, complain(errfd, "FDLEAK_MISUSE", v, "report, abort, ignore", "report");
-    }
-    if ((v = getenv_fn("FDLEAK_SIGNAL")) && *v) {
-        int sig = parse_signal(v);
-        if (sig >= 0)
-            cfg->report_signal = sig;
-        else
-            bad++, complain(errfd, "FDLEAK_SIGNAL", v, "a signal name such as USR1 or SIGUSR2, a number from 1 to 64 (not KILL, STOP or a fault signal such as SEGV), or none", "USR1");
-    }
-    if ((v = getenv_fn("FDLEAK_INTERVAL")) && *v) {
-        double d;
-        if (parse_seconds(v, 0.01, 31536000, &d))
-            cfg->interval = d, cfg->interval_reports = true;
-        else
-            bad++, complain(errfd, "FDLEAK_INTERVAL", v, "seconds, from 0.01 to 31536000", "no interval reports");
-    }
-    if ((v = getenv_fn("FDLEAK_THRESHOLD")) && *v) {
-        if (!strcmp(v, "none"))
-            cfg->threshold = 0;
-        else if (parse_percent(v, &n_))
-            cfg->threshold = -n_;
-        else if (parse_int(v, 1, 1L << 30, &n_))
-            cfg->threshold = n_;
-        else
-            bad++, complain(errfd, "FDLEAK_THRESHOLD", v, "a descriptor count, a percentage of the soft limit such as 80%, or none", "80%");
-    }
-    if ((v = getenv_fn("FDLEAK_METRICS")) && *v) {
-        if (strlen(v) >= sizeof cfg->metrics)
-            bad++, complain(errfd, "FDLEAK_METRICS", "(too long)", "a path shorter than 1024 bytes", "no metrics");
-        else
-            strcpy(cfg->metrics, v);
-    }
-    if ((v = getenv_fn("FDLEAK_GROWTH")) && *v) {
-        if (parse_int(v, 2, FDL_GROWTH_MAX, &n_))
-            cfg->growth_k = (int)n_;
-        else
-            bad++, complain(errfd, "FDLEAK_GROWTH", v, "an integer from 2 to 16", "3");
-    }
-    if ((v = getenv_fn("FDLEAK_SNAPSHOT")) && *v) {
-        double d;
-        if (!strcmp(v, "off"))
-            cfg->snapshot = 0;
-        else if (parse_seconds(v, 0.01, 31536000, &d))
-            cfg->snapshot = d;
-        else
-            bad++, complain(errfd, "FDLEAK_SNAPSHOT", v, "seconds, from 0.01 to 31536000, or off", "10");
-    }
-    if ((v = getenv_fn("FDLEAK_CHURN_MIN")) && *v) {
-        if (parse_int(v, 2, 1L << 30, &n_))
-            cfg->churn_min = n_;
-        else
-            bad++, complain(errfd, "FDLEAK_CHURN_MIN", v, "an integer from 2 to 1073741824", "20");
-    }
-    if ((v = getenv_fn("FDLEAK_CHURN_LIFE")) && *v) {
-        double d;
-        if (parse_seconds(v, 0.000001, 3600, &d)) /* lifetimes are told apart up to 36 min */
-            cfg->churn_life = d;
-        else
-            bad++, complain(errfd, "FDLEAK_CHURN_LIFE", v, "seconds, from 0.000001 to 3600", "1");
-    }
-    if ((v = getenv_fn("FDLEAK_PYDEPTH")) && *v) {
-        if (parse_int(v, 0, FDL_PYDEPTH_MAX, &n_))
-            cfg->pydepth = (int)n_;
-        else
-            bad++, complain(errfd, "FDLEAK_PYDEPTH", v, "an integer from 0 (no Python frames) to 64", "32");
-    }
-    if ((v = getenv_fn("FDLEAK_PYORIGIN")) && *v) {
-        if (!strcmp(v, "1") || !strcmp(v, "0"))
-            cfg->pyorigin = v[0] == '1';
-        else
-            bad++, complain(errfd, "FDLEAK_PYORIGIN", v, "1 (record asyncio task origins), 0", "1");
-    }
-    if ((v = getenv_fn("FDLEAK_SUPPRESS")) && *v) {
-        if (strlen(v) >= sizeof cfg->suppress)
-            bad++, complain(errfd, "FDLEAK_SUPPRESS", "(too long)", "files, colon-separated, shorter than 1024 bytes in all", "no suppression files");
-        else
-            strcpy(cfg->suppress, v);
-    }
-    if ((v = getenv_fn("FDLEAK_DEFAULT_SUPPRESS")) && *v) {
-        if (!strcmp(v, "1") || !strcmp(v, "0"))
-            cfg->default_suppress = v[0] == '1';
-        else
-            bad++, complain(errfd, "FDLEAK_DEFAULT_SUPPRESS", v, "1 (use the built-in suppressions), 0", "1");
-    }
+    cfg->interval_reports = cfg->interval > 0;
     if (cfg->metrics[0] && !cfg->interval)
         cfg->interval = 60;
     errno = saved;

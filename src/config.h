@@ -1,40 +1,38 @@
-/* config.h — every FDLEAK_* setting, parsed once from the environment into one struct. */
+/* config.h — every FDLEAK_* setting (declared once, in settings.def), parsed once from the
+ * environment into one struct. */
 #ifndef FDL_CONFIG_H
 #define FDL_CONFIG_H
 
 #include <stdbool.h>
 
-enum fdl_format { FDL_FORMAT_TEXT, FDL_FORMAT_JSON };
-enum fdl_misuse_mode { FDL_MISUSE_REPORT, FDL_MISUSE_ABORT, FDL_MISUSE_IGNORE };
+enum fdl_format { FDL_FORMAT_TEXT, FDL_FORMAT_JSON };                     /* FDLEAK_FORMAT's words */
+enum fdl_misuse_mode { FDL_MISUSE_REPORT, FDL_MISUSE_ABORT, FDL_MISUSE_IGNORE }; /* FDLEAK_MISUSE's */
 
-#define FDL_DEPTH_MAX 256
 #define FDL_PATH_MAX 1024
+typedef char fdl_path[FDL_PATH_MAX];
 
-struct fdl_config {
-    enum fdl_format format;        /* FDLEAK_FORMAT=text|json */
-    char output[FDL_PATH_MAX];     /* FDLEAK_OUTPUT: "" means stderr */
-    int depth;                     /* FDLEAK_DEPTH=1..256 native frames kept per site */
-    int exitcode;                  /* FDLEAK_EXITCODE=0..255, -1 = leave the status alone */
-    bool quiet;                    /* FDLEAK_QUIET=0|1 */
-    bool exec_report;              /* FDLEAK_EXEC=report|ignore */
-    enum fdl_misuse_mode misuse;   /* FDLEAK_MISUSE=report|abort|ignore */
-    int report_signal;             /* FDLEAK_SIGNAL=NAME|NUMBER|none; 0 = none */
-    double interval;               /* FDLEAK_INTERVAL=SECONDS; 0 = off */
-    bool interval_reports;         /* FDLEAK_INTERVAL was given (not only FDLEAK_METRICS) */
-    long threshold;                /* FDLEAK_THRESHOLD=N|P%|none: N > 0, -P for P%, 0 = none */
-    char metrics[FDL_PATH_MAX];    /* FDLEAK_METRICS=PATH; "" = off */
-    int growth_k;                  /* FDLEAK_GROWTH=K (2..16) snapshots for "growing" */
-    double snapshot;               /* FDLEAK_SNAPSHOT=SECONDS|off between growth snapshots; 0 = off */
-    long churn_min;                /* FDLEAK_CHURN_MIN=N connections for pool-per-operation */
-    double churn_life;             /* FDLEAK_CHURN_LIFE=SECONDS: … with a median life below this */
-    int pydepth;                   /* FDLEAK_PYDEPTH=0..64 Python frames per site; 0 = off */
-    bool pyorigin;                 /* FDLEAK_PYORIGIN=1|0: asyncio task origins */
-    char suppress[FDL_PATH_MAX];   /* FDLEAK_SUPPRESS=FILE[:FILE…]: suppression rules */
-    bool default_suppress;         /* FDLEAK_DEFAULT_SUPPRESS=1|0: the built-in rules */
+/* The upper bound of each numeric setting, from the table: FDL_MAX_DEPTH, FDL_MAX_PYDEPTH … */
+enum {
+#define FDL_SETTING(NAME, TYPE, field, KIND, LO, HI, ...) FDL_MAX_##NAME = (long)(HI),
+#define FDL_UNUSABLE_SIGNALS(names)
+#include "settings.def"
+#undef FDL_SETTING
+#undef FDL_UNUSABLE_SIGNALS
 };
+#define FDL_DEPTH_MAX FDL_MAX_DEPTH
+#define FDL_PYDEPTH_MAX FDL_MAX_PYDEPTH
 
-#define FDL_GROWTH_MAX 16
-#define FDL_PYDEPTH_MAX 64
+/* One field per setting, as settings.def names and types it (its comments say what each
+ * holds), plus what is derived from them. */
+struct fdl_config {
+#define FDL_SETTING(NAME, TYPE, field, ...) TYPE field;
+#define FDL_UNUSABLE_SIGNALS(names)
+#include "settings.def"
+#undef FDL_SETTING
+#undef FDL_UNUSABLE_SIGNALS
+    bool interval_reports; /* FDLEAK_INTERVAL was given (not only FDLEAK_METRICS, which sets
+                            * interval to 60 s when it is not) */
+};
 
 /* Fills *cfg from getenv_fn (getenv in the library, a table in the unit tests). Each invalid
  * value writes one line to errfd naming the variable, the value and what is accepted, and

@@ -19,10 +19,8 @@
 
 #include <string.h>
 
-#define HASH_NONFATAL_OOM 1
-#define uthash_malloc(sz) fdl_region_alloc(region, sz)
-#define uthash_free(ptr, sz) ((void)(ptr), (void)(sz))
-#include <uthash.h>
+#define FDL_HASH_REGION region /* a variable of that name is in scope at every HASH_ADD */
+#include "region_hash.h"
 
 #define AT_MAX 384
 #define PEER_MAX 128

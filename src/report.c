@@ -20,10 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HASH_NONFATAL_OOM 1
-#define uthash_malloc(sz) fdl_region_alloc(region, sz)
-#define uthash_free(ptr, sz) ((void)(ptr), (void)(sz))
-#include <uthash.h>
+#define FDL_HASH_REGION region /* a variable of that name is in scope at every HASH_ADD */
+#include "region_hash.h"
 
 static unsigned seq_base = 1;     /* number of this image's first report */
 static _Atomic unsigned seq_done; /* reports this image delivered */

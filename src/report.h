@@ -175,11 +175,4 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b);
 void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b);
 void fdl_report_write_metrics(const struct fdl_report *r, struct fdl_buf *b);
 
-/* The short stable name of a site: its innermost frame in the program's own code (not in a
- * system library), as "function (file:line)". Written into out. */
-void fdl_site_label(const struct fdl_rep_site *s, char *out, size_t cap);
-/* The same with up to `own` frames of the program's own code, innermost first, joined by
- * " from ": tells apart two places that create through one helper. */
-void fdl_site_label_n(const struct fdl_rep_site *s, unsigned own, char *out, size_t cap);
-
 #endif

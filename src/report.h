@@ -1,8 +1,9 @@
 /* report.h — a report: a snapshot of the table and the misuse log, grouped by site and
- * symbolized, handed to a writer (text or JSON) and delivered to FDLEAK_OUTPUT. Building and
- * writing use only a private mmap region and system calls (no malloc, no stdio, no locks of
- * fdleak's), so a report can be made at exit, in _exit, in a fatal-signal handler or in a
- * vfork child about to exec. */
+ * symbolized (report_build.c), handed to a writer (report_text.c, report_json.c,
+ * report_metrics.c) and delivered to FDLEAK_OUTPUT (report_deliver.c). Building and writing
+ * use only a private mmap region and system calls (no malloc, no stdio, no locks of fdleak's),
+ * so a report can be made at exit, in _exit, in a fatal-signal handler or in a vfork child
+ * about to exec. */
 #ifndef FDL_REPORT_H
 #define FDL_REPORT_H
 
@@ -136,17 +137,15 @@ struct fdl_report {
     struct fdl_symbolizer *sym;
 };
 
-/* Builds a report in r (everything in r->region); fdl_report_free releases it. Same safety as
- * fdl_report_now; the caller marks the thread busy. */
+/* Builds a report in r (everything in r->region), in stages: snapshot, suppress, errors, group
+ * by site, findings' preparation, names, the process, findings. fdl_report_free releases it.
+ * Same safety as fdl_report_now, whose skeleton calls it (the caller marks the thread busy). */
 void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o);
 void fdl_report_free(struct fdl_report *r);
 
-/* Writes path whole: a temporary name, then rename. False (errno set) on failure. */
-bool fdl_write_file_atomic(const char *path, int pid, void (*write)(const struct fdl_report *, struct fdl_buf *),
-                           const struct fdl_report *r);
-
 /* Builds the report, writes it where FDLEAK_OUTPUT says, returns the number of leaks (or -1 if
- * it could not be built). Thread-safe (each report has its own region) and async-signal-safe
+ * it could not be built). Every trigger (exit, signal, interval, threshold, emfile, exec, api)
+ * calls it. Thread-safe (one report at a time, each in its own region) and async-signal-safe
  * as described above. The calling thread is marked busy, so whatever the report opens is
  * fdleak's own. Preserves errno. */
 long fdl_report_now(const struct fdl_report_opts *o);
@@ -161,10 +160,11 @@ void fdl_report_vfork_child(void);
 /* After fork: a report another thread of the parent was writing does not exist here. */
 void fdl_report_forked(void);
 
-/* Rewrites the metrics file (pattern: FDLEAK_METRICS, %p expanded), one report at a time. */
+/* Rewrites the metrics file (pattern: FDLEAK_METRICS, %p expanded): a report built and run like
+ * fdl_report_now's (same safety), written by fdl_report_write_metrics. */
 void fdl_metrics_write(const char *pattern);
 
-/* FDLEAK_MISUSE=abort: describes one misuse on stderr before the abort. */
+/* FDLEAK_MISUSE=abort: describes one misuse on stderr before the abort (report_text.c). */
 void fdl_report_misuse_now(enum fdl_misuse_kind what, int fd, struct fdl_site *site,
                            struct fdl_site *stack, struct fdl_site *first_close);
 

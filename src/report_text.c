@@ -1,9 +1,12 @@
 /* report_text.c — the report for a person: a summary line, then one block per site, most
- * leaks first: its descriptors, then the stack (valgrind-like "at … by …"). */
+ * leaks first: its descriptors, then the stack (valgrind-like "at … by …"); and the lines
+ * FDLEAK_MISUSE=abort prints before it aborts. */
 #include "report.h"
 #include "names.h"
 #include "capture_python.h"
+#include "core.h"
 #include "sites.h"
+#include "tls.h"
 
 #include <string.h>
 
@@ -343,4 +346,53 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
             fdl_buf_puts(b, ")\n");
         }
     }
+}
+
+/* ---- FDLEAK_MISUSE=abort: one misuse, before the abort ---- */
+
+static void misuse_stack(struct fdl_buf *b, struct fdl_symbolizer *sym, struct fdl_site *s, const char *first)
+{
+    for (unsigned i = 0; s && i < s->n_native; i++) {
+        struct fdl_frame f;
+        fdl_sym_lookup(sym, s->frames[i], &f);
+        fdl_buf_puts(b, i ? "fdleak:    by " : first);
+        fdl_buf_hex(b, f.pc);
+        fdl_buf_puts(b, ": ");
+        fdl_buf_puts(b, f.function ? f.function : "???");
+        if (f.module) {
+            fdl_buf_puts(b, " in ");
+            fdl_buf_puts(b, f.module);
+        }
+        fdl_buf_putc(b, '\n');
+    }
+}
+
+/* Not a report: the misuse's stacks, symbolized on their own (own region, own symbolizer),
+ * straight to stderr. Thread-safe and async-signal-safe like a report; marks the thread busy. */
+void fdl_report_misuse_now(enum fdl_misuse_kind what, int fd, struct fdl_site *site,
+                           struct fdl_site *stack, struct fdl_site *first_close)
+{
+    fdl_tls.busy++;
+    struct fdl_region rg = {0};
+    struct fdl_symbolizer *sym = fdl_sym_new(&rg);
+    struct fdl_site *all[3] = {stack, first_close, site};
+    for (int j = 0; j < 3; j++)
+        for (unsigned i = 0; all[j] && i < all[j]->n_native; i++)
+            fdl_sym_add(sym, all[j]->frames[i]);
+    fdl_sym_resolve(sym);
+    char mem[8192];
+    struct fdl_buf b;
+    fdl_buf_init_fd(&b, fdl_stderr_fd(), mem, sizeof mem);
+    fdl_buf_puts(&b, "fdleak: ");
+    fdl_buf_puts(&b, fdl_misuse_name(what));
+    fdl_buf_puts(&b, " of fd ");
+    fdl_buf_i64(&b, fd);
+    fdl_buf_puts(&b, " (FDLEAK_MISUSE=abort)\n");
+    misuse_stack(&b, sym, stack, "fdleak:    at ");
+    misuse_stack(&b, sym, first_close, "fdleak:  first closed at ");
+    misuse_stack(&b, sym, site, "fdleak:  created at ");
+    fdl_buf_flush(&b);
+    fdl_sym_free(sym);
+    fdl_region_free(&rg);
+    fdl_tls.busy--;
 }

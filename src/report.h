@@ -168,6 +168,22 @@ void fdl_metrics_write(const char *pattern);
 void fdl_report_misuse_now(enum fdl_misuse_kind what, int fd, struct fdl_site *site,
                            struct fdl_site *stack, struct fdl_site *first_close);
 
+/* What counts as a leak, for a descriptor the table records as open: one the program created
+ * and holds. Not one inherited (open before fdleak started, or the parent's across fork); and
+ * on 0–2 not a standard stream the program put in place (dup2(log, 2), freopen(…, stdout): a
+ * test runner's capture, a daemon's /dev/null), while a socket that landed on fd 0 after
+ * close(0) is a leak. kind is fdl_describe's: a char device or a tty on 0–2 is a standard
+ * stream too. Its two callers differ only in what they know:
+ * - the report (report_build.c) describes every descriptor, and passes kind; it also drops
+ *   what the kernel says is closed, calls everything inherited in a vfork child (the parent's),
+ *   and leaves out what a Python process created while finalizing (FDL_F_LATE) except in an
+ *   exec report;
+ * - fdleak_list (api.c) only reads the table (async-signal-safe, cheap enough for a test
+ *   runner's every test) and passes NULL: a char device or tty opened with open() onto 0–2
+ *   counts there; it always leaves FDL_F_LATE out.
+ * Thread-safe, async-signal-safe. */
+bool fdl_is_leak(int fd, const struct fdl_slot *rec, const char *kind);
+
 /* The report's record of a site (NULL if absent). */
 const struct fdl_rep_site *fdl_report_site(const struct fdl_report *r, const struct fdl_site *s);
 

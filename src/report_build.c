@@ -61,6 +61,15 @@ const struct fdl_rep_site *fdl_report_site(const struct fdl_report *r, const str
 
 /* ---- stage 1, snapshot: what is open (the table, then /proc) ---- */
 
+bool fdl_is_leak(int fd, const struct fdl_slot *rec, const char *kind)
+{
+    if (rec->flags & (FDL_F_INHERITED | FDL_F_FORKED))
+        return false;
+    if (fd > 2)
+        return true;
+    return !fdl_is_redirect(rec->via) && !(kind && (!strcmp(kind, "char") || !strcmp(kind, "tty")));
+}
+
 /* Descriptors as the snapshot collects them (leaks, inherited, unattributed). */
 struct fd_list {
     struct fdl_rep_fd *v;
@@ -108,13 +117,8 @@ static void scan_table(struct fdl_report *r, int procfd, uint64_t now, struct fd
             continue; /* closed behind our back (raw syscall): not a leak we can vouch for */
         if (__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) != rec.seq)
             continue; /* closed and reused while we looked: the kernel's answer is another fd's */
-        /* Inherited: open before fdleak started or in the parent before fork; in a vfork child
-         * about to exec, everything (the parent's). And the standard streams when the program
-         * redirected them (dup2(log, 2), freopen(…, stdout), /dev/null or a tty at 0–2, as
-         * daemons do): a socket that landed on fd 0 after close(0) is still a leak. */
-        bool inherited = (rec.flags & (FDL_F_INHERITED | FDL_F_FORKED)) || fdl_in_vfork_child() ||
-                         (fd <= 2 && (fdl_is_redirect(rec.via) || !strcmp(info.kind, "char") ||
-                                      !strcmp(info.kind, "tty")));
+        /* In a vfork child about to exec, everything is the parent's. */
+        bool inherited = fdl_in_vfork_child() || !fdl_is_leak(fd, &rec, info.kind);
         struct fdl_rep_fd *e = fd_list_push(&r->region, inherited ? inh : leaks);
         if (!e)
             continue;

@@ -407,6 +407,9 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
     key(b, "exe");
     fdl_buf_json_str(b, r->exe);
     fdl_buf_putc(b, ',');
+    key(b, "cwd");
+    fdl_buf_json_str(b, r->cwd);
+    fdl_buf_putc(b, ',');
     key(b, "argv");
     fdl_buf_putc(b, '[');
     bool first_arg = true;

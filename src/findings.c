@@ -176,6 +176,8 @@ static void build_places(struct ctx *c)
         for (unsigned i = 0; s->hist && i < r->snap.n; i++)
             c->hist[p][i] += s->hist[i];
     }
+    if (!r->places || !c->hist)
+        return; /* no memory: no site has a place */
     for (size_t i = 0; i < r->nleaks; i++) {
         const struct fdl_rep_fd *e = &r->leaks[i];
         size_t p = e->rec.site ? r->sites[e->rank].place : FDL_NO_PLACE;

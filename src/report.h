@@ -92,7 +92,7 @@ struct fdl_rep_error {
 };
 
 struct fdl_report_opts {
-    const char *trigger;  /* "exit", "api", "exec" */
+    const char *trigger;  /* "exit", "signal", "interval", "threshold", "emfile", "exec", "api" */
     const char *label;    /* api: the caller's label */
     const char *signal;   /* exit by a fatal signal: its name */
     bool crossing;        /* exec: list descriptors about to cross it as errors */

@@ -1,6 +1,5 @@
-/* report_deliver.c — runs reports and delivers them: the one skeleton every trigger and the
- * metrics file go through, the lock that keeps reports in order, report numbers, the output
- * path (%p, %n), and the file written whole (else stderr). Building is report_build.c's. */
+/* report_deliver.c — the one skeleton every report runs (lock, build, deliver) and delivery:
+ * report numbers, the output path (%p, %n), the file written whole, else stderr. */
 #include "report.h"
 #include "config.h"
 #include "core.h"

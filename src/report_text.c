@@ -1,5 +1,5 @@
-/* report_text.c — the report for a person: a summary line, then one block per site, most
- * leaks first: its descriptors, then the stack ("at … by …"); and FDLEAK_MISUSE=abort's lines. */
+/* report_text.c — the report for a person: a summary line, then one block per site (most
+ * leaks first: its descriptors, its stack "at … by …"); and FDLEAK_MISUSE=abort's lines. */
 #include "report.h"
 #include "names.h"
 #include "capture_python.h"

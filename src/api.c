@@ -3,7 +3,6 @@
  * the table). */
 #include "capture_python.h"
 #include "fdleak.h"
-#include "core.h"
 #include "report.h"
 #include "table.h"
 #include "trigger.h"
@@ -28,9 +27,8 @@ FDL_EXPORT long fdleak_list(fdleak_checkpoint_t since, fdleak_checkpoint_t until
     struct fdl_slot *s, rec;
     for (int fd = 0; (s = fdl_table_next(&fd, INT32_MAX)); fd++) {
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN || !fdl_slot_read(s, &rec) ||
-            rec.state != FDL_SLOT_OPEN || (rec.flags & (FDL_F_INHERITED | FDL_F_FORKED | FDL_F_LATE)) ||
-            rec.created_ns <= since || (until && rec.created_ns > until) ||
-            (fd <= 2 && fdl_is_redirect(rec.via))) /* stdio put in place (a test runner's capture) */
+            rec.state != FDL_SLOT_OPEN || (rec.flags & FDL_F_LATE) || rec.created_ns <= since ||
+            (until && rec.created_ns > until) || !fdl_is_leak(fd, &rec, 0)) /* the table's view: no kind */
             continue;
         if (fds && n < max)
             fds[n] = fd;

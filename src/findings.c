@@ -15,66 +15,16 @@
 #include "capture_python.h"
 #include "config.h"
 #include "flows.h"
+#include "names.h"
 #include "sites.h"
 
 #include <string.h>
 
-#define HASH_NONFATAL_OOM 1
-#define uthash_malloc(sz) fdl_region_alloc(region, sz)
-#define uthash_free(ptr, sz) ((void)(ptr), (void)(sz))
-#include <uthash.h>
+#define FDL_HASH_REGION region /* a variable of that name is in scope at every HASH_ADD */
+#include "region_hash.h"
 
 #define AT_MAX 384
 #define PEER_MAX 128
-
-const struct fdl_pystack *fdl_site_pystack(const struct fdl_site *site)
-{
-    const struct fdl_pystack *py = site ? __atomic_load_n(&site->py, __ATOMIC_ACQUIRE) : 0;
-    return py && py->n ? py : 0;
-}
-
-const char *fdl_report_pyfile(const struct fdl_report *r, const char *file)
-{
-    size_t n = strlen(r->cwd);
-    return n > 1 && !strncmp(file, r->cwd, n) && file[n] == '/' ? file + n + 1 : file;
-}
-
-void fdl_site_at(const struct fdl_report *r, const struct fdl_rep_site *s, char *out, size_t cap)
-{
-    const struct fdl_pystack *py = s ? fdl_site_pystack(s->site) : 0;
-    if (!py) {
-        fdl_site_label_n(s, 2, out, cap);
-        return;
-    }
-    const struct fdl_pyframe *f = &py->f[py->app];
-    struct fdl_buf b;
-    fdl_buf_init_mem(&b, out, cap);
-    fdl_buf_puts(&b, fdl_report_pyfile(r, f->file));
-    if (f->line) {
-        fdl_buf_putc(&b, ':');
-        fdl_buf_u64(&b, (uint64_t)f->line);
-    }
-    fdl_buf_puts(&b, " in ");
-    fdl_buf_puts(&b, f->function);
-    fdl_buf_cstr(&b);
-}
-
-void fdl_buf_duration(struct fdl_buf *b, double s)
-{
-    static const struct {
-        double below, unit;
-        const char *name;
-        int decimals;
-    } scale[] = {{1e-3, 1e-6, " µs", 0}, {1, 1e-3, " ms", 0}, {120, 1, " s", 1}, {7200, 60, " min", 1}};
-    for (size_t i = 0; i < sizeof scale / sizeof *scale; i++)
-        if (s < scale[i].below) {
-            fdl_buf_fixed(b, s / scale[i].unit, scale[i].decimals);
-            fdl_buf_puts(b, scale[i].name);
-            return;
-        }
-    fdl_buf_fixed(b, s / 3600, 1);
-    fdl_buf_puts(b, " h");
-}
 
 /* ---- before symbolization: flows and which sites need names ---- */
 
@@ -226,6 +176,8 @@ static void build_places(struct ctx *c)
         for (unsigned i = 0; s->hist && i < r->snap.n; i++)
             c->hist[p][i] += s->hist[i];
     }
+    if (!r->places || !c->hist)
+        return; /* no memory: no site has a place */
     for (size_t i = 0; i < r->nleaks; i++) {
         const struct fdl_rep_fd *e = &r->leaks[i];
         size_t p = e->rec.site ? r->sites[e->rank].place : FDL_NO_PLACE;
@@ -274,13 +226,6 @@ static void add_site(struct fdl_finding *f, size_t place, uint64_t open, uint64_
         f->sites[f->nsites++] = (struct fdl_finding_site){place, open, created, closed};
 }
 
-static void plural(struct fdl_buf *b, uint64_t n, const char *one, const char *many)
-{
-    fdl_buf_u64(b, n);
-    fdl_buf_putc(b, ' ');
-    fdl_buf_puts(b, n == 1 ? one : many);
-}
-
 /* The remote end of an open descriptor, for grouping: its flow's endpoint when it has one,
  * else what follows "-> " in its description (the kernel's getpeername). "" when it is not
  * a stream client connection. */
@@ -297,11 +242,7 @@ static void client_peer(const struct fdl_rep_fd *e, char *out, size_t cap)
                strncmp(e->info.desc, "udp", 3)) {
         /* A socket() whose connect fdleak did not see: the kernel's peer. Never a dup of a
          * connection (dup, fromfd, fdopen(dup(…))): the same client, not another one. */
-        const char *p = strstr(e->info.desc, " -> ");
-        if (p) {
-            p += 4;
-            fdl_buf_putn(&b, p, strcspn(p, " "));
-        }
+        fdl_put_desc_peer(&b, e->info.desc);
     }
     fdl_buf_cstr(&b);
 }
@@ -407,7 +348,7 @@ static void pool_per_operation(struct ctx *c)
         f->median = median;
         f->p90 = fdl_life_quantile(&e->life, 0.9);
         fdl_buf_init_mem(&b, f->title, sizeof f->title);
-        plural(&b, e->created, "connection", "connections");
+        fdl_put_plural(&b, e->created, "connection", "connections");
         fdl_buf_puts(&b, " to ");
         fdl_buf_puts(&b, f->peer);
         fdl_buf_puts(&b, e->closed == e->created ? " opened and closed at " : " opened at ");
@@ -539,7 +480,7 @@ static void never_closed(struct fdl_report *r)
         }
         fdl_buf_init_mem(&b, f->title, sizeof f->title);
         if (f->peer[0]) {
-            plural(&b, pl->open, "connection to ", "connections to ");
+            fdl_put_plural(&b, pl->open, "connection to ", "connections to ");
             fdl_buf_puts(&b, f->peer);
         } else {
             fdl_buf_u64(&b, pl->open);

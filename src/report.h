@@ -1,8 +1,9 @@
 /* report.h — a report: a snapshot of the table and the misuse log, grouped by site and
- * symbolized, handed to a writer (text or JSON) and delivered to FDLEAK_OUTPUT. Building and
- * writing use only a private mmap region and system calls (no malloc, no stdio, no locks of
- * fdleak's), so a report can be made at exit, in _exit, in a fatal-signal handler or in a
- * vfork child about to exec. */
+ * symbolized (report_build.c), handed to a writer (report_text.c, report_json.c,
+ * report_metrics.c) and delivered to FDLEAK_OUTPUT (report_deliver.c). Building and writing
+ * use only a private mmap region and system calls (no malloc, no stdio, no locks of fdleak's),
+ * so a report can be made at exit, in _exit, in a fatal-signal handler or in a vfork child
+ * about to exec. */
 #ifndef FDL_REPORT_H
 #define FDL_REPORT_H
 
@@ -91,7 +92,7 @@ struct fdl_rep_error {
 };
 
 struct fdl_report_opts {
-    const char *trigger;  /* "exit", "api", "exec" */
+    const char *trigger;  /* "exit", "signal", "interval", "threshold", "emfile", "exec", "api" */
     const char *label;    /* api: the caller's label */
     const char *signal;   /* exit by a fatal signal: its name */
     bool crossing;        /* exec: list descriptors about to cross it as errors */
@@ -136,17 +137,15 @@ struct fdl_report {
     struct fdl_symbolizer *sym;
 };
 
-/* Builds a report in r (everything in r->region); fdl_report_free releases it. Same safety as
- * fdl_report_now; the caller marks the thread busy. */
+/* Builds a report in r (everything in r->region), in stages: snapshot, suppress, errors, group
+ * by site, findings' preparation, names, the process, findings. fdl_report_free releases it.
+ * Same safety as fdl_report_now, whose skeleton calls it (the caller marks the thread busy). */
 void fdl_report_build(struct fdl_report *r, const struct fdl_report_opts *o);
 void fdl_report_free(struct fdl_report *r);
 
-/* Writes path whole: a temporary name, then rename. False (errno set) on failure. */
-bool fdl_write_file_atomic(const char *path, int pid, void (*write)(const struct fdl_report *, struct fdl_buf *),
-                           const struct fdl_report *r);
-
 /* Builds the report, writes it where FDLEAK_OUTPUT says, returns the number of leaks (or -1 if
- * it could not be built). Thread-safe (each report has its own region) and async-signal-safe
+ * it could not be built). Every trigger (exit, signal, interval, threshold, emfile, exec, api)
+ * calls it. Thread-safe (one report at a time, each in its own region) and async-signal-safe
  * as described above. The calling thread is marked busy, so whatever the report opens is
  * fdleak's own. Preserves errno. */
 long fdl_report_now(const struct fdl_report_opts *o);
@@ -161,12 +160,29 @@ void fdl_report_vfork_child(void);
 /* After fork: a report another thread of the parent was writing does not exist here. */
 void fdl_report_forked(void);
 
-/* Rewrites the metrics file (pattern: FDLEAK_METRICS, %p expanded), one report at a time. */
+/* Rewrites the metrics file (pattern: FDLEAK_METRICS, %p expanded): a report built and run like
+ * fdl_report_now's (same safety), written by fdl_report_write_metrics. */
 void fdl_metrics_write(const char *pattern);
 
-/* FDLEAK_MISUSE=abort: describes one misuse on stderr before the abort. */
+/* FDLEAK_MISUSE=abort: describes one misuse on stderr before the abort (report_text.c). */
 void fdl_report_misuse_now(enum fdl_misuse_kind what, int fd, struct fdl_site *site,
                            struct fdl_site *stack, struct fdl_site *first_close);
+
+/* What counts as a leak, for a descriptor the table records as open: one the program created
+ * and holds. Not one inherited (open before fdleak started, or the parent's across fork); and
+ * on 0–2 not a standard stream the program put in place (dup2(log, 2), freopen(…, stdout): a
+ * test runner's capture, a daemon's /dev/null), while a socket that landed on fd 0 after
+ * close(0) is a leak. kind is fdl_describe's: a char device or a tty on 0–2 is a standard
+ * stream too. Its two callers differ only in what they know:
+ * - the report (report_build.c) describes every descriptor, and passes kind; it also drops
+ *   what the kernel says is closed, calls everything inherited in a vfork child (the parent's),
+ *   and leaves out what a Python process created while finalizing (FDL_F_LATE) except in an
+ *   exec report;
+ * - fdleak_list (api.c) only reads the table (async-signal-safe, cheap enough for a test
+ *   runner's every test) and passes NULL: a char device or tty opened with open() onto 0–2
+ *   counts there; it always leaves FDL_F_LATE out.
+ * Thread-safe, async-signal-safe. */
+bool fdl_is_leak(int fd, const struct fdl_slot *rec, const char *kind);
 
 /* The report's record of a site (NULL if absent). */
 const struct fdl_rep_site *fdl_report_site(const struct fdl_report *r, const struct fdl_site *s);
@@ -174,12 +190,5 @@ const struct fdl_rep_site *fdl_report_site(const struct fdl_report *r, const str
 void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b);
 void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b);
 void fdl_report_write_metrics(const struct fdl_report *r, struct fdl_buf *b);
-
-/* The short stable name of a site: its innermost frame in the program's own code (not in a
- * system library), as "function (file:line)". Written into out. */
-void fdl_site_label(const struct fdl_rep_site *s, char *out, size_t cap);
-/* The same with up to `own` frames of the program's own code, innermost first, joined by
- * " from ": tells apart two places that create through one helper. */
-void fdl_site_label_n(const struct fdl_rep_site *s, unsigned own, char *out, size_t cap);
 
 #endif

@@ -2,8 +2,8 @@
  * field names are a contract; add fields, never rename them. */
 #include "report.h"
 #include "capture_python.h"
-#include "findings.h"
 #include "flows.h"
+#include "names.h"
 #include "sites.h"
 
 #include <string.h>
@@ -165,12 +165,6 @@ static uint64_t key_mix(uint64_t h, const char *str)
     return (h ^ 0xff) * 0x100000001b3ull; /* a separator no string contains */
 }
 
-static const char *base_name(const char *path)
-{
-    const char *b = path ? strrchr(path, '/') : 0;
-    return b ? b + 1 : path;
-}
-
 /* A site's stable name across runs, rebuilds and machines: a hash of what its frames are —
  * module file name and function for native frames, source file name and function for Python
  * ones — never of addresses. */
@@ -178,9 +172,9 @@ static void site_key(struct fdl_buf *b, const struct fdl_rep_site *s, const stru
 {
     uint64_t h = 0xcbf29ce484222325ull;
     for (unsigned i = 0; s->frames && i < s->site->n_native; i++)
-        h = key_mix(key_mix(h, base_name(s->frames[i].module)), s->frames[i].function);
+        h = key_mix(key_mix(h, fdl_base_name(s->frames[i].module)), s->frames[i].function);
     for (unsigned i = 0; py && i < py->n; i++)
-        h = key_mix(key_mix(h, base_name(py->f[i].file)), py->f[i].function);
+        h = key_mix(key_mix(h, fdl_base_name(py->f[i].file)), py->f[i].function);
     char hex[17];
     for (int i = 15; i >= 0; i--, h >>= 4)
         hex[i] = "0123456789abcdef"[h & 15];
@@ -413,6 +407,9 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
     key(b, "exe");
     fdl_buf_json_str(b, r->exe);
     fdl_buf_putc(b, ',');
+    key(b, "cwd");
+    fdl_buf_json_str(b, r->cwd);
+    fdl_buf_putc(b, ',');
     key(b, "argv");
     fdl_buf_putc(b, '[');
     bool first_arg = true;
@@ -466,7 +463,7 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
         fdl_buf_u64(b, s->site->id);
         fdl_buf_putc(b, ',');
         key(b, "key");
-        site_key(b, s, __atomic_load_n(&s->site->py, __ATOMIC_ACQUIRE));
+        site_key(b, s, fdl_site_pystack(s->site));
         fdl_buf_putc(b, ',');
         key(b, "created");
         fdl_buf_u64(b, s->created);
@@ -515,7 +512,7 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
         key(b, "native");
         frames(b, s->frames, s->frames ? s->site->n_native : 0);
         fdl_buf_putc(b, ',');
-        python(b, __atomic_load_n(&s->site->py, __ATOMIC_ACQUIRE));
+        python(b, fdl_site_pystack(s->site));
         fdl_buf_putc(b, '}');
     }
     fdl_buf_puts(b, "],\n");

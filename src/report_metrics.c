@@ -4,84 +4,16 @@
  * as site="other"; per site at most 5 (kind, peer) pairs, the rest as peer="other". Written by
  * the interval thread only. */
 #include "report.h"
+#include "names.h"
 #include "sites.h"
 
 #include <string.h>
 
-#define HASH_NONFATAL_OOM 1
-#define uthash_malloc(sz) fdl_region_alloc(region, sz)
-#define uthash_free(ptr, sz) ((void)(ptr), (void)(sz))
-#include <uthash.h>
+#define FDL_HASH_REGION region /* a variable of that name is in scope at every HASH_ADD */
+#include "region_hash.h"
 
 #define TOP_SITES 20
 #define TOP_PAIRS 5
-
-static bool system_module(const char *m)
-{
-    static const char *const dirs[] = {"/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/", "/usr/local/lib/"};
-    if (!m || strstr(m, "libfdleak"))
-        return true;
-    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
-        if (!strncmp(m, dirs[i], strlen(dirs[i])))
-            return true;
-    return false;
-}
-
-static void frame_label(struct fdl_buf *b, const struct fdl_frame *f);
-
-void fdl_site_label_n(const struct fdl_rep_site *s, unsigned own, char *out, size_t cap)
-{
-    struct fdl_buf b;
-    fdl_buf_init_mem(&b, out, cap);
-    unsigned n = s && s->site && s->frames ? s->site->n_native : 0, shown = 0;
-    for (unsigned i = 0; i < n && shown < own; i++)
-        if (!system_module(s->frames[i].module)) {
-            fdl_buf_puts(&b, shown++ ? " from " : "");
-            frame_label(&b, &s->frames[i]);
-        }
-    if (!shown && n)
-        frame_label(&b, &s->frames[0]);
-    else if (!n)
-        fdl_buf_puts(&b, s && s->site ? "unknown" : "inherited");
-    fdl_buf_cstr(&b);
-}
-
-void fdl_site_label(const struct fdl_rep_site *s, char *out, size_t cap) { fdl_site_label_n(s, 1, out, cap); }
-
-/* "function (file:line)", else "module+0xoffset". */
-static void frame_label(struct fdl_buf *b, const struct fdl_frame *f)
-{
-    if (f->function) {
-        fdl_buf_puts(b, f->function);
-        if (f->file) {
-            const char *base = strrchr(f->file, '/');
-            fdl_buf_puts(b, " (");
-            fdl_buf_puts(b, base ? base + 1 : f->file);
-            fdl_buf_putc(b, ':');
-            fdl_buf_u64(b, (uint64_t)f->line);
-            fdl_buf_putc(b, ')');
-        }
-    } else {
-        const char *base = f->module ? strrchr(f->module, '/') : 0;
-        fdl_buf_puts(b, base ? base + 1 : f->module ? f->module : "?");
-        fdl_buf_putc(b, '+');
-        fdl_buf_hex(b, f->offset);
-    }
-}
-
-/* The remote end of a descriptor: what follows "-> " in its description. */
-static void peer_of(const char *desc, char *out, size_t cap)
-{
-    const char *p = strstr(desc, " -> ");
-    size_t n = 0;
-    if (p) {
-        p += 4;
-        while (p[n] && p[n] != ' ' && n + 1 < cap)
-            n++;
-        memcpy(out, p, n);
-    }
-    out[n] = 0;
-}
 
 struct pair {
     char kind[16], peer[128];
@@ -115,7 +47,10 @@ static struct group *group_for(struct fdl_region *region, struct group **groups,
 static void count_fd(struct group *g, const struct fdl_rep_fd *e)
 {
     char peer[128];
-    peer_of(e->info.desc, peer, sizeof peer);
+    struct fdl_buf pb;
+    fdl_buf_init_mem(&pb, peer, sizeof peer);
+    fdl_put_desc_peer(&pb, e->info.desc);
+    fdl_buf_cstr(&pb);
     g->open++;
     for (int i = 0; i < g->npairs; i++)
         if (!strcmp(g->pairs[i].kind, e->info.kind) && !strcmp(g->pairs[i].peer, peer)) {

@@ -1,9 +1,11 @@
-/* report_text.c — the report for a person: a summary line, then one block per site, most
- * leaks first: its descriptors, then the stack (valgrind-like "at … by …"). */
+/* report_text.c — the report for a person: a summary line, then one block per site (most
+ * leaks first: its descriptors, its stack "at … by …"); and FDLEAK_MISUSE=abort's lines. */
 #include "report.h"
-#include "findings.h"
+#include "names.h"
 #include "capture_python.h"
+#include "core.h"
 #include "sites.h"
+#include "tls.h"
 
 #include <string.h>
 
@@ -19,13 +21,6 @@ static void cmdline(const struct fdl_report *r, struct fdl_buf *b)
         }
         fdl_buf_putc(b, r->cmdline[i] ? r->cmdline[i] : ' ');
     }
-}
-
-static void plural(struct fdl_buf *b, size_t n, const char *one, const char *many)
-{
-    fdl_buf_u64(b, n);
-    fdl_buf_putc(b, ' ');
-    fdl_buf_puts(b, n == 1 ? one : many);
 }
 
 /* "fdleak:    fd 5  socket  tcp …": the start of every descriptor's line. */
@@ -52,49 +47,17 @@ static void fd_line(struct fdl_buf *b, const struct fdl_rep_fd *e, bool with_age
     fdl_buf_putc(b, '\n');
 }
 
-/* "function (file.c:12)", the file shown by its base name. */
-static void put_where(struct fdl_buf *b, const char *function, const char *file, int line)
-{
-    fdl_buf_puts(b, function ? function : "???");
-    if (file) {
-        const char *base = strrchr(file, '/');
-        fdl_buf_puts(b, " (");
-        fdl_buf_puts(b, base ? base + 1 : file);
-        fdl_buf_putc(b, ':');
-        fdl_buf_u64(b, (uint64_t)line);
-        fdl_buf_putc(b, ')');
-    }
-}
-
 static void frame_line(struct fdl_buf *b, const struct fdl_frame *f, bool first)
 {
     fdl_buf_puts(b, first ? "fdleak:    at " : "fdleak:    by ");
     fdl_buf_hex(b, f->pc);
     fdl_buf_puts(b, ": ");
-    put_where(b, f->function, f->file, f->line);
+    fdl_put_where(b, f->function, f->file, f->line);
     if (f->module) {
         fdl_buf_puts(b, " in ");
         fdl_buf_puts(b, f->module);
     }
     fdl_buf_putc(b, '\n');
-}
-
-/* A Python file as its user knows it: relative to the working directory when under it. */
-static void put_pyfile(const struct fdl_report *r, struct fdl_buf *b, const char *file)
-{
-    fdl_buf_puts(b, fdl_report_pyfile(r, file));
-}
-
-/* "handlers/poll.py:18 in handle_poll" */
-static void put_pyframe(const struct fdl_report *r, struct fdl_buf *b, const struct fdl_pyframe *f)
-{
-    put_pyfile(r, b, f->file);
-    if (f->line) {
-        fdl_buf_putc(b, ':');
-        fdl_buf_u64(b, (uint64_t)f->line);
-    }
-    fdl_buf_puts(b, " in ");
-    fdl_buf_puts(b, f->function);
 }
 
 /* What a site is called: its Python app frame, else its innermost native frame. */
@@ -110,18 +73,9 @@ static void site_headline(const struct fdl_report *r, struct fdl_buf *b, const s
     fdl_buf_u64(b, site->id);
     fdl_buf_puts(b, ", ");
     if (py)
-        put_pyframe(r, b, &py->f[py->app]);
+        fdl_put_pyframe(r, b, &py->f[py->app]);
     else
-        put_where(b, rs->frames[0].function, rs->frames[0].file, rs->frames[0].line);
-}
-
-/* The interpreter's own frames (the eval loop, many deep) say nothing a Python user can act
- * on: a Python site's native stack is shown up to the first of them (the JSON has it all). */
-static bool interpreter_frame(const struct fdl_frame *f)
-{
-    const char *base = f->module ? strrchr(f->module, '/') : 0;
-    base = base ? base + 1 : f->module;
-    return base && (!strncmp(base, "python", 6) || !strncmp(base, "libpython", 9));
+        fdl_put_where(b, rs->frames[0].function, rs->frames[0].file, rs->frames[0].line);
 }
 
 /* The package a library file belongs to: "asyncio", "httpx", "importlib" (frozen). */
@@ -160,7 +114,7 @@ static void python_frames(const struct fdl_report *r, struct fdl_buf *b, const s
             level = f->level;
         }
         fdl_buf_puts(b, i == 0 ? "fdleak:    at " : "fdleak:    by ");
-        put_pyframe(r, b, f);
+        fdl_put_pyframe(r, b, f);
         if (i == py->app)
             fdl_buf_puts(b, "   <- app");
         fdl_buf_putc(b, '\n');
@@ -201,7 +155,7 @@ static void python_frames(const struct fdl_report *r, struct fdl_buf *b, const s
      * on the way (its own frames), not the eval loop. */
     unsigned shown = n;
     for (unsigned f = 0; py && f < n && shown == n; f++)
-        if (interpreter_frame(&s->frames[f]))
+        if (fdl_interpreter_module(s->frames[f].module))
             shown = f;
     if (py && shown) {
         fdl_buf_puts(b, "fdleak:    native (before the interpreter):\n");
@@ -286,12 +240,12 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
     for (size_t i = 0; i < r->nerrors; i++)
         crossing += r->errors[i].what == FDL_E_CROSSES_EXEC;
     if (crossing) {
-        plural(b, crossing, "descriptor crosses", "descriptors cross");
+        fdl_put_plural(b, crossing, "descriptor crosses", "descriptors cross");
         fdl_buf_puts(b, " exec without close-on-exec");
     } else if (r->nleaks) {
-        plural(b, r->nleaks, "descriptor", "descriptors");
+        fdl_put_plural(b, r->nleaks, "descriptor", "descriptors");
         fdl_buf_puts(b, " leaked from ");
-        plural(b, r->nleak_sites, "site", "sites");
+        fdl_put_plural(b, r->nleak_sites, "site", "sites");
     } else {
         fdl_buf_puts(b, "no leaks");
     }
@@ -327,7 +281,7 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
     for (size_t k = 0; k < r->nleak_sites; k++) {
         const struct fdl_rep_site *s = &r->sites[k];
         fdl_buf_puts(b, "fdleak:\nfdleak: ");
-        plural(b, s->nleaks, "descriptor", "descriptors");
+        fdl_put_plural(b, s->nleaks, "descriptor", "descriptors");
         if (s->site) {
             fdl_buf_puts(b, " leaked at site ");
             fdl_buf_u64(b, s->site->id);
@@ -339,7 +293,7 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
             const struct fdl_pystack *py = fdl_site_pystack(s->site);
             if (py) {
                 fdl_buf_puts(b, ": ");
-                put_pyframe(r, b, &py->f[py->app]);
+                fdl_put_pyframe(r, b, &py->f[py->app]);
             }
             fdl_buf_puts(b, ":\n");
         } else {
@@ -359,7 +313,7 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
     }
     if (r->nunattributed) {
         fdl_buf_puts(b, "fdleak:\nfdleak: ");
-        plural(b, r->nunattributed, "descriptor is", "descriptors are");
+        fdl_put_plural(b, r->nunattributed, "descriptor is", "descriptors are");
         fdl_buf_puts(b, " open that fdleak did not see created (libc internals, raw syscalls):\n");
         for (size_t u = 0; u < r->nunattributed && u < FDS_SHOWN; u++)
             fd_line(b, &r->unattributed[u], false);
@@ -384,11 +338,60 @@ void fdl_report_write_text(const struct fdl_report *r, struct fdl_buf *b)
             fdl_buf_puts(b, e->parent ? (e->parent->via ? e->parent->via : "?") : e->rec.via ? e->rec.via : "?");
             fdl_buf_puts(b, " at ");
             if (e->parent) {
-                put_where(b, e->parent->function, e->parent->file, e->parent->line);
+                fdl_put_where(b, e->parent->function, e->parent->file, e->parent->line);
             } else {
                 site_headline(r, b, e->rec.site);
             }
             fdl_buf_puts(b, ")\n");
         }
     }
+}
+
+/* ---- FDLEAK_MISUSE=abort: one misuse, before the abort ---- */
+
+static void misuse_stack(struct fdl_buf *b, struct fdl_symbolizer *sym, struct fdl_site *s, const char *first)
+{
+    for (unsigned i = 0; s && i < s->n_native; i++) {
+        struct fdl_frame f;
+        fdl_sym_lookup(sym, s->frames[i], &f);
+        fdl_buf_puts(b, i ? "fdleak:    by " : first);
+        fdl_buf_hex(b, f.pc);
+        fdl_buf_puts(b, ": ");
+        fdl_buf_puts(b, f.function ? f.function : "???");
+        if (f.module) {
+            fdl_buf_puts(b, " in ");
+            fdl_buf_puts(b, f.module);
+        }
+        fdl_buf_putc(b, '\n');
+    }
+}
+
+/* Not a report: the misuse's stacks, symbolized on their own (own region, own symbolizer),
+ * straight to stderr. Thread-safe and async-signal-safe like a report; marks the thread busy. */
+void fdl_report_misuse_now(enum fdl_misuse_kind what, int fd, struct fdl_site *site,
+                           struct fdl_site *stack, struct fdl_site *first_close)
+{
+    fdl_tls.busy++;
+    struct fdl_region rg = {0};
+    struct fdl_symbolizer *sym = fdl_sym_new(&rg);
+    struct fdl_site *all[3] = {stack, first_close, site};
+    for (int j = 0; j < 3; j++)
+        for (unsigned i = 0; all[j] && i < all[j]->n_native; i++)
+            fdl_sym_add(sym, all[j]->frames[i]);
+    fdl_sym_resolve(sym);
+    char mem[8192];
+    struct fdl_buf b;
+    fdl_buf_init_fd(&b, fdl_stderr_fd(), mem, sizeof mem);
+    fdl_buf_puts(&b, "fdleak: ");
+    fdl_buf_puts(&b, fdl_misuse_name(what));
+    fdl_buf_puts(&b, " of fd ");
+    fdl_buf_i64(&b, fd);
+    fdl_buf_puts(&b, " (FDLEAK_MISUSE=abort)\n");
+    misuse_stack(&b, sym, stack, "fdleak:    at ");
+    misuse_stack(&b, sym, first_close, "fdleak:  first closed at ");
+    misuse_stack(&b, sym, site, "fdleak:  created at ");
+    fdl_buf_flush(&b);
+    fdl_sym_free(sym);
+    fdl_region_free(&rg);
+    fdl_tls.busy--;
 }

@@ -5,6 +5,7 @@
 #include "capture_python.h"
 #include "config.h"
 #include "core.h"
+#include "names.h"
 #include "sites.h"
 #include "symbolize.h"
 #include "util.h"
@@ -228,16 +229,10 @@ void fdl_suppress_load(void)
     }
 }
 
-static const char *base_name(const char *path)
-{
-    const char *b = path ? strrchr(path, '/') : 0;
-    return b ? b + 1 : path;
-}
-
 /* A native-module pattern with a '/' matches the path, else the file name. */
 static bool module_matches(const char *glob, const char *module)
 {
-    return module && fdl_glob(glob, strchr(glob, '/') ? module : base_name(module));
+    return module && fdl_glob(glob, strchr(glob, '/') ? module : fdl_base_name(module));
 }
 
 static bool matches(const struct rule *r, const char *kind, const char *desc, const char *killed_by,

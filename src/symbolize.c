@@ -19,11 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* uthash allocates from the symbolizer's region (`s` is in scope at every use). */
-#define HASH_NONFATAL_OOM 1
-#define uthash_malloc(sz) fdl_region_alloc(s->region, sz)
-#define uthash_free(ptr, sz) ((void)(ptr), (void)(sz))
-#include <uthash.h>
+#define FDL_HASH_REGION s->region /* the symbolizer `s` is in scope at every HASH_ADD */
+#include "region_hash.h"
 
 struct sym {
     uintptr_t value, size;

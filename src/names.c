@@ -1,0 +1,144 @@
+/* names.c — how reports name things (see names.h): one definition of each label, frame, file,
+ * peer and count format that the writers, the findings and the suppression rules share. */
+#include "names.h"
+#include "capture_python.h"
+#include "report.h"
+#include "sites.h"
+#include "symbolize.h"
+
+#include <string.h>
+
+const char *fdl_base_name(const char *path)
+{
+    const char *b = path ? strrchr(path, '/') : 0;
+    return b ? b + 1 : path;
+}
+
+void fdl_put_where(struct fdl_buf *b, const char *function, const char *file, int line)
+{
+    fdl_buf_puts(b, function ? function : "???");
+    if (file) {
+        fdl_buf_puts(b, " (");
+        fdl_buf_puts(b, fdl_base_name(file));
+        fdl_buf_putc(b, ':');
+        fdl_buf_u64(b, (uint64_t)line);
+        fdl_buf_putc(b, ')');
+    }
+}
+
+bool fdl_system_module(const char *module)
+{
+    static const char *const dirs[] = {"/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/", "/usr/local/lib/"};
+    if (!module || strstr(module, "libfdleak"))
+        return true;
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
+        if (!strncmp(module, dirs[i], strlen(dirs[i])))
+            return true;
+    return false;
+}
+
+bool fdl_interpreter_module(const char *module)
+{
+    const char *base = fdl_base_name(module);
+    return base && (!strncmp(base, "python", 6) || !strncmp(base, "libpython", 9));
+}
+
+/* "function (file:line)", else "module+0xoffset". */
+static void frame_label(struct fdl_buf *b, const struct fdl_frame *f)
+{
+    if (f->function) {
+        fdl_put_where(b, f->function, f->file, f->line);
+    } else {
+        fdl_buf_puts(b, f->module ? fdl_base_name(f->module) : "?");
+        fdl_buf_putc(b, '+');
+        fdl_buf_hex(b, f->offset);
+    }
+}
+
+void fdl_site_label_n(const struct fdl_rep_site *s, unsigned own, char *out, size_t cap)
+{
+    struct fdl_buf b;
+    fdl_buf_init_mem(&b, out, cap);
+    unsigned n = s && s->site && s->frames ? s->site->n_native : 0, shown = 0;
+    for (unsigned i = 0; i < n && shown < own; i++)
+        if (!fdl_system_module(s->frames[i].module)) {
+            fdl_buf_puts(&b, shown++ ? " from " : "");
+            frame_label(&b, &s->frames[i]);
+        }
+    if (!shown && n)
+        frame_label(&b, &s->frames[0]);
+    else if (!n)
+        fdl_buf_puts(&b, s && s->site ? "unknown" : "inherited");
+    fdl_buf_cstr(&b);
+}
+
+void fdl_site_label(const struct fdl_rep_site *s, char *out, size_t cap) { fdl_site_label_n(s, 1, out, cap); }
+
+void fdl_site_at(const struct fdl_report *r, const struct fdl_rep_site *s, char *out, size_t cap)
+{
+    const struct fdl_pystack *py = s ? fdl_site_pystack(s->site) : 0;
+    if (!py) {
+        fdl_site_label_n(s, 2, out, cap);
+        return;
+    }
+    struct fdl_buf b;
+    fdl_buf_init_mem(&b, out, cap);
+    fdl_put_pyframe(r, &b, &py->f[py->app]);
+    fdl_buf_cstr(&b);
+}
+
+const struct fdl_pystack *fdl_site_pystack(const struct fdl_site *site)
+{
+    const struct fdl_pystack *py = site ? __atomic_load_n(&site->py, __ATOMIC_ACQUIRE) : 0;
+    return py && py->n ? py : 0;
+}
+
+const char *fdl_report_pyfile(const struct fdl_report *r, const char *file)
+{
+    size_t n = strlen(r->cwd);
+    return n > 1 && !strncmp(file, r->cwd, n) && file[n] == '/' ? file + n + 1 : file;
+}
+
+void fdl_put_pyframe(const struct fdl_report *r, struct fdl_buf *b, const struct fdl_pyframe *f)
+{
+    fdl_buf_puts(b, fdl_report_pyfile(r, f->file));
+    if (f->line) {
+        fdl_buf_putc(b, ':');
+        fdl_buf_u64(b, (uint64_t)f->line);
+    }
+    fdl_buf_puts(b, " in ");
+    fdl_buf_puts(b, f->function);
+}
+
+void fdl_put_desc_peer(struct fdl_buf *b, const char *desc)
+{
+    const char *p = strstr(desc, " -> ");
+    if (p) {
+        p += 4;
+        fdl_buf_putn(b, p, strcspn(p, " "));
+    }
+}
+
+void fdl_put_plural(struct fdl_buf *b, uint64_t n, const char *one, const char *many)
+{
+    fdl_buf_u64(b, n);
+    fdl_buf_putc(b, ' ');
+    fdl_buf_puts(b, n == 1 ? one : many);
+}
+
+void fdl_buf_duration(struct fdl_buf *b, double s)
+{
+    static const struct {
+        double below, unit;
+        const char *name;
+        int decimals;
+    } scale[] = {{1e-3, 1e-6, " µs", 0}, {1, 1e-3, " ms", 0}, {120, 1, " s", 1}, {7200, 60, " min", 1}};
+    for (size_t i = 0; i < sizeof scale / sizeof *scale; i++)
+        if (s < scale[i].below) {
+            fdl_buf_fixed(b, s / scale[i].unit, scale[i].decimals);
+            fdl_buf_puts(b, scale[i].name);
+            return;
+        }
+    fdl_buf_fixed(b, s / 3600, 1);
+    fdl_buf_puts(b, " h");
+}

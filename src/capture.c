@@ -1,5 +1,6 @@
 /* capture.c — stack capture with libunwind, skipping fdleak's own frames. */
 #include "capture.h"
+#include "diag.h"
 #include "real.h"
 #include "util.h"
 #include "tls.h"

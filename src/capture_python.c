@@ -7,6 +7,7 @@
 #include "capture_python.h"
 #include "capture.h"
 #include "config.h"
+#include "diag.h"
 #include "sites.h"
 #include "tls.h"
 #include "util.h"

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "diag.h" /* fdl_say, fdl_stderr_fd, fdl_keep_stderr: what release paths and reports use */
 #include "table.h"
 
 /* One-time start-up: settings, libunwind warm-up, descriptors already open (inherited), the
@@ -51,13 +52,6 @@ struct fdl_site *fdl_capture_stack(void);
  * with fdleak's descriptors inside the range so the real call can step around them. Returns
  * how many were put in skip (at most max_skip). */
 int fdl_release_range(unsigned lo, unsigned hi, int *skip, int max_skip);
-
-/* fdl_release calls this when the program releases its stderr (GNU programs fclose it in an
- * atexit handler, before the exit report). When reports go to stderr and it is a terminal or a
- * file, it keeps a close-on-exec copy so the report still arrives. fdl_stderr_fd() is where a
- * stderr report goes: fd 2 while it is the program's stderr, else that copy, else -1. */
-void fdl_keep_stderr(void);
-int fdl_stderr_fd(void);
 
 /* Endpoints and ownership of an open descriptor. */
 void fdl_note_local(int fd, const struct sockaddr *a, socklen_t len);
@@ -102,9 +96,5 @@ void fdl_yield_internal(int fd);
 
 /* A call that puts a descriptor on a chosen number (dup2, freopen…): at 0–2, a redirection. */
 bool fdl_is_redirect(const char *via);
-
-/* One line, "fdleak: " a b c, on the program's stderr (fdl_stderr_fd). Async-signal-safe. */
-void fdl_say(const char *a, const char *b, const char *c);
-
 
 #endif

@@ -1,6 +1,7 @@
 /* sites.c — the lock-free site table and its arena (see sites.h). */
 #include "sites.h"
 #include "config.h"
+#include "diag.h"
 #include "util.h"
 
 #include <string.h>

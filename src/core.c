@@ -6,17 +6,12 @@
 #include "config.h"
 #include "diag.h"
 #include "misuse.h"
-#include "report.h"
-#include "real.h"
 #include "sites.h"
-#include "suppress.h"
-#include "symbolize.h"
 #include "tls.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -477,7 +472,7 @@ void fdl_note_flags(int fd, uint32_t flags)
     fdl_slot_write_end(s);
 }
 
-/* ---- start-up and fork ---- */
+/* ---- start-up and fork (called by lifecycle.c) ---- */
 
 /* A descriptor open when fdleak starts, with no record yet: inherited. */
 static void mark_inherited(int fd, void *arg)
@@ -504,37 +499,14 @@ static void mark_inherited(int fd, void *arg)
     count_open();
 }
 
-/* In the child of fork(): what the parent had open is inherited, with the parent's sites.
- * Runs single-threaded in the child, before fork() returns there. */
-static void atfork_child(void)
+/* The parent's growth snapshots, report numbering and misuse log are reset by their own
+ * modules (lifecycle.c lists them); what is left here is the table. Runs single-threaded. */
+void fdl_core_fork_child(void)
 {
-    fdl_tls.tid = 0;
-    fdl_sites_forked();
-    fdl_report_reset_seq(1);
-    fdl_report_forked();
-    fdl_misuse_forget();
     struct fdl_slot *s;
     for (int fd = 0; (s = fdl_table_next(&fd, INT32_MAX)); fd++)
         if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == FDL_SLOT_OPEN)
             s->flags |= FDL_F_FORKED;
 }
 
-static int inited;
-
-void fdl_init(void)
-{
-    if (__atomic_exchange_n(&inited, 1, __ATOMIC_ACQ_REL))
-        return;
-    int saved = errno;
-    fdl_tls.busy++;
-    fdl_real_ensure();
-    fdl_config();
-    fdl_capture_init();
-    fdl_py_init();
-    fdl_sym_init();
-    fdl_suppress_load();
-    fdl_proc_fds(mark_inherited, 0);
-    pthread_atfork(0, 0, atfork_child);
-    fdl_tls.busy--;
-    errno = saved;
-}
+void fdl_core_mark_inherited(void) { fdl_proc_fds(mark_inherited, 0); }

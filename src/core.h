@@ -10,11 +10,17 @@
 #include <sys/socket.h>
 
 #include "diag.h" /* fdl_say, fdl_stderr_fd, fdl_keep_stderr: what release paths and reports use */
+#include "misuse.h"
 #include "table.h"
 
-/* One-time start-up: settings, libunwind warm-up, descriptors already open (inherited), the
- * fork handler. Called by the constructor; wrappers work before it too. Not signal-safe. */
-void fdl_init(void);
+/* Start-up (lifecycle.c, once, single-threaded, thread marked busy): every descriptor open now
+ * that has no record yet is the program's inheritance (FDL_F_INHERITED). Wrappers work before
+ * it too. Not async-signal-safe (reads /proc/self/fd). */
+void fdl_core_mark_inherited(void);
+
+/* In the child of fork (lifecycle.c's child handler, single-threaded, before fork() returns
+ * there): what the parent had open is inherited with the parent's sites (FDL_F_FORKED). */
+void fdl_core_fork_child(void);
 
 /* fd was just created by the wrapped call `via` (a static string: the wrapper's __func__).
  * flags: FDL_F_STREAM / FDL_F_DIR when a FILE* / DIR* owns it. Captures the stack. */
@@ -66,15 +72,21 @@ void fdl_counts(struct fdl_counts *out);
  * so that peaks never go down from one report to the next. */
 void fdl_raise_peak(uint64_t open);
 
-/* Live triggers the core fires from inside a wrapper (set by the shim at start-up; unset in
- * the unit tests). threshold: the open count reached `open`; emfile: a creation call failed
- * with EMFILE or ENFILE; py_finalizing: a descriptor is about to be released while CPython
- * finalizes (before the record goes: what teardown closes was still open when it began). Called on the program's thread, before the wrapper returns, never
- * while that thread is inside fdleak; they must be async-signal-safe. */
+/* What the recording layer hands up to the triggers and reports: set by lifecycle.c at
+ * start-up, unset in the unit tests. They must be async-signal-safe.
+ *   threshold      the open count reached `open`;
+ *   emfile         a creation call failed with EMFILE or ENFILE;
+ *   py_finalizing  a descriptor is about to be released while CPython finalizes (before the
+ *                  record goes: what teardown closes was still open when it began);
+ *   misuse_abort   FDLEAK_MISUSE=abort, just before abort(): describes the misuse on stderr.
+ * The first three are called on the program's thread, before the wrapper returns, never while
+ * that thread is inside fdleak; misuse_abort wherever fdl_misuse logs one (misuse.h). */
 struct fdl_hooks {
     void (*threshold)(uint64_t open);
     void (*emfile)(void);
     void (*py_finalizing)(void);
+    void (*misuse_abort)(enum fdl_misuse_kind what, int fd, struct fdl_site *site, struct fdl_site *stack,
+                         struct fdl_site *first_close);
 };
 extern struct fdl_hooks fdl_hooks;
 

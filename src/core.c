@@ -126,6 +126,8 @@ static void record(int fd, const char *via, uint32_t flags, struct fdl_site *sit
     struct fdl_slot *s = fdl_table_slot(fd, true);
     if (!s)
         return;
+    if (site) /* a creation site from now on: numbered before any record shows it */
+        fdl_site_number(site);
     /* The state changes inside the write window: a reader that sees OPEN sees the new fields
      * or retries, never OPEN with the previous record's fields. */
     fdl_slot_write_begin(s);
@@ -148,17 +150,18 @@ static void record(int fd, const char *via, uint32_t flags, struct fdl_site *sit
     s->local_len = s->peer_len = 0;
     __atomic_store_n(&s->flow, 0, __ATOMIC_RELAXED);
     fdl_slot_write_end(s);
-    if (site)
-        __atomic_fetch_add(&site->created, 1, __ATOMIC_RELAXED);
+    if (site) /* release: a report that sees the count sees the site's id */
+        __atomic_fetch_add(&site->created, 1, __ATOMIC_RELEASE);
     count_open();
     fdl_sites_maybe_snapshot(now);
 }
 
 #define PY_NATIVE_NEAR 4 /* native frames tried first under Python code */
 
-/* The calling thread's stack as a site; NULL when nested inside fdleak on this thread, and in
- * a vfork child: libunwind keeps global state (its validation pipe's numbers) that the child
- * would rewrite in its parent's memory. */
+/* The calling thread's stack, interned (without an id: record() gives a creation site its
+ * id); NULL when nested inside fdleak on this thread, and in a vfork child: libunwind keeps
+ * global state (its validation pipe's numbers) that the child would rewrite in its parent's
+ * memory. */
 static struct fdl_site *capture_site(uint32_t *flags)
 {
     if (fdl_tls.busy || fdl_in_vfork_child()) {
@@ -167,9 +170,9 @@ static struct fdl_site *capture_site(uint32_t *flags)
     }
     fdl_tls.busy++;
     unsigned depth = (unsigned)fdl_config()->depth;
-    uintptr_t key[depth + FDL_CAPTURE_SLACK + 1]; /* native pcs, then the Python stack's site */
+    uintptr_t key[depth + FDL_CAPTURE_SLACK + 1]; /* native pcs, then the interned Python stack */
     bool late;
-    struct fdl_site *py = fdl_py_capture(&late);
+    struct fdl_pykey *py = fdl_py_capture(&late);
     if (late)
         *flags |= FDL_F_LATE; /* created after CPython began to finalize: not the program's */
     unsigned n;
@@ -185,11 +188,10 @@ static struct fdl_site *capture_site(uint32_t *flags)
     } else {
         n = fdl_capture(key, depth);
     }
-    struct fdl_site *site = n || py ? fdl_site_intern(key, n, py ? 1 : 0) : 0;
-    struct fdl_pystack *none = 0;
-    if (site && py) /* the creation site shows its Python stack's text */
-        __atomic_compare_exchange_n(&site->py, &none, __atomic_load_n(&py->py, __ATOMIC_ACQUIRE), false,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    struct fdl_site *site = n || py ? fdl_stack_intern(key, n, py ? 1 : 0) : 0;
+    struct fdl_pystack *none = 0, *text = py ? fdl_pykey_text(py) : 0;
+    if (site && text) /* the creation site shows its Python stack's text */
+        __atomic_compare_exchange_n(&site->py, &none, text, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
     fdl_tls.busy--;
     if (!n)
         fdl_warn_once(&warned_unwind, "a call stack could not be unwound; such descriptors are reported without a site");

@@ -51,7 +51,8 @@ void fdl_released(void);
  * process closed fd before and nobody reopened it, else a bad-close. */
 void fdl_close_ebadf(int fd);
 
-/* The calling thread's stack as an interned site (NULL when nested inside fdleak). */
+/* The calling thread's stack, interned like a site but without an id (the stack of a close, a
+ * misuse or an exec call); NULL when nested inside fdleak. */
 struct fdl_site *fdl_capture_stack(void);
 
 /* Releases every tracked descriptor in [lo, hi] except fdleak's own; fills skip[] (sorted)

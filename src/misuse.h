@@ -21,7 +21,7 @@ struct fdl_error {
     enum fdl_misuse_kind what;
     int fd;                         /* the first fd it happened to */
     struct fdl_site *site;          /* creating site of the descriptor, if known */
-    struct fdl_site *stack;         /* stack of the bad call (interned like a site) */
+    struct fdl_site *stack;         /* stack of the bad call (interned like a site, no id) */
     struct fdl_site *first_close;   /* double-close: stack of the earlier close */
     _Atomic uint64_t count;         /* times the same (what, stack) happened */
 };

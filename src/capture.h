@@ -8,7 +8,8 @@
 #include <link.h>
 
 /* Finds fdleak's and libunwind's code ranges and warms libunwind up (its caches and its
- * validation pipe) so the first real capture does not do it. Idempotent; call with the thread
+ * validation pipe) so the first real capture does not do it. Called at start-up (lifecycle.c),
+ * or by the first capture when a wrapper runs before it. Idempotent; call with the thread
  * marked busy. Not async-signal-safe (dl_iterate_phdr). */
 void fdl_capture_init(void);
 

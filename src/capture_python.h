@@ -31,8 +31,8 @@ struct fdl_pystack {
 
 /* Finds CPython in the process (the executable or a loaded libpython exporting its C API)
  * and its frame layout (3.10–3.13, 3.14 from CPython's sources; otherwise, and for debug builds
- * before 3.13 and free-threaded builds, says once that Python frames are unavailable). Call once at start-up with the thread marked busy; not async-signal-safe
- * (dlsym). */
+ * before 3.13 and free-threaded builds, says once that Python frames are unavailable). Call
+ * once at start-up (lifecycle.c) with the thread marked busy; not async-signal-safe (dlsym). */
 void fdl_py_init(void);
 
 /* "cpython 3.11.2" when the process is a CPython interpreter, else NULL. */

@@ -16,8 +16,7 @@ struct fdl_pystack;
 /* Lifetimes of closed descriptors without storing each one: a count, a sum and a log-scale
  * histogram (bucket i holds [2^i, 2^(i+1)) microseconds; bucket 0 also everything shorter; the
  * last, from 2^31 µs (36 min), is open-ended), enough for a median and a p90 within a factor
- * of two below that. Updated with
- * relaxed atomics from any thread or signal handler. */
+ * of two below that. Updated with relaxed atomics from any thread or signal handler. */
 #define FDL_LIFE_BUCKETS 32
 struct fdl_life {
     _Atomic uint64_t count, sum_ns;
@@ -64,9 +63,10 @@ void fdl_sites_foreach(void (*fn)(struct fdl_site *, void *), void *arg);
 unsigned fdl_sites_count(void);
 
 /* Lock-free interning into an open-addressed table of cap (a power of two) pointers, shared
- * by the site and flow tables: returns the entry equal to key (same(entry, key)), else one
- * made by make(key) and published (*at, if given: its slot), else NULL when the table is 3/4 full or make failed.
- * Two threads racing on one key get the same entry. Safe from any thread, a signal handler,
+ * by the site, flow and Python-stack (capture_python.c) tables: returns the entry equal to key
+ * (same(entry, key)), else one made by make(key) and published (*at, if given: its slot),
+ * else NULL when the table is 3/4 full or make failed. Two threads racing on one key get the
+ * same entry (the loser's stays unused in the arena). Safe from any thread, a signal handler,
  * and across fork. */
 void *fdl_intern(void *_Atomic *slots, unsigned cap, _Atomic unsigned *count, uint64_t hash,
                  bool (*same)(const void *entry, const void *key), void *(*make)(const void *key),
@@ -75,8 +75,9 @@ void *fdl_intern(void *_Atomic *slots, unsigned cap, _Atomic unsigned *count, ui
 /* Growth: a snapshot records every site's open count in a ring of the last 16. Snapshots are
  * taken every FDLEAK_SNAPSHOT seconds by whichever creation call finds one due, or with
  * interval reports by the interval thread at every interval; one at a time, lock-free: a
- * snapshot already under way makes the next one skip. Readers may run anywhere and see a count at most one snapshot old.
- * maybe_snapshot is async-signal-safe and cheap when nothing is due (one load). */
+ * snapshot already under way makes the next one skip. Readers may run anywhere and see a count
+ * at most one snapshot old. maybe_snapshot is async-signal-safe and cheap when nothing is due
+ * (one load). */
 void fdl_sites_snapshot(void);
 void fdl_sites_maybe_snapshot(uint64_t now_ns);
 /* In a fork child (lifecycle.c's child handler, single-threaded): a snapshot another thread of

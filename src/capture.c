@@ -1,11 +1,11 @@
 /* capture.c — stack capture with libunwind, skipping fdleak's own frames. */
 #include "capture.h"
+#include "diag.h"
 #include "real.h"
 #include "util.h"
 #include "tls.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -94,7 +94,7 @@ static int copy_cb(struct dl_phdr_info *info, size_t size, void *arg)
 
 /* forking counts the threads inside fork() (several may fork at once); capturing counts the
  * captures in flight, native or Python (fdl_capture_enter). */
-static void before_fork(void)
+void fdl_capture_fork_prepare(void)
 {
     __atomic_fetch_add(&forking, 1, __ATOMIC_SEQ_CST);
     /* Captures in flight finish in microseconds; a tenth of a second is plenty. */
@@ -107,9 +107,9 @@ static void before_fork(void)
         REAL(dl_iterate_phdr)(copy_cb, 0);
 }
 
-static void after_fork_parent(void) { __atomic_fetch_sub(&forking, 1, __ATOMIC_SEQ_CST); }
+void fdl_capture_fork_parent(void) { __atomic_fetch_sub(&forking, 1, __ATOMIC_SEQ_CST); }
 
-static void after_fork_child(void)
+void fdl_capture_fork_child(void)
 {
     use_objects = nobjects > 0;
     /* Only the forking thread exists here: no other fork, no capture in flight. */
@@ -176,7 +176,6 @@ void fdl_capture_init(void)
 {
     if (__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
         return;
-    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     load_unwinder();
     self_code = range_of((uintptr_t)&fdl_capture_init, 0);
     if (backtrace_fn)

@@ -8,7 +8,8 @@
 #include <link.h>
 
 /* Finds fdleak's and libunwind's code ranges and warms libunwind up (its caches and its
- * validation pipe) so the first real capture does not do it. Idempotent; call with the thread
+ * validation pipe) so the first real capture does not do it. Called at start-up (lifecycle.c),
+ * or by the first capture when a wrapper runs before it. Idempotent; call with the thread
  * marked busy. Not async-signal-safe (dl_iterate_phdr). */
 void fdl_capture_init(void);
 
@@ -27,11 +28,19 @@ unsigned fdl_capture(uintptr_t *pcs, unsigned max);
 bool fdl_capture_enter(void);
 void fdl_capture_leave(void);
 
-/* fork: no new capture starts while a thread forks, and the prepare handler waits for those
- * running (libunwind's locks and the loader's lock must not be held by a thread that will not
- * exist in the child). The child then serves libunwind's dl_iterate_phdr from a list copied
- * in the parent, never taking the loader's lock, which a thread of the parent may have held at
- * fork. Installed by fdl_capture_init. */
+/* fork (lifecycle.c's pthread_atfork handlers): no new capture starts while a thread forks,
+ * and prepare waits for those running (libunwind's locks and the loader's lock must not be held
+ * by a thread that will not exist in the child) and copies the list of loaded objects; parent
+ * lets captures start again; child (single-threaded) serves libunwind's dl_iterate_phdr from
+ * that copy (fdl_capture_iterate_phdr), never taking the loader's lock, which a thread of the
+ * parent may have held at fork. */
+void fdl_capture_fork_prepare(void);
+void fdl_capture_fork_parent(void);
+void fdl_capture_fork_child(void);
+
+/* dl_iterate_phdr as libunwind gets it (wrap_process.c): in a fork child, inside a capture, the
+ * copy made by the prepare handler while every object in it is still mapped; else the real one.
+ * Thread-safe. */
 int fdl_capture_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data);
 
 /* The executable segments of the loaded object that contains addr ([*lo, *hi)); false when no

@@ -7,6 +7,7 @@
 #include "capture_python.h"
 #include "capture.h"
 #include "config.h"
+#include "diag.h"
 #include "sites.h"
 #include "tls.h"
 #include "util.h"
@@ -597,33 +598,86 @@ static void let_go(void *lock)
     list_unlock(lock);
     fdl_capture_leave();
 }
+
 static unsigned walk(uintptr_t *w, uintptr_t ts);
 static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n);
 static const char *str_copy(uintptr_t s);
+static uint64_t hash_bytes(const unsigned char *p, size_t n);
 
-/* A Python stack as a site of its own (Python words only), its text made on first sight —
- * under the same hold of the frames as the walk, so that the objects the words name are
- * still there. */
-static struct fdl_site *intern_stack(const uintptr_t *w, unsigned n)
+/* ---- interned Python stacks ----
+ * Each distinct Python stack once (its key words), with its text: what a creation site's key
+ * holds for its Python frames, and what a task's origin is. A table of its own (sites.h's
+ * lock-free fdl_intern), so that sites, and their ids, are creation stacks only. */
+struct fdl_pykey {
+    uint64_t hash;
+    unsigned n;                       /* entries of FDL_PY_WORDS words */
+    struct fdl_pystack *_Atomic text; /* set once by its first capture; NULL if that failed */
+    uintptr_t w[];
+};
+
+#define PYKEYS_CAP (1u << 16) /* hash slots; the table accepts up to 3/4 of this */
+static struct fdl_pykey *_Atomic pykeys[PYKEYS_CAP];
+static _Atomic unsigned n_pykeys;
+static int warned_pykeys_full, warned_pykeys_oom;
+
+struct pykey_probe {
+    uint64_t hash;
+    const uintptr_t *w;
+    unsigned n;
+};
+
+static bool same_pykey(const void *entry, const void *key)
 {
-    struct fdl_site *site = fdl_site_intern(w, 0, n * FDL_PY_WORDS);
-    if (site && !__atomic_load_n(&site->py, __ATOMIC_ACQUIRE)) {
-        struct fdl_pystack *py = resolve(w, n), *none = 0;
-        __atomic_compare_exchange_n(&site->py, &none, py, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    const struct fdl_pykey *e = entry;
+    const struct pykey_probe *k = key;
+    return e->hash == k->hash && e->n == k->n && !memcmp(e->w, k->w, k->n * FDL_PY_WORDS * sizeof *k->w);
+}
+
+static void *make_pykey(const void *key)
+{
+    const struct pykey_probe *k = key;
+    size_t words = (size_t)k->n * FDL_PY_WORDS;
+    struct fdl_pykey *e = fdl_arena_alloc(sizeof *e + words * sizeof(uintptr_t));
+    if (!e) {
+        fdl_warn_once(&warned_pykeys_oom, "out of memory for Python stacks; new ones are reported without Python frames");
+        return 0;
     }
-    return site;
+    e->hash = k->hash;
+    e->n = k->n;
+    memcpy(e->w, k->w, words * sizeof *k->w);
+    return e;
+}
+
+struct fdl_pystack *fdl_pykey_text(const struct fdl_pykey *k)
+{
+    return k ? __atomic_load_n(&k->text, __ATOMIC_ACQUIRE) : 0;
+}
+
+/* The interned stack for n key entries, its text made on first sight — under the same hold of
+ * the frames as the walk, so that the objects the words name are still there. */
+static struct fdl_pykey *intern_stack(const uintptr_t *w, unsigned n)
+{
+    struct pykey_probe k = {hash_bytes((const unsigned char *)w, n * FDL_PY_WORDS * sizeof *w), w, n};
+    struct fdl_pykey *e = fdl_intern((void *_Atomic *)pykeys, PYKEYS_CAP, &n_pykeys, k.hash, same_pykey, make_pykey, &k, 0);
+    if (!e && __atomic_load_n(&n_pykeys, __ATOMIC_RELAXED) >= PYKEYS_CAP / 4 * 3)
+        fdl_warn_once(&warned_pykeys_full, "too many distinct Python stacks; new ones are reported without Python frames");
+    if (e && !__atomic_load_n(&e->text, __ATOMIC_ACQUIRE)) {
+        struct fdl_pystack *py = resolve(w, n), *none = 0;
+        __atomic_compare_exchange_n(&e->text, &none, py, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    }
+    return e;
 }
 
 /* The key buffer lives here, not in fdl_py_capture: programs that are not Python (and may run
  * on small thread stacks) never pay for it. */
-static __attribute__((noinline)) struct fdl_site *capture_held(uintptr_t ts)
+static __attribute__((noinline)) struct fdl_pykey *capture_held(uintptr_t ts)
 {
     uintptr_t w[(FDL_PYDEPTH_MAX + 1) * FDL_PY_WORDS];
     unsigned n = walk(w, ts);
     return n ? intern_stack(w, n) : 0;
 }
 
-struct fdl_site *fdl_py_capture(bool *late)
+struct fdl_pykey *fdl_py_capture(bool *late)
 {
     *late = false;
     if (!on()) {
@@ -634,9 +688,9 @@ struct fdl_site *fdl_py_capture(bool *late)
     void *lock = hold_frames(&ts, late);
     if (!lock)
         return 0;
-    struct fdl_site *site = capture_held(ts);
+    struct fdl_pykey *key = capture_held(ts);
     let_go(lock);
-    return site;
+    return key;
 }
 
 static uint64_t hash_bytes(const unsigned char *p, size_t n)
@@ -768,7 +822,7 @@ static void wrap_code_dealloc(void)
 /* ---- task origins ----
  * The Python start-up hook (scripts/python/sitecustomize.py, installed by the launcher) calls
  * fdleak_py_task_created(coro) as asyncio creates each task: the creating stack is interned
- * then as a site of its own (Python words only) and remembered here under the coroutine,
+ * then (intern_stack) and remembered here under the coroutine,
  * together with its code object so that a recycled address is not mistaken for it. A walk that
  * meets a registered coroutine at the root of the running task ends the task's own frames
  * there and appends the origin. Far cheaper than CPython's own cr_origin, which computes line
@@ -782,7 +836,7 @@ static void wrap_code_dealloc(void)
 static struct task_entry {
     _Atomic unsigned seq;
     uintptr_t coro, code;
-    struct fdl_site *site;
+    struct fdl_pykey *origin;
 } tasks[TASK_SETS][TASK_WAYS];
 static _Atomic unsigned task_victim;
 
@@ -796,7 +850,7 @@ static uintptr_t coro_code(uintptr_t coro)
     return AT(coro + L->gen_iframe, L->fr_code, uintptr_t) & ~(uintptr_t)L->code_tag;
 }
 
-static struct fdl_site *task_origin(uintptr_t coro)
+static struct fdl_pykey *task_origin(uintptr_t coro)
 {
     uintptr_t code = coro_code(coro);
     struct task_entry *set = tasks[task_set(coro)];
@@ -807,31 +861,31 @@ static struct fdl_site *task_origin(uintptr_t coro)
             if (s1 & 1)
                 continue;
             uintptr_t c = __atomic_load_n(&e->coro, __ATOMIC_RELAXED), k = __atomic_load_n(&e->code, __ATOMIC_RELAXED);
-            struct fdl_site *site = __atomic_load_n(&e->site, __ATOMIC_RELAXED);
+            struct fdl_pykey *origin = __atomic_load_n(&e->origin, __ATOMIC_RELAXED);
             __atomic_thread_fence(__ATOMIC_ACQUIRE);
             if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) != s1)
                 continue;
             if (c == coro && k == code)
-                return site;
+                return origin;
             break;
         }
     }
     return 0;
 }
 
-static void task_write(struct task_entry *e, uintptr_t coro, uintptr_t code, struct fdl_site *site)
+static void task_write(struct task_entry *e, uintptr_t coro, uintptr_t code, struct fdl_pykey *origin)
 {
     __atomic_fetch_add(&e->seq, 1, __ATOMIC_ACQ_REL);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     __atomic_store_n(&e->coro, coro, __ATOMIC_RELAXED);
     __atomic_store_n(&e->code, code, __ATOMIC_RELAXED);
-    __atomic_store_n(&e->site, site, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->origin, origin, __ATOMIC_RELAXED);
     __atomic_fetch_add(&e->seq, 1, __ATOMIC_RELEASE);
 }
 
 /* Writers hold the GIL (one at a time); the sequence count is for the readers. The entry for
  * coro if there is one, else a free way, else one evicted in turn. */
-static void task_remember(uintptr_t coro, struct fdl_site *site)
+static void task_remember(uintptr_t coro, struct fdl_pykey *origin)
 {
     struct task_entry *set = tasks[task_set(coro)], *e = 0, *free = 0;
     for (int way = 0; way < TASK_WAYS && !e; way++) {
@@ -843,7 +897,7 @@ static void task_remember(uintptr_t coro, struct fdl_site *site)
     }
     if (!e)
         e = free ? free : &set[__atomic_fetch_add(&task_victim, 1, __ATOMIC_RELAXED) % TASK_WAYS];
-    task_write(e, coro, coro_code(coro), site);
+    task_write(e, coro, coro_code(coro), origin);
 }
 
 void fdl_py_task_done(void *coro)
@@ -856,7 +910,7 @@ void fdl_py_task_done(void *coro)
             task_write(&set[way], 0, 0, 0);
 }
 
-#define ORIGIN_TAG 2 /* key entry (origin site | 2, 0, 0): the task's origin follows */
+#define ORIGIN_TAG 2 /* key entry (origin's fdl_pykey | 2, 0, 0): the task's origin follows */
 
 /* Line numbers already computed (CPython walks the line table up to the offset): direct-mapped
  * on a frame's key words (code object, its text's hash, offset), which say exactly what the
@@ -980,7 +1034,7 @@ static unsigned walk(uintptr_t *w, uintptr_t ts)
         if (n >= depth && (root_done || !origin))
             break;
     }
-    struct fdl_site *o = origin && root ? task_origin(root) : 0;
+    struct fdl_pykey *o = origin && root ? task_origin(root) : 0;
     if (!o)
         return n;
     /* The task's own frames end at its coroutine: what drove it (the event loop, asyncio.run)
@@ -1005,9 +1059,9 @@ int fdl_py_task_created(void *coro)
         uintptr_t w[(FDL_PYDEPTH_MAX + 1) * FDL_PY_WORDS];
         unsigned n = walk(w, ts);
         /* Frame 0 is the hook's wrapper around create_task: not the program's. */
-        struct fdl_site *site = n > 1 ? intern_stack(w + FDL_PY_WORDS, n - 1) : 0;
-        if (site) {
-            task_remember((uintptr_t)coro, site);
+        struct fdl_pykey *key = n > 1 ? intern_stack(w + FDL_PY_WORDS, n - 1) : 0;
+        if (key) {
+            task_remember((uintptr_t)coro, key);
             ok = 1;
         }
         let_go(lock);
@@ -1150,14 +1204,20 @@ static const char *str_copy(uintptr_t s)
     return out;
 }
 
+/* The text of an origin entry's interned stack. */
+static const struct fdl_pystack *origin_text(uintptr_t word)
+{
+    return fdl_pykey_text((const struct fdl_pykey *)(word & ~(uintptr_t)ORIGIN_TAG));
+}
+
 /* The text of n key entries; the caller holds the frames (hold_frames). */
 static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n)
 {
-    /* An origin entry stands for all the frames of its site. */
+    /* An origin entry stands for all the frames of its interned stack. */
     unsigned total = 0;
     for (unsigned i = 0; i < n; i++) {
         const uintptr_t *k = w + FDL_PY_WORDS * i;
-        const struct fdl_pystack *o = k[0] & ORIGIN_TAG ? ((struct fdl_site *)(k[0] & ~(uintptr_t)ORIGIN_TAG))->py : 0;
+        const struct fdl_pystack *o = k[0] & ORIGIN_TAG ? origin_text(k[0]) : 0;
         total += k[0] & ORIGIN_TAG ? (o ? o->n : 0) : 1;
     }
     if (total > 2 * depth)
@@ -1169,7 +1229,7 @@ static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n)
     for (unsigned i = 0; i < n && m < total; i++) {
         const uintptr_t *k = w + FDL_PY_WORDS * i;
         if (k[0] & ORIGIN_TAG) {
-            const struct fdl_pystack *o = __atomic_load_n(&((struct fdl_site *)(k[0] & ~(uintptr_t)ORIGIN_TAG))->py, __ATOMIC_ACQUIRE);
+            const struct fdl_pystack *o = origin_text(k[0]);
             for (unsigned j = 0; o && j < o->n && m < total; j++) {
                 st->f[m] = o->f[j];
                 st->f[m++].level = (uint8_t)(o->f[j].level < 255 ? o->f[j].level + 1 : 255);

@@ -1,6 +1,6 @@
 /* capture_python.h — the calling thread's Python stack, read straight from CPython's frame
- * structures without the GIL and without running Python, as key words for a site; turned into
- * file/line/function text once, when the site is first seen. */
+ * structures without the GIL and without running Python, interned in a table of its own (one
+ * key word of a creation site); turned into file/line/function text once, when first seen. */
 #ifndef FDL_CAPTURE_PYTHON_H
 #define FDL_CAPTURE_PYTHON_H
 
@@ -8,12 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct fdl_site;
-
 /* A Python stack's key: three words per frame — (code object, a hash of its file, name and
  * line table, its first line and its current line) for the thread's own frames: the line, not
- * the instruction, so a line is one site however CPython has specialized it by now; a last entry (site | 2, 0, 0) stands for the frames that created the running
- * asyncio task (see fdl_py_task_created). */
+ * the instruction, so a line is one site however CPython has specialized it by now; a last
+ * entry (origin | 2, 0, 0) stands for the frames that created the running asyncio task, its
+ * origin's interned stack (see fdl_py_task_created). */
 #define FDL_PY_WORDS 3
 
 struct fdl_pyframe {
@@ -32,22 +31,28 @@ struct fdl_pystack {
 
 /* Finds CPython in the process (the executable or a loaded libpython exporting its C API)
  * and its frame layout (3.10–3.13, 3.14 from CPython's sources; otherwise, and for debug builds
- * before 3.13 and free-threaded builds, says once that Python frames are unavailable). Call once at start-up with the thread marked busy; not async-signal-safe
- * (dlsym). */
+ * before 3.13 and free-threaded builds, says once that Python frames are unavailable). Call
+ * once at start-up (lifecycle.c) with the thread marked busy; not async-signal-safe (dlsym). */
 void fdl_py_init(void);
 
 /* "cpython 3.11.2" when the process is a CPython interpreter, else NULL. */
 const char *fdl_py_runtime(void);
 
-/* The calling thread's Python stack, as a site of its own (Python key words only; its text in
- * site->py, made on first sight), for the creation site's key; NULL when there are no frames
- * (not a Python thread, the interpreter not initialised, frames off). *late: no frames because
+/* An interned Python stack (its key words, in a table of its own, never freed): the identity
+ * a creation site's key holds for its Python frames. Its text: made on first sight, NULL if
+ * that failed (out of memory). Lock-free; async-signal-safe. */
+struct fdl_pykey;
+struct fdl_pystack *fdl_pykey_text(const struct fdl_pykey *k);
+
+/* The calling thread's Python stack, interned (its text made on first sight), for the creation
+ * site's key; NULL when there are no frames (not a Python thread, the interpreter not
+ * initialised, frames off, the table full: said once). *late: no frames because
  * the interpreter is finalizing or done (a daemon thread's state may be freed under it then) —
  * what this thread creates now is shutdown noise. Reads only this thread's own frames, holding
  * CPython's thread-state list lock (waited for briefly, never indefinitely) so that
  * finalization cannot free them meanwhile; no GIL, no Python objects, no Python code.
  * Thread-safe, async-signal-safe, fork-safe; must not run in a vfork child. */
-struct fdl_site *fdl_py_capture(bool *late);
+struct fdl_pykey *fdl_py_capture(bool *late);
 
 /* asyncio is creating a task for coro (the Python start-up hook's create_task wrapper calls
  * this with the GIL held): remembers the creating stack as the origin of whatever that task

@@ -4,21 +4,16 @@
 #include "capture.h"
 #include "capture_python.h"
 #include "config.h"
+#include "diag.h"
 #include "misuse.h"
-#include "report.h"
-#include "real.h"
 #include "sites.h"
-#include "suppress.h"
-#include "symbolize.h"
 #include "tls.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -131,6 +126,8 @@ static void record(int fd, const char *via, uint32_t flags, struct fdl_site *sit
     struct fdl_slot *s = fdl_table_slot(fd, true);
     if (!s)
         return;
+    if (site) /* a creation site from now on: numbered before any record shows it */
+        fdl_site_number(site);
     /* The state changes inside the write window: a reader that sees OPEN sees the new fields
      * or retries, never OPEN with the previous record's fields. */
     fdl_slot_write_begin(s);
@@ -153,17 +150,18 @@ static void record(int fd, const char *via, uint32_t flags, struct fdl_site *sit
     s->local_len = s->peer_len = 0;
     __atomic_store_n(&s->flow, 0, __ATOMIC_RELAXED);
     fdl_slot_write_end(s);
-    if (site)
-        __atomic_fetch_add(&site->created, 1, __ATOMIC_RELAXED);
+    if (site) /* release: a report that sees the count sees the site's id */
+        __atomic_fetch_add(&site->created, 1, __ATOMIC_RELEASE);
     count_open();
     fdl_sites_maybe_snapshot(now);
 }
 
 #define PY_NATIVE_NEAR 4 /* native frames tried first under Python code */
 
-/* The calling thread's stack as a site; NULL when nested inside fdleak on this thread, and in
- * a vfork child: libunwind keeps global state (its validation pipe's numbers) that the child
- * would rewrite in its parent's memory. */
+/* The calling thread's stack, interned (without an id: record() gives a creation site its
+ * id); NULL when nested inside fdleak on this thread, and in a vfork child: libunwind keeps
+ * global state (its validation pipe's numbers) that the child would rewrite in its parent's
+ * memory. */
 static struct fdl_site *capture_site(uint32_t *flags)
 {
     if (fdl_tls.busy || fdl_in_vfork_child()) {
@@ -172,9 +170,9 @@ static struct fdl_site *capture_site(uint32_t *flags)
     }
     fdl_tls.busy++;
     unsigned depth = (unsigned)fdl_config()->depth;
-    uintptr_t key[depth + FDL_CAPTURE_SLACK + 1]; /* native pcs, then the Python stack's site */
+    uintptr_t key[depth + FDL_CAPTURE_SLACK + 1]; /* native pcs, then the interned Python stack */
     bool late;
-    struct fdl_site *py = fdl_py_capture(&late);
+    struct fdl_pykey *py = fdl_py_capture(&late);
     if (late)
         *flags |= FDL_F_LATE; /* created after CPython began to finalize: not the program's */
     unsigned n;
@@ -190,11 +188,10 @@ static struct fdl_site *capture_site(uint32_t *flags)
     } else {
         n = fdl_capture(key, depth);
     }
-    struct fdl_site *site = n || py ? fdl_site_intern(key, n, py ? 1 : 0) : 0;
-    struct fdl_pystack *none = 0;
-    if (site && py) /* the creation site shows its Python stack's text */
-        __atomic_compare_exchange_n(&site->py, &none, __atomic_load_n(&py->py, __ATOMIC_ACQUIRE), false,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    struct fdl_site *site = n || py ? fdl_stack_intern(key, n, py ? 1 : 0) : 0;
+    struct fdl_pystack *none = 0, *text = py ? fdl_pykey_text(py) : 0;
+    if (site && text) /* the creation site shows its Python stack's text */
+        __atomic_compare_exchange_n(&site->py, &none, text, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
     fdl_tls.busy--;
     if (!n)
         fdl_warn_once(&warned_unwind, "a call stack could not be unwound; such descriptors are reported without a site");
@@ -266,25 +263,6 @@ void fdl_yield_internal(int fd)
         __atomic_store_n(owner, -1, __ATOMIC_RELEASE);
 }
 
-/* Where stderr reports go once the program let go of its stderr, and the copy's holder. */
-static int saved_stderr = -1;
-
-void fdl_keep_stderr(void)
-{
-    if (fdl_config()->output[0] || __atomic_load_n(&saved_stderr, __ATOMIC_ACQUIRE) >= 0)
-        return;
-    int saved = errno;
-    struct stat st;
-    /* Never a pipe or socket: a reader waits for EOF there, and our copy would withhold it. */
-    if (!fstat(2, &st) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
-        int fd = fdl_internal_dup(2, &saved_stderr);
-        int expect = -1;
-        if (fd >= 0 && !__atomic_compare_exchange_n(&saved_stderr, &expect, fd, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            fdl_drop_internal(fd); /* another thread kept one first */
-    }
-    errno = saved;
-}
-
 bool fdl_is_redirect(const char *via)
 {
     static const char *const names[] = {"dup2", "dup3", "freopen", "freopen64", "fcntl", "fcntl64", "dup"};
@@ -292,33 +270,6 @@ bool fdl_is_redirect(const char *via)
         if (!strcmp(via, names[i]))
             return true;
     return false;
-}
-
-/* fd 2 while it is the program's stderr — the one it started with, or one it put there on
- * purpose (dup2, freopen) — else the copy kept when the program let go of it, else -1 (a data
- * file that landed on fd 2 after close(2) must not receive a report). */
-int fdl_stderr_fd(void)
-{
-    struct fdl_slot *s = fdl_table_slot(2, false), rec;
-    if (syscall(SYS_fcntl, 2, F_GETFD) >= 0) {
-        if (!s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN || !fdl_slot_read(s, &rec) ||
-            (rec.flags & (FDL_F_INHERITED | FDL_F_FORKED)) || fdl_is_redirect(rec.via) || rec.state != FDL_SLOT_OPEN)
-            return 2;
-    }
-    return __atomic_load_n(&saved_stderr, __ATOMIC_ACQUIRE);
-}
-
-void fdl_say(const char *a, const char *b, const char *c)
-{
-    char mem[2048];
-    struct fdl_buf m;
-    fdl_buf_init_mem(&m, mem, sizeof mem);
-    fdl_buf_puts(&m, "fdleak: ");
-    fdl_buf_puts(&m, a);
-    fdl_buf_puts(&m, b);
-    fdl_buf_puts(&m, c);
-    fdl_buf_putc(&m, '\n');
-    fdl_write_all(fdl_stderr_fd(), m.data, m.len);
 }
 
 void fdl_created_pair(int fds[2], const char *via, uintptr_t caller)
@@ -523,7 +474,7 @@ void fdl_note_flags(int fd, uint32_t flags)
     fdl_slot_write_end(s);
 }
 
-/* ---- start-up and fork ---- */
+/* ---- start-up and fork (called by lifecycle.c) ---- */
 
 /* A descriptor open when fdleak starts, with no record yet: inherited. */
 static void mark_inherited(int fd, void *arg)
@@ -550,37 +501,14 @@ static void mark_inherited(int fd, void *arg)
     count_open();
 }
 
-/* In the child of fork(): what the parent had open is inherited, with the parent's sites.
- * Runs single-threaded in the child, before fork() returns there. */
-static void atfork_child(void)
+/* The parent's growth snapshots, report numbering and misuse log are reset by their own
+ * modules (lifecycle.c lists them); what is left here is the table. Runs single-threaded. */
+void fdl_core_fork_child(void)
 {
-    fdl_tls.tid = 0;
-    fdl_sites_forked();
-    fdl_report_reset_seq(1);
-    fdl_report_forked();
-    fdl_misuse_forget();
     struct fdl_slot *s;
     for (int fd = 0; (s = fdl_table_next(&fd, INT32_MAX)); fd++)
         if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == FDL_SLOT_OPEN)
             s->flags |= FDL_F_FORKED;
 }
 
-static int inited;
-
-void fdl_init(void)
-{
-    if (__atomic_exchange_n(&inited, 1, __ATOMIC_ACQ_REL))
-        return;
-    int saved = errno;
-    fdl_tls.busy++;
-    fdl_real_ensure();
-    fdl_config();
-    fdl_capture_init();
-    fdl_py_init();
-    fdl_sym_init();
-    fdl_suppress_load();
-    fdl_proc_fds(mark_inherited, 0);
-    pthread_atfork(0, 0, atfork_child);
-    fdl_tls.busy--;
-    errno = saved;
-}
+void fdl_core_mark_inherited(void) { fdl_proc_fds(mark_inherited, 0); }

@@ -9,11 +9,18 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "diag.h" /* fdl_say, fdl_stderr_fd, fdl_keep_stderr: what release paths and reports use */
+#include "misuse.h"
 #include "table.h"
 
-/* One-time start-up: settings, libunwind warm-up, descriptors already open (inherited), the
- * fork handler. Called by the constructor; wrappers work before it too. Not signal-safe. */
-void fdl_init(void);
+/* Start-up (lifecycle.c, once, single-threaded, thread marked busy): every descriptor open now
+ * that has no record yet is the program's inheritance (FDL_F_INHERITED). Wrappers work before
+ * it too. Not async-signal-safe (reads /proc/self/fd). */
+void fdl_core_mark_inherited(void);
+
+/* In the child of fork (lifecycle.c's child handler, single-threaded, before fork() returns
+ * there): what the parent had open is inherited with the parent's sites (FDL_F_FORKED). */
+void fdl_core_fork_child(void);
 
 /* fd was just created by the wrapped call `via` (a static string: the wrapper's __func__).
  * flags: FDL_F_STREAM / FDL_F_DIR when a FILE* / DIR* owns it. Captures the stack. */
@@ -44,20 +51,14 @@ void fdl_released(void);
  * process closed fd before and nobody reopened it, else a bad-close. */
 void fdl_close_ebadf(int fd);
 
-/* The calling thread's stack as an interned site (NULL when nested inside fdleak). */
+/* The calling thread's stack, interned like a site but without an id (the stack of a close, a
+ * misuse or an exec call); NULL when nested inside fdleak. */
 struct fdl_site *fdl_capture_stack(void);
 
 /* Releases every tracked descriptor in [lo, hi] except fdleak's own; fills skip[] (sorted)
  * with fdleak's descriptors inside the range so the real call can step around them. Returns
  * how many were put in skip (at most max_skip). */
 int fdl_release_range(unsigned lo, unsigned hi, int *skip, int max_skip);
-
-/* fdl_release calls this when the program releases its stderr (GNU programs fclose it in an
- * atexit handler, before the exit report). When reports go to stderr and it is a terminal or a
- * file, it keeps a close-on-exec copy so the report still arrives. fdl_stderr_fd() is where a
- * stderr report goes: fd 2 while it is the program's stderr, else that copy, else -1. */
-void fdl_keep_stderr(void);
-int fdl_stderr_fd(void);
 
 /* Endpoints and ownership of an open descriptor. */
 void fdl_note_local(int fd, const struct sockaddr *a, socklen_t len);
@@ -72,15 +73,21 @@ void fdl_counts(struct fdl_counts *out);
  * so that peaks never go down from one report to the next. */
 void fdl_raise_peak(uint64_t open);
 
-/* Live triggers the core fires from inside a wrapper (set by the shim at start-up; unset in
- * the unit tests). threshold: the open count reached `open`; emfile: a creation call failed
- * with EMFILE or ENFILE; py_finalizing: a descriptor is about to be released while CPython
- * finalizes (before the record goes: what teardown closes was still open when it began). Called on the program's thread, before the wrapper returns, never
- * while that thread is inside fdleak; they must be async-signal-safe. */
+/* What the recording layer hands up to the triggers and reports: set by lifecycle.c at
+ * start-up, unset in the unit tests. They must be async-signal-safe.
+ *   threshold      the open count reached `open`;
+ *   emfile         a creation call failed with EMFILE or ENFILE;
+ *   py_finalizing  a descriptor is about to be released while CPython finalizes (before the
+ *                  record goes: what teardown closes was still open when it began);
+ *   misuse_abort   FDLEAK_MISUSE=abort, just before abort(): describes the misuse on stderr.
+ * The first three are called on the program's thread, before the wrapper returns, never while
+ * that thread is inside fdleak; misuse_abort wherever fdl_misuse logs one (misuse.h). */
 struct fdl_hooks {
     void (*threshold)(uint64_t open);
     void (*emfile)(void);
     void (*py_finalizing)(void);
+    void (*misuse_abort)(enum fdl_misuse_kind what, int fd, struct fdl_site *site, struct fdl_site *stack,
+                         struct fdl_site *first_close);
 };
 extern struct fdl_hooks fdl_hooks;
 
@@ -102,9 +109,5 @@ void fdl_yield_internal(int fd);
 
 /* A call that puts a descriptor on a chosen number (dup2, freopen…): at 0–2, a redirection. */
 bool fdl_is_redirect(const char *via);
-
-/* One line, "fdleak: " a b c, on the program's stderr (fdl_stderr_fd). Async-signal-safe. */
-void fdl_say(const char *a, const char *b, const char *c);
-
 
 #endif

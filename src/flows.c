@@ -1,5 +1,6 @@
 /* flows.c — the (site, endpoint) connection table (see flows.h). */
 #include "flows.h"
+#include "diag.h"
 #include "util.h"
 
 #include <netinet/in.h>

@@ -2,9 +2,6 @@
  *   1;<pid>;<next report number>[;<fd>|<via>|<function>|<module>|<file>|<line>]...
  * with '%', ';', '|' escaped as %XX inside fields. */
 #include "lineage.h"
-#include "core.h"
-#include "describe.h"
-#include "report.h"
 #include "sites.h"
 #include "symbolize.h"
 #include "table.h"
@@ -52,23 +49,22 @@ static int to_int(const char *s)
     return v;
 }
 
-void fdl_lineage_load(void)
+unsigned fdl_lineage_load(void)
 {
     const char *v = getenv(VAR);
     if (!v)
-        return;
+        return 0;
     char *copy = fdl_region_strdup(&keep, v);
     unsetenv(VAR); /* the program should not see, or pass on, what is fdleak's */
     if (!copy || strncmp(copy, "1;", 2))
-        return;
+        return 0;
     char *p = copy + 2, *f, sep;
     p = field(p, &sep, &f);
     int pid = to_int(f);
     if (pid != (int)syscall(SYS_getpid) || !p)
-        return; /* left behind by a program that copied its environment to another process */
+        return 0; /* left behind by a program that copied its environment to another process */
     p = field(p, &sep, &f);
-    if (to_int(f) > 0)
-        fdl_report_reset_seq((unsigned)to_int(f));
+    int next_seq = to_int(f);
     while (p && nparents < MAX_PARENT) {
         char *fs[6] = {0};
         int i = 0;
@@ -88,6 +84,7 @@ void fdl_lineage_load(void)
         e->file = *fs[4] ? fs[4] : 0;
         e->line = to_int(fs[5]);
     }
+    return next_seq > 0 ? (unsigned)next_seq : 0;
 }
 
 const struct fdl_parent_site *fdl_lineage_find(int fd)

@@ -15,9 +15,10 @@ struct fdl_parent_site {
     const char *via, *function, *module, *file; /* NULL when unknown */
 };
 
-/* Reads and removes FDLEAK_LINEAGE from the environment, and continues the report numbering
- * of the image before exec (start-up, single-threaded). */
-void fdl_lineage_load(void);
+/* Reads and removes FDLEAK_LINEAGE from the environment (start-up, single-threaded). Returns
+ * the number the image before exec gave its next report, for the report numbering to continue
+ * from (lifecycle.c sets it), or 0 when there is none. */
+unsigned fdl_lineage_load(void);
 
 /* The parent's site for an inherited fd, or NULL. */
 const struct fdl_parent_site *fdl_lineage_find(int fd);

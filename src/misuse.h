@@ -21,7 +21,7 @@ struct fdl_error {
     enum fdl_misuse_kind what;
     int fd;                         /* the first fd it happened to */
     struct fdl_site *site;          /* creating site of the descriptor, if known */
-    struct fdl_site *stack;         /* stack of the bad call (interned like a site) */
+    struct fdl_site *stack;         /* stack of the bad call (interned like a site, no id) */
     struct fdl_site *first_close;   /* double-close: stack of the earlier close */
     _Atomic uint64_t count;         /* times the same (what, stack) happened */
 };
@@ -30,10 +30,12 @@ struct fdl_error {
 
 /* Logs one misuse by the calling thread (its stack is captured here), merging it with an
  * earlier entry of the same kind and stack. With FDLEAK_MISUSE=abort it then prints the error
- * and aborts; with ignore it does nothing. Lock-free, async-signal-safe, preserves errno. */
+ * (fdl_hooks.misuse_abort, core.h) and aborts; with ignore it does nothing. Lock-free,
+ * async-signal-safe, preserves errno. */
 void fdl_misuse(enum fdl_misuse_kind what, int fd, struct fdl_site *site, struct fdl_site *first_close);
 
-/* After fork: the child starts with an empty log (the parent's misuse is the parent's). */
+/* After fork (lifecycle.c's child handler): the child starts with an empty log (the parent's
+ * misuse is the parent's). Single-threaded. */
 void fdl_misuse_forget(void);
 
 /* The log, for reports: entries [0, n) with ready set are complete. */

@@ -18,8 +18,9 @@
 /* X(ret, name, params): a syscall-level function. Until dlsym has resolved it (or while this
  * very thread is inside dlsym) it points at a raw-syscall fallback, so REAL() is never NULL.
  * L(ret, name, params): a libc-level function with no syscall equivalent; NULL until resolved,
- * so wrappers must use REAL_LIBC(), which fails with ENOSYS in that (practically unreachable)
- * window rather than jumping to NULL. */
+ * so a wrapper checks it first with FDL_NEED (wrap.h; FDL_WRAP_FD_LIBC does), which fails with
+ * ENOSYS in that (practically unreachable) window rather than jumping to NULL; other callers
+ * test REAL(name) for NULL themselves (capture.c's dl_iterate_phdr). */
 #define FDL_REAL_FUNCS(X, L)                                                              \
     X(int, open, (const char *, int, ...))                                                 \
     X(int, open64, (const char *, int, ...))                                               \

@@ -1,6 +1,7 @@
 /* sites.c — the lock-free site table and its arena (see sites.h). */
 #include "sites.h"
 #include "config.h"
+#include "diag.h"
 #include "util.h"
 
 #include <string.h>
@@ -46,7 +47,6 @@ void *fdl_arena_alloc(size_t size)
 
 static struct fdl_site *_Atomic slots[FDL_SITES_CAP];
 static _Atomic unsigned n_sites;
-static _Atomic uint32_t next_id;
 
 static uint64_t hash_words(const uintptr_t *w, unsigned n)
 {
@@ -124,16 +124,56 @@ static void *make_site(const void *key)
     s->n_native = (uint16_t)k->n_native;
     s->n_extra = (uint16_t)k->n_extra;
     memcpy(s->frames, k->frames, words * sizeof *k->frames);
-    s->id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
     return s;
 }
 
-struct fdl_site *fdl_site_intern(const uintptr_t *frames, unsigned n_native, unsigned n_extra)
+struct fdl_site *fdl_stack_intern(const uintptr_t *frames, unsigned n_native, unsigned n_extra)
 {
     struct site_key k = {hash_words(frames, n_native + n_extra), frames, n_native, n_extra};
     struct fdl_site *s = fdl_intern((void *_Atomic *)slots, FDL_SITES_CAP, &n_sites, k.hash, same_site, make_site, &k, 0);
     if (!s && __atomic_load_n(&n_sites, __ATOMIC_RELAXED) >= FDL_SITES_CAP / 4 * 3)
         fdl_warn_once(&warned_full, "too many distinct creation sites; new ones are not attributed");
+    return s;
+}
+
+/* ---- ids ----
+ * Given at first creation rather than at interning, so that the ids users see have no gaps:
+ * stacks that never create (closes, misuse, exec calls) take none, nor does the entry a thread
+ * made for a key another thread published first. One site at a time is `pending`: the last id
+ * given is last_id = m, and the pending site gets m + 1. Every step is a compare-and-swap that
+ * any thread may do on the pending site's behalf, in order: its id (0 -> m + 1), last_id
+ * (m -> m + 1), pending (site -> NULL). A thread stopped halfway (preempted, interrupted by a
+ * signal handler that numbers a site itself, or left behind by fork) holds nobody up: the next
+ * one finishes its work. While a site is pending and has no id, last_id stays m (it moves only
+ * once that id is set), so whoever sets the id sets the right one. */
+static _Atomic uint32_t last_id;
+static struct fdl_site *_Atomic pending;
+
+static void number_pending(struct fdl_site *p)
+{
+    uint32_t none = 0, m = __atomic_load_n(&last_id, __ATOMIC_SEQ_CST);
+    __atomic_compare_exchange_n(&p->id, &none, m + 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    uint32_t id = __atomic_load_n(&p->id, __ATOMIC_SEQ_CST), before = id - 1;
+    __atomic_compare_exchange_n(&last_id, &before, id, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    struct fdl_site *was = p;
+    __atomic_compare_exchange_n(&pending, &was, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+void fdl_site_number(struct fdl_site *s)
+{
+    while (!__atomic_load_n(&s->id, __ATOMIC_ACQUIRE)) {
+        struct fdl_site *p = __atomic_load_n(&pending, __ATOMIC_SEQ_CST);
+        if (!p && !__atomic_compare_exchange_n(&pending, &p, s, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            continue; /* another site became pending first: look again */
+        number_pending(p ? p : s);
+    }
+}
+
+struct fdl_site *fdl_site_intern(const uintptr_t *frames, unsigned n_native, unsigned n_extra)
+{
+    struct fdl_site *s = fdl_stack_intern(frames, n_native, n_extra);
+    if (s)
+        fdl_site_number(s);
     return s;
 }
 
@@ -219,7 +259,8 @@ void fdl_sites_snapshot(void)
 }
 
 /* The child's growth is its own: the parent's snapshots describe the parent, and the interval
- * thread (not inherited) no longer takes them. */
+ * thread (not inherited) no longer takes them. Ids go on from the parent's: its sites are
+ * the child's too. */
 void fdl_sites_forked(void)
 {
     __atomic_store_n(&snapping, 0, __ATOMIC_RELAXED);

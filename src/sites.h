@@ -1,7 +1,9 @@
 /* sites.h — interned creation sites: one record per distinct call stack, shared by every
  * descriptor created there, so memory stays flat however many descriptors churn through.
  * Lookup and insertion are lock-free (open addressing with compare-and-swap, records from an
- * append-only arena): safe from any thread, from a signal handler, and across fork. */
+ * append-only arena): safe from any thread, from a signal handler, and across fork. The stacks
+ * of closes, misuse and exec calls are interned the same way; only a stack that created a
+ * descriptor gets an id (the "site 3" users see). */
 #ifndef FDL_SITES_H
 #define FDL_SITES_H
 
@@ -14,8 +16,7 @@ struct fdl_pystack;
 /* Lifetimes of closed descriptors without storing each one: a count, a sum and a log-scale
  * histogram (bucket i holds [2^i, 2^(i+1)) microseconds; bucket 0 also everything shorter; the
  * last, from 2^31 µs (36 min), is open-ended), enough for a median and a p90 within a factor
- * of two below that. Updated with
- * relaxed atomics from any thread or signal handler. */
+ * of two below that. Updated with relaxed atomics from any thread or signal handler. */
 #define FDL_LIFE_BUCKETS 32
 struct fdl_life {
     _Atomic uint64_t count, sum_ns;
@@ -29,9 +30,10 @@ double fdl_life_quantile(const struct fdl_life *l, double q);
 
 struct fdl_site {
     uint64_t hash;
-    uint32_t id;                /* 1, 2, … in order of first use (gaps are possible) */
+    uint32_t id;                /* 1, 2, 3 … without gaps, in order of first creation there
+                                   (fdl_site_number); 0 for a stack that never created one */
     uint16_t n_native;          /* native return addresses, innermost first */
-    uint16_t n_extra;           /* further key words: the Python stack (capture_python.h) */
+    uint16_t n_extra;           /* further key words: the interned Python stack (capture_python.h) */
     _Atomic uint64_t created;   /* descriptors created here */
     _Atomic uint64_t closed;    /* … and released again */
     _Atomic uint32_t hist[17];  /* open count at the last snapshots (FDL_SNAP_RING, a ring) */
@@ -42,8 +44,17 @@ struct fdl_site {
 
 #define FDL_SITES_CAP (1u << 16) /* hash slots; the table accepts up to 3/4 of this */
 
-/* The site for this key, created on first sight. NULL only when the table is full or out of
- * memory (said once). */
+/* The stack for this key, created on first sight, without an id. NULL only when the table is
+ * full or out of memory (said once). */
+struct fdl_site *fdl_stack_intern(const uintptr_t *frames, unsigned n_native, unsigned n_extra);
+
+/* A creation site: gives s the next id unless it has one. Called before s is published in a
+ * descriptor's record, so a report never lists a site without its id. Lock-free (a thread that
+ * finds another's numbering half done finishes it), async-signal-safe, fork-safe; one load once
+ * s has its id. */
+void fdl_site_number(struct fdl_site *s);
+
+/* fdl_stack_intern, then fdl_site_number: the creation site for this key. */
 struct fdl_site *fdl_site_intern(const uintptr_t *frames, unsigned n_native, unsigned n_extra);
 
 /* Calls fn for every site (in no particular order). Safe concurrently with interning. */
@@ -52,9 +63,10 @@ void fdl_sites_foreach(void (*fn)(struct fdl_site *, void *), void *arg);
 unsigned fdl_sites_count(void);
 
 /* Lock-free interning into an open-addressed table of cap (a power of two) pointers, shared
- * by the site and flow tables: returns the entry equal to key (same(entry, key)), else one
- * made by make(key) and published (*at, if given: its slot), else NULL when the table is 3/4 full or make failed.
- * Two threads racing on one key get the same entry. Safe from any thread, a signal handler,
+ * by the site, flow and Python-stack (capture_python.c) tables: returns the entry equal to key
+ * (same(entry, key)), else one made by make(key) and published (*at, if given: its slot),
+ * else NULL when the table is 3/4 full or make failed. Two threads racing on one key get the
+ * same entry (the loser's stays unused in the arena). Safe from any thread, a signal handler,
  * and across fork. */
 void *fdl_intern(void *_Atomic *slots, unsigned cap, _Atomic unsigned *count, uint64_t hash,
                  bool (*same)(const void *entry, const void *key), void *(*make)(const void *key),
@@ -63,11 +75,13 @@ void *fdl_intern(void *_Atomic *slots, unsigned cap, _Atomic unsigned *count, ui
 /* Growth: a snapshot records every site's open count in a ring of the last 16. Snapshots are
  * taken every FDLEAK_SNAPSHOT seconds by whichever creation call finds one due, or with
  * interval reports by the interval thread at every interval; one at a time, lock-free: a
- * snapshot already under way makes the next one skip. Readers may run anywhere and see a count at most one snapshot old.
- * maybe_snapshot is async-signal-safe and cheap when nothing is due (one load). */
+ * snapshot already under way makes the next one skip. Readers may run anywhere and see a count
+ * at most one snapshot old. maybe_snapshot is async-signal-safe and cheap when nothing is due
+ * (one load). */
 void fdl_sites_snapshot(void);
 void fdl_sites_maybe_snapshot(uint64_t now_ns);
-/* In a fork child: a snapshot another thread of the parent was taking does not exist here. */
+/* In a fork child (lifecycle.c's child handler, single-threaded): a snapshot another thread of
+ * the parent was taking does not exist here. */
 void fdl_sites_forked(void);
 /* The interval thread takes the snapshots from now on (lazy ones stop). */
 void fdl_sites_thread_snapshots(void);

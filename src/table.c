@@ -1,5 +1,6 @@
 /* table.c — the chunked descriptor table (see table.h for its concurrency rules). */
 #include "table.h"
+#include "diag.h"
 #include "util.h"
 
 #include <string.h>

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct fdl_region;
 
@@ -19,10 +20,20 @@ int fdl_exit_report(const char *signame);
  * the teardown, not the program. */
 bool fdl_exit_reported(void);
 
-/* Start-up: report-then-die handlers for the default-action fatal signals, the report signal
- * (FDLEAK_SIGNAL); the live triggers (interval thread, threshold, EMFILE reserve). */
+/* In a fork child (lifecycle.c's child handler): its own exit report, its own exit code. */
+void fdl_exit_fork_child(void);
+
+/* Start-up (lifecycle.c): report-then-die handlers for the default-action fatal signals, the
+ * report signal (FDLEAK_SIGNAL); the live triggers (interval thread, threshold, EMFILE
+ * reserve). Not async-signal-safe. */
 void fdl_signals_install(void);
 void fdl_live_start(void);
+
+/* The live triggers' core hooks (core.h fdl_hooks, installed by lifecycle.c): a report when
+ * the open count reaches the threshold, and one (once) when a creation fails with EMFILE or
+ * ENFILE, from the reserve's descriptors. Async-signal-safe, as the hooks must be. */
+void fdl_live_on_threshold(uint64_t open);
+void fdl_live_on_emfile(void);
 
 /* Start-up, before CPython initializes: the `_fdleak` built-in module for the Python start-up
  * hook (api_python.c). Nothing in a process that is not CPython 3 with the stable ABI's object
@@ -45,8 +56,8 @@ __sighandler_t fdl_signal(int sig, __sighandler_t handler);
 char **fdl_exec_prepare(struct fdl_region *r, char *const envp[]);
 
 /* One exec report per process: a failed exec that the program retries (execvp walking PATH,
- * CPython's subprocess) does not write one per attempt. A new child (fork, vfork) starts
- * afresh. */
+ * CPython's subprocess) does not write one per attempt. A new child starts afresh: this is
+ * called in a fork child (lifecycle.c) and a vfork child (wrap_process.c). */
 void fdl_exec_forget(void);
 
 #endif

@@ -1,30 +1,21 @@
-/* trigger_exit.c — start-up and the exit report, however the process ends: exit() (the
- * destructor of a preloaded library runs after the program's atexit handlers and
- * destructors), _exit()/_Exit(), or death by a signal whose action is the default
- * (trigger_signal.c). */
+/* trigger_exit.c — the exit report, however the process ends: exit() (the destructor of a
+ * preloaded library runs after the program's atexit handlers and destructors), _exit()/_Exit(),
+ * death by a signal whose action is the default (trigger_signal.c), or CPython's finalization
+ * (lifecycle.c's py_finalizing hook). Start-up is lifecycle.c's. */
 #include "trigger.h"
-#include "capture_python.h"
 #include "config.h"
 #include "real.h"
-#include "core.h"
-#include "lineage.h"
 #include "report.h"
 #include "tls.h"
 
-#include <errno.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 static int reported, exit_code = -1;
 
 /* A forked child is another process: its own exit report, its own code. */
-static void forget_in_child(void)
+void fdl_exit_fork_child(void)
 {
     reported = 0;
     exit_code = -1;
@@ -61,10 +52,6 @@ int fdl_exit_report(const char *signame) { return exit_report(signame, false); }
 
 bool fdl_exit_reported(void) { return __atomic_load_n(&reported, __ATOMIC_ACQUIRE); }
 
-/* CPython ran the program's atexit callbacks and now tears modules down, closing every socket
- * and file the program left open: the exit report is taken here, before the first of them. */
-static void on_py_finalizing(void) { fdl_exit_report(0); }
-
 void fdl_exit_now(int *status)
 {
     int code = exit_report(0, true); /* _exit follows */
@@ -94,20 +81,4 @@ __attribute__((destructor)) static void fdl_at_exit(void)
 {
     if (__cxa_atexit(after_destructors, 0, 0))
         after_destructors(0);
-}
-
-/* exit() has begun: registered first, so the last atexit handler before the destructors, by
- * which time an interpreter that main() ran has finalized. */
-static void exit_begins(void) { fdl_py_exit_begins(); }
-
-__attribute__((constructor)) static void fdl_start(void)
-{
-    fdl_lineage_load();
-    fdl_init();
-    fdl_pymodule_register();
-    pthread_atfork(0, 0, forget_in_child);
-    fdl_hooks.py_finalizing = on_py_finalizing;
-    atexit(exit_begins);
-    fdl_signals_install();
-    fdl_live_start();
 }

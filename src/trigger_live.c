@@ -76,7 +76,7 @@ static void start_interval(void)
 
 /* ---- threshold ---- */
 
-static void on_threshold(uint64_t open)
+void fdl_live_on_threshold(uint64_t open)
 {
     (void)open;
     struct fdl_report_opts o = {.trigger = "threshold"};
@@ -112,7 +112,7 @@ static void fill_reserve(void)
         }
 }
 
-static void on_emfile(void)
+void fdl_live_on_emfile(void)
 {
     if (__atomic_exchange_n(&emfile_done, 1, __ATOMIC_ACQ_REL))
         return;
@@ -137,10 +137,6 @@ static void on_emfile(void)
         syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &rl, 0);
 }
 
-/* The child of fork has no interval thread, and gets none: a thread would make every forked
- * child multithreaded (unshare(CLONE_NEWUSER) fails there, CPython 3.12 warns). */
-static void after_fork_child(void) { fdl_exec_forget(); }
-
 void fdl_limit_changed(void)
 {
     int saved = errno;
@@ -151,10 +147,7 @@ void fdl_limit_changed(void)
 
 void fdl_live_start(void)
 {
-    fdl_hooks.threshold = on_threshold;
-    fdl_hooks.emfile = on_emfile;
     set_threshold();
     fill_reserve();
     start_interval();
-    pthread_atfork(0, 0, after_fork_child);
 }

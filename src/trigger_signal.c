@@ -4,6 +4,7 @@
  * are hidden from sigaction()/signal() queries; a program's own handler replaces them. */
 #include "trigger.h"
 #include "config.h"
+#include "diag.h"
 #include "real.h"
 #include "report.h"
 #include "tls.h"

@@ -1,6 +1,6 @@
-/* util.c — the async-signal-safe writer and helpers shared by the core and the reports. */
+/* util.c — the async-signal-safe writer and helpers shared by the core and the reports. A leaf:
+ * it calls no other module (fdleak's messages are diag.c's). */
 #include "util.h"
-#include "core.h"
 #include "tls.h"
 
 #include <errno.h>
@@ -203,16 +203,6 @@ const char *fdl_buf_cstr(struct fdl_buf *b)
 {
     b->data[b->len < b->cap ? b->len : b->cap - 1] = 0;
     return b->data;
-}
-
-void fdl_warn_once(int *flag, const char *msg)
-{
-    if (__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED))
-        return;
-    int fd = fdl_stderr_fd(); /* never a data file that landed on fd 2 */
-    fdl_write_all(fd, "fdleak: ", 8);
-    fdl_write_all(fd, msg, strlen(msg));
-    fdl_write_all(fd, "\n", 1);
 }
 
 #define OWN_MAX 32

@@ -24,16 +24,13 @@ void fdl_buf_i64(struct fdl_buf *b, int64_t v);
 void fdl_buf_hex(struct fdl_buf *b, uint64_t v); /* 0x… */
 void fdl_buf_fixed(struct fdl_buf *b, double v, int decimals);
 void fdl_buf_json_str(struct fdl_buf *b, const char *s); /* "…" escaped, or null for NULL */
-bool fdl_buf_flush(struct fdl_buf *b);
+bool fdl_buf_flush(struct fdl_buf *b);                    /* true if everything reached fd */
+const char *fdl_buf_cstr(struct fdl_buf *b);              /* memory mode: NUL-terminated */
 /* Length of the well-formed UTF-8 sequence at p (lead byte >= 0x80), or 0 if it is not one. */
-size_t fdl_utf8_len(const unsigned char *p);                   /* true if everything reached fd */
-const char *fdl_buf_cstr(struct fdl_buf *b);             /* memory mode: NUL-terminated */
+size_t fdl_utf8_len(const unsigned char *p);
 
 /* write(2) until done, retrying EINTR; preserves errno. */
 bool fdl_write_all(int fd, const void *p, size_t n);
-
-/* One line on stderr the first time a given flag is raised ("said once"). */
-void fdl_warn_once(int *flag, const char *msg);
 
 /* fdleak's own short-lived descriptors (a report's files, addr2line's pipe): opened and closed
  * with raw syscalls and remembered meanwhile, so that a report running at the same time (one
@@ -49,9 +46,7 @@ bool fdl_proc_fds(void (*fn)(int fd, void *arg), void *arg);
 
 uint64_t fdl_now_mono_ns(void);
 double fdl_now_real(void);
-int fdl_gettid(void); /* cached per thread */
-
-
+int fdl_gettid(void); /* cached per thread (fdl_tls.tid, reset in a fork child) */
 
 /* A region: memory from mmap, handed out by bumping a pointer and released all at once.
  * Async-signal-safe (no malloc), so a report can be built in a signal handler, in a vfork

@@ -9,8 +9,6 @@ int fcntl64(int, int, ...);
 
 FDL_WRAP_FD(dup, (int fd), (fd))
 
-/* dup2/dup3 replace newfd atomically in the kernel, so the old record is superseded after the
- * call (record() accounts it as closed); on failure nothing changed. */
 /* A target that is one of fdleak's own descriptors is handed over to the program first. */
 static void make_room(int oldfd, int newfd)
 {
@@ -18,6 +16,8 @@ static void make_room(int oldfd, int newfd)
         fdl_yield_internal(newfd);
 }
 
+/* dup2/dup3 replace newfd atomically in the kernel, so the old record is superseded after the
+ * call (record() accounts it as closed); on failure nothing changed. */
 FDL_EXPORT int dup2(int oldfd, int newfd)
 {
     make_room(oldfd, newfd);

@@ -559,7 +559,8 @@ def render(all_reports):
                   'style-src \'unsafe-inline\'; script-src \'unsafe-inline\'; img-src data:">'),
            Markup('<meta name="viewport" content="width=device-width, initial-scale=1">'),
            h('<title>%s</title>', title[:200]),
-           Markup('<style>'), _package_file("page.css"), Markup('</style>\n</head>\n<body>\n<main>'),
+           Markup('<style>'), _package_file("page.css"),
+           Markup('</style>\n</head>\n<body>\n<main>'),
            # onerror first, in a script of its own: it must catch a syntax error in the main one
            Markup('<div id="js-errors" class="js-errors" hidden></div>'),
            Markup('<script>'), _package_file("onerror.js"), Markup('</script>')]

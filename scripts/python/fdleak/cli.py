@@ -242,7 +242,10 @@ def run_parser(version):
     p.add_argument("--version", action="version", version="fdleak %s" % version,
                    help="show the version and exit")
     # Everything from the first word that is not an option on: the command and its own
-    # arguments, options included (`fdleak -q python3 -c ...` passes -c to python3).
+    # arguments, options included (`fdleak -q python3 -c ...` passes -c to python3). argparse
+    # itself stops at that word, bundles short options (-qo PATH) and takes --opt=value; what it
+    # does not take is a value that looks like an option in the next word (`-o -x.txt`: write
+    # -o-x.txt or --output=-x.txt), '-' and negative numbers aside.
     p.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return p
 

@@ -6,7 +6,6 @@ Also --pid: ask a running process for a report and print where it went."""
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 
@@ -115,6 +114,8 @@ def build_in_checkout(root, library):
     """A developer's convenience, only ever reached in a source checkout (an installed launcher
     has its library or says so): build libfdleak.so in <root>/build; all output goes to
     stderr."""
+    import subprocess   # here: only this checkout-only path needs it, and it is slow to import
+
     build = os.path.join(root, "build")
     for tool in ("meson", "ninja"):
         if not any(os.access(os.path.join(d, tool), os.X_OK)

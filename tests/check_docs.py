@@ -8,6 +8,7 @@
   variables and macros named in OTHER_NAMES (each checked to exist where it says);
 - every launcher option and variable in the README's option table and in docs/options.md's
   details is a setting's;
+- every relative link in those pages leads to a file of the tree, and its #anchor to a heading;
 - the JSON example in docs/formats.md is a valid report, and docs/report.schema.json rejects
   wrong reports (a missing key, a wrong type, an unknown kind or pattern, an unknown field),
   so that validating the tests' reports (harness.load_report) cannot pass vacuously.
@@ -117,6 +118,33 @@ def check_names(failures):
                     if name not in known and name not in OTHER_NAMES:
                         failures.append("%s:%d: %s is not a setting (src/settings.def)"
                                         % (os.path.relpath(page, ROOT), lineno, name))
+
+
+def slug(heading):
+    """The anchor a heading gets (GitHub's rule: lower case, punctuation dropped, spaces to -)."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(path):
+    with open(path, encoding="utf-8") as f:
+        text = re.sub(r"```.*?```", "", f.read(), flags=re.S)
+    return {slug(m.group(1)) for m in re.finditer(r"^#+ (.*)$", text, re.M)}
+
+
+def check_links(failures):
+    for page in doc_pages():
+        with open(page, encoding="utf-8") as f:
+            text = re.sub(r"```.*?```", "", f.read(), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            full = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
+            where = "%s: link %s" % (os.path.relpath(page, ROOT), target)
+            if not os.path.exists(full):
+                failures.append("%s: no such file" % where)
+            elif anchor and (not full.endswith(".md") or anchor not in anchors(full)):
+                failures.append("%s: no heading for #%s" % (where, anchor))
 
 
 def option_words(text):
@@ -246,6 +274,7 @@ def main():
     failures = []
     check_table(a.write, failures)
     check_names(failures)
+    check_links(failures)
     check_option_lists(failures)
     check_schema(failures)
     return finish(failures)

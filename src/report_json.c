@@ -1,5 +1,5 @@
-/* report_json.c — the report for machines: schema version 1, documented in README.md. The
- * field names are a contract; add fields, never rename them. */
+/* report_json.c — the report for machines: schema version 1, documented in docs/formats.md and
+ * docs/report.schema.json. The field names are a contract; add fields, never rename them. */
 #include "report.h"
 #include "capture_python.h"
 #include "flows.h"

@@ -1,5 +1,5 @@
 /* suppress.c — suppression rules: parsing (FDLEAK_SUPPRESS files and the defaults) and
- * matching a leak against them. Rule syntax (README "Suppressions"): one rule per line, terms
+ * matching a leak against them. Rule syntax (docs/suppressions.md): one rule per line, terms
  * `field=glob` separated by spaces, every term must match; `#` starts a comment. */
 #include "suppress.h"
 #include "capture_python.h"

@@ -9,12 +9,11 @@ says it leaked after its checkpoint (not the one it closed, nor anything older),
 "api", its label, and each site's native frames naming the function that created it. Prints
 expected and actual on failure."""
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
-from harness import clean_env, finish
+from harness import clean_env, finish, load_report
 
 
 def main():
@@ -36,8 +35,7 @@ def main():
         words = [l.split()[1:] for l in run.stdout.splitlines() if l.startswith("leaked ")]
         want = sorted(int(x) for x in words[0]) if words else None
         try:
-            with open(out, encoding="utf-8") as f:
-                rep = json.load(f)
+            rep = load_report(out)
         except (OSError, ValueError) as e:
             rep = None
             failures.append("no checkpoint report at %s: %s" % (out, e))

@@ -15,12 +15,11 @@ exits with status 3. Each case runs with FDLEAK_OUTPUT pointing into a temporary
 the report itself never lands on stderr) unless the case is about FDLEAK_OUTPUT."""
 import argparse
 import glob
-import json
 import os
 import subprocess
 import sys
 import tempfile
-from harness import clean_env
+from harness import clean_env, load_report
 
 PROGRAM = ["/bin/sh", "-c", "echo out; echo err >&2; exit 3"]
 
@@ -113,8 +112,7 @@ def main():
         reports = glob.glob(os.path.join(tmp, "h-*.json"))
         for path in reports:  # the hostile runs' reports, their fork children's included
             try:
-                with open(path, encoding="utf-8") as f:
-                    json.load(f)
+                load_report(path)
             except ValueError as e:
                 failures.append("%s does not parse: %s" % (os.path.basename(path), e))
         if a.hostile and len(reports) < 4:

@@ -22,7 +22,6 @@ for c-edges). Beyond the match, each finding's evidence must be consistent with 
 settings, and the exit reports of child processes must have no finding."""
 import argparse
 import glob
-import json
 import os
 import re
 import subprocess
@@ -32,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOT = os.path.join(ROOT, "examples", "bot")
 sys.path.insert(0, BOT)
 from servers import Servers, ServerError  # noqa: E402  (the demo's own server starter)
-from harness import clean_env
+from harness import clean_env, load_report
 
 MARK = re.compile(r"FINDING ([a-z-]+)(?: peer=(\w+))?(?: mode=(\w+))?")
 UPDATES = 600
@@ -144,8 +143,7 @@ def run(cmd, env, outdir, tag, timeout=120, snapshot="0.2"):
         raise
     reports = []
     for path in reports_of(outdir, tag):
-        with open(path, encoding="utf-8") as f:
-            reports.append(json.load(f))
+        reports.append(load_report(path))
     return p, reports
 
 

@@ -27,7 +27,6 @@ loaded is not tested.
 import argparse
 import glob
 import html.parser
-import json
 import os
 import shutil
 import signal
@@ -41,7 +40,7 @@ import zlib
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "examples", "bot"))
 from servers import Servers, ServerError  # noqa: E402  (the demo's own server starter)
-from harness import clean_env
+from harness import clean_env, load_report
 
 failures = []
 
@@ -187,8 +186,7 @@ def run_bot(args, servers, out_dir, extra_options, extra_env):
     paths = sorted(glob.glob(os.path.join(out_dir, "*.json")))
     reports = []
     for path in paths:
-        with open(path, encoding="utf-8") as f:
-            reports.append(json.load(f))
+        reports.append(load_report(path))
     return paths, reports
 
 

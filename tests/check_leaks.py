@@ -58,7 +58,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from harness import clean_env
+from harness import clean_env, load_report
 
 MAX_DETAILS = 40  # per-report failure lines printed before summarizing
 ERROR_KINDS = ("crosses-exec", "double-close", "bad-close", "close-owned")
@@ -616,8 +616,10 @@ class Naming:
         return int(m.group("pid")), int(m.group("n") or 1)
 
 
-def collect_reports(tmp, naming, text):
-    """Returns ({pid: [(n, fname, rep-or-text)] sorted by n}, [problems])."""
+def collect_reports(tmp, naming, text, validate=True):
+    """Returns ({pid: [(n, fname, rep-or-text)] sorted by n}, [problems]). A JSON report is
+    validated against docs/report.schema.json (harness.load_report) unless validate is false
+    (this checker's self-test, whose synthetic reports are not the library's)."""
     by_pid, problems = {}, []
     for fname in sorted(os.listdir(tmp)):
         path = os.path.join(tmp, fname)
@@ -632,7 +634,7 @@ def collect_reports(tmp, naming, text):
         try:
             with open(path, encoding="utf-8") as f:
                 body = f.read()
-            rep = body if text else json.loads(body)
+            rep = body if text else load_report(body, path) if validate else json.loads(body)
         except (OSError, ValueError) as e:
             problems.append("report %s does not parse: %s" % (fname, e))
             continue

@@ -64,7 +64,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check_leaks as cl  # noqa: E402
-from harness import clean_env
+from harness import clean_env, load_report
 
 SITE_KEYS = ("id", "created", "closed", "open", "leaks", "growing", "native", "python")
 SKIP = 77
@@ -334,8 +334,7 @@ class Reports:
                 body = f.read()
             if self.text:
                 return body if body.endswith("\n") else None
-            rep = json.loads(body)
-            return rep if isinstance(rep, dict) else None
+            return load_report(body, os.path.join(self.path, fname))
         except (OSError, ValueError):
             return None
 

@@ -14,7 +14,6 @@ is suppressed by default, with the reason in src/suppress.c).
          clients: no finding), then SHUTDOWN: every benchmark test completes, no leak"""
 import argparse
 import glob
-import json
 import os
 import shutil
 import signal
@@ -23,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from harness import clean_env
+from harness import clean_env, load_report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCHER = os.path.join(ROOT, "scripts", "fdleak")
@@ -68,8 +67,7 @@ class Case:
             self.fail("reports written", "at least %d" % at_least, len(paths))
         for p in paths:
             try:
-                with open(p, encoding="utf-8") as f:
-                    r = json.load(f)
+                r = load_report(p)
             except ValueError as e:
                 self.fail("%s parses" % os.path.basename(p), "JSON", e)
                 continue

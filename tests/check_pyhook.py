@@ -74,10 +74,10 @@ def main():
             ("empty PYTHONPATH entry", [a.interp, "-c", "import mymod, sys; print(mymod.VALUE, sys.path[:2])"],
              {"PYTHONPATH": ":" + os.path.join(tmp, "nowhere")}),
             ("no ctypes", [a.interp, "-c", "import sys; sys.modules['_ctypes'] = None\n" + probe], {}),
-            # What the hook may import (README: atexit for the exit report, the built-in _fdleak);
+            # What the hook may import (docs/python.md: atexit for the exit report, the built-in _fdleak);
             # anything else (ctypes, importlib.util) would be start-up cost every program pays.
             ("modules", [a.interp, "-c", "import sys; print(sorted(set(sys.modules) - {'atexit', '_fdleak'}))"], {}),
-            # -S: no site, so the hook never runs and its directory stays on sys.path (README).
+            # -S: no site, so the hook never runs and its directory stays on sys.path (docs/python.md).
             ("-S", [a.interp, "-S", "-c", probe.replace('print("path", [p for p in sys.path])', 'print("path not compared")')], {}),
             ("-I", [a.interp, "-I", "-c", probe], {}),
             ("-E", [a.interp, "-E", "-c", probe], {}),

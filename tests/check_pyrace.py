@@ -27,7 +27,6 @@ absent.
 import argparse
 import concurrent.futures
 import glob
-import json
 import os
 import shutil
 import signal
@@ -36,7 +35,7 @@ import sys
 import tempfile
 import time
 
-from harness import check_runtime, clean_env, finish, parse_markers, runtime_or_skip
+from harness import check_runtime, clean_env, finish, load_report, parse_markers, runtime_or_skip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UNAVAILABLE = "Python frames unavailable"
@@ -202,8 +201,7 @@ def check_output(what, a, marks, bare_statuses, rc, out, err, tmp, pid, summary)
     reports = []
     for path in sorted(glob.glob(os.path.join(tmp, "*.json"))):
         try:
-            with open(path, encoding="utf-8") as f:
-                reports.append(json.load(f))
+            reports.append(load_report(path))
         except ValueError as e:
             with open(path, "rb") as f:
                 data = f.read()

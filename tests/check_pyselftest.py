@@ -27,14 +27,13 @@ when the interpreter is absent. Without the built-in module _fdleak the program 
 and the modes with a call fail saying so.
 """
 import argparse
-import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
 
-from harness import check_runtime, clean_env, finish, runtime_or_skip
+from harness import check_runtime, clean_env, finish, load_report, runtime_or_skip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAILED = re.compile(r"^fdleak: Python frames failed the start-up check on CPython 3\.(\d+) \((.*)\); "
@@ -68,8 +67,7 @@ def check_mode(a, mode, version, failures):
         reports = []
         for name in sorted(os.listdir(tmp)):
             try:
-                with open(os.path.join(tmp, name), encoding="utf-8") as f:
-                    reports.append(json.load(f))
+                reports.append(load_report(os.path.join(tmp, name)))
             except ValueError as e:
                 failures.append("%s: %s does not parse: %s" % (what, name, e))
     if p.returncode != 0:

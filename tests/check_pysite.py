@@ -16,14 +16,13 @@ leaks[] the declared fds; and each line's site `key` is the same for every K. Ex
 hold, 1 otherwise (expected and actual printed), 77 when the interpreter is absent.
 """
 import argparse
-import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
 
-from harness import check_runtime, clean_env, finish, runtime_or_skip
+from harness import check_runtime, clean_env, finish, load_report, runtime_or_skip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -106,8 +105,7 @@ def run_one(a, k, failures, keys):
             failures.append("%s: %d report files (%s), expected 1" % (what, len(files), files))
             return
         try:
-            with open(os.path.join(tmp, files[0]), encoding="utf-8") as f:
-                rep = json.load(f)
+            rep = load_report(os.path.join(tmp, files[0]))
         except ValueError as e:
             failures.append("%s: the report does not parse: %s" % (what, e))
             return

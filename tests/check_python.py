@@ -30,7 +30,6 @@ all hold, 1 otherwise (expected and actual printed), 77 when the interpreter is 
 
 import argparse
 import glob
-import json
 import os
 import re
 import shutil
@@ -44,7 +43,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "examples", "bot"))
 from servers import Servers, ServerError  # noqa: E402  (the demo's own server starter)
-from harness import clean_env, interp_version, parse_markers, skip_or_fail_missing
+from harness import clean_env, interp_version, load_report, parse_markers, skip_or_fail_missing
 
 
 def start_servers(names, servers, env):
@@ -186,8 +185,7 @@ def main():
         reports = {}
         for path in sorted(glob.glob(os.path.join(tmp, "fdleak-*.json"))):
             try:
-                with open(path, encoding="utf-8") as f:
-                    reports[path] = json.load(f)
+                reports[path] = load_report(path)
             except ValueError as e:
                 failures.append("%s does not parse: %s" % (path, e))
         mine = [r for r in reports.values() if r["pid"] == p.pid and r["trigger"] == "exit"]

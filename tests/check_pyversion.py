@@ -8,12 +8,11 @@ Checks: the program's stderr carries the warning line exactly once, the JSON rep
 its native frames, with no Python frames and no app frame. Exit 0 when all hold, else 1 with
 expected and actual values."""
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
-from harness import clean_env, finish
+from harness import clean_env, finish, load_report
 
 
 def main():
@@ -36,8 +35,7 @@ def main():
             failures.append("stderr has %d lines with %r, expected 1; stderr:\n%s"
                             % (len(lines), a.expect_warning, p.stderr))
         try:
-            with open(out, encoding="utf-8") as f:
-                rep = json.load(f)
+            rep = load_report(out)
         except (OSError, ValueError) as e:
             print("FAIL: no report: %s" % e)
             return 1

@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from harness import clean_env
+from harness import clean_env, load_report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -313,8 +313,7 @@ class Run:
             problems.append("fdleak wrote no report in %s" % self.reports)
         for path in reports:
             try:
-                with open(path, encoding="utf-8") as f:
-                    json.load(f)
+                load_report(path)
             except (OSError, ValueError) as e:
                 problems.append("report %s does not parse: %s" % (path, e))
         for line in self.output.splitlines():

@@ -13,12 +13,11 @@ agrees with /proc/self/fd), the sweep found nothing of the program's left behind
 program asked for reports that were written."""
 import argparse
 import glob
-import json
 import os
 import subprocess
 import sys
 import tempfile
-from harness import clean_env
+from harness import clean_env, load_report
 
 
 def parse(out):
@@ -74,8 +73,7 @@ def main():
         reports, bad = [], []
         for path in glob.glob(os.path.join(tmp, "*.json")):
             try:
-                with open(path, encoding="utf-8") as f:
-                    reports.append(json.load(f))
+                reports.append(load_report(path))
             except ValueError as e:
                 bad.append("%s: %s" % (os.path.basename(path), e))
         if bad:

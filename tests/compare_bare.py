@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from harness import clean_env
+from harness import clean_env, load_report
 
 
 def run(argv, env, timeout):
@@ -104,8 +104,7 @@ def main():
                          "directory holds %s" % (report, sorted(os.listdir(tmp))))
         else:
             try:
-                with open(report, encoding="utf-8") as f:
-                    rep = json.load(f)
+                rep = load_report(report)
             except (OSError, ValueError) as e:
                 fails.append("report %s does not parse: %s" % (report, e))
             else:

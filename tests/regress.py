@@ -24,7 +24,6 @@ what it expected next to what it got on failure. Exit status 0 when every check 
 """
 
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -35,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from harness import clean_env
+from harness import clean_env, load_report
 
 FAILS = []
 
@@ -69,7 +68,7 @@ class Run:
                 with open(os.path.join(self.tmp, f), "rb") as fh:
                     raw = fh.read()
                 try:
-                    reps.append((f, json.loads(raw.decode("utf-8"))))
+                    reps.append((f, load_report(raw, os.path.join(self.tmp, f))))
                 except ValueError as e:
                     fail("report %s is not valid UTF-8 JSON: %s; first bytes %r" % (f, e, raw[:300]))
         return reps
@@ -182,7 +181,7 @@ def sc_fifo(args):
     expect("files next to the fifo", sorted(os.listdir(d)), ["device"])
     data = b"".join(got)
     try:
-        rep = json.loads(data.decode("utf-8"))
+        rep = load_report(data, "the report read from the fifo")
         expect("report trigger read from the fifo", rep.get("trigger"), "exit")
         if not rep.get("leaks"):
             fail("report read from the fifo lists no leaks; victim: %s" % r.describe())

@@ -32,7 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from harness import clean_env
+from harness import clean_env, load_report
 
 LEAK_C = r"""
 #include <fcntl.h>
@@ -156,6 +156,12 @@ class Env:
 
 
 def load(path):
+    """A report the library wrote, validated (harness.load_report)."""
+    return load_report(path)
+
+
+def load_json(path):
+    """A JSON file this test wrote itself (reports as older fdleaks wrote them): not validated."""
     with open(path, encoding="utf-8") as f:
         return json.load(f)
 
@@ -552,7 +558,7 @@ def check_html(e, report_path, snapshot, open_line):
         r["time"] = 1700000000.0 + k
         series.append(write_json(os.path.join(e.tmp, "html", "series-%d.json" % k), r))
     page = html_page(e, "series", *series)
-    lines = len({s["id"] for path in series for s in load(path)["sites"] if s.get("open")})
+    lines = len({s["id"] for path in series for s in load_json(path)["sites"] if s.get("open")})
     if page is not None:
         for needle in ('<svg class="chart"', "<polyline", "(2 reports, %d busiest site%s)" % (
                 lines, "" if lines == 1 else "s"),

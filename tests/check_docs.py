@@ -34,7 +34,7 @@ END = "<!-- end -->"
 
 # FDLEAK_* names the pages may mention that are not settings: name -> (file, why).
 OTHER_NAMES = {
-    "FDLEAK_LIBRARY": ("scripts/fdleak", "the launcher's own variable: the library to preload"),
+    "FDLEAK_LIBRARY": ("scripts/python/fdleak/launcher.py", "the launcher's own variable: the library to preload"),
     "FDLEAK_LINEAGE": ("src/lineage.c", "passes creation sites across exec; the new image removes it"),
     "FDLEAK_TEST_PYTHONS": ("tests/pythons.py", "more interpreters for the tests' CPython matrix"),
     "FDLEAK_CALL": ("include/fdleak.h", "the header's macro that calls a weak API function"),

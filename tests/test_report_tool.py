@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Tests of the report tools (scripts/fdleak_tools.py) through the launcher:
+"""Tests of the report tools (the package scripts/python/fdleak) through the launcher:
 fdleak report [--symbolize] [--merge], fdleak baseline, fdleak check.
 
     test_report_tool.py --lib build/src/libfdleak.so --launcher scripts/fdleak
@@ -128,6 +128,9 @@ class Env:
         self.tmp = tmp
         # the tests set the FDLEAK_* they need; nothing from the caller's environment
         self.env = clean_env(python=True)
+        # Runs of one program are compared site id by site id: a run that byte-compiles the
+        # start-up hook (its first) opens descriptors the next does not, and its ids shift.
+        self.env["PYTHONDONTWRITEBYTECODE"] = "1"
 
     def run_under(self, cmd, out_dir, fmt="json", launcher=False):
         """Runs CMD with the library preloaded, its reports in OUT_DIR (one per process):

@@ -191,7 +191,7 @@ int main(void)
     sigaddset(&set, SIGUSR2);
     V_CHECK(pthread_sigmask(SIG_BLOCK, &set, NULL) == 0);
     /* A descriptor made in a handler that interrupted fdleak itself may have no stack (the
-     * README's limits); call the handler once more outside any signal, so the one kept has. */
+     * docs/limits.md); call the handler once more outside any signal, so the one kept has. */
     on_usr2(0);
     int kept = atomic_load(&slot);
     V_CHECK(kept >= 0);

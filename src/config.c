@@ -124,7 +124,7 @@ static int parse_signal(const char *v, long lo, long hi)
 
 static bool parse(const struct setting *s, const char *v, struct value *out)
 {
-    *out = (struct value){0};
+    *out = (struct value){0, 0, ""};
     if (s->kind != K_CHOICE && *s->words && !strcmp(v, s->words)) {
         *out = (struct value){(long)s->off, s->off, ""};
         return true;

@@ -9,6 +9,8 @@ import signal
 import sys
 import time
 
+from . import settings
+
 LIBRARY_NAME = "libfdleak.so"
 
 # Exit statuses of the launcher itself (the command's own status passes through unchanged).
@@ -219,14 +221,12 @@ def ask_running(pid):
     if LIBRARY_NAME not in env.get("LD_PRELOAD", ""):
         prog_error("process %d does not run under fdleak (no %s in its LD_PRELOAD)"
                    % (pid, LIBRARY_NAME), 1)
-    sig_value = env.get("FDLEAK_SIGNAL", "") or "USR1"
-    if sig_value == "none":
-        prog_error("process %d has signal reports off (FDLEAK_SIGNAL=none)" % pid, 1)
-    if sig_value.isdigit():
-        signum = int(sig_value)
-    else:
-        name = sig_value if sig_value.startswith("SIG") else "SIG" + sig_value
-        signum = int(getattr(signal, name, signal.SIGUSR1))
+    setting = settings.BY_VAR["FDLEAK_SIGNAL"]
+    sig_value = env.get(setting.var, "")
+    if sig_value == setting.off_word:
+        prog_error("process %d has signal reports off (%s=%s)" % (pid, setting.var, sig_value), 1)
+    # unset, or a value the library refused (and said so): it uses the default
+    signum = (sig_value and settings.signal_number(sig_value)) or settings.signal_number(setting.default)
     output = env.get("FDLEAK_OUTPUT", "")
     regex = None
     if output and output != "-":

@@ -52,7 +52,36 @@ static bool has_addr(const struct sockaddr *sa, socklen_t len)
     return false;
 }
 
-static void describe_socket(int fd, const struct fdl_slot *rec, const char *link, struct fdl_buf *b)
+static unsigned addr_port(const struct sockaddr_storage *sa)
+{
+    if (sa->ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+    if (sa->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+    return 0;
+}
+
+/* The socket now at fd cannot be the recorded one: socket() made a datagram socket and this is
+ * not one, or
+ * both it and the record have an internet peer and the ports differ. Only the port: an
+ * address may legitimately read otherwise than it was given (0.0.0.0, v4-mapped), and a unix
+ * peer's name is the server's, not the path the client used. */
+static bool socket_stale(const struct fdl_slot *rec, int type, const struct sockaddr_storage *peer, bool have_peer)
+{
+    if (!rec || type < 0)
+        return false;
+    if ((rec->flags & FDL_F_DGRAM) && type != SOCK_DGRAM) /* the flag is set by socket() only */
+        return true;
+    if (!have_peer || !rec->peer_len || rec->peer_len > sizeof(struct sockaddr_storage))
+        return false;
+    struct sockaddr_storage was;
+    memcpy(&was, rec->peer, rec->peer_len);
+    if ((was.ss_family != AF_INET && was.ss_family != AF_INET6) || was.ss_family != peer->ss_family)
+        return false;
+    return addr_port(&was) != addr_port(peer);
+}
+
+static void describe_socket(int fd, const struct fdl_slot *rec, const char *link, struct fdl_buf *b, bool *stale)
 {
     int dom = -1, type = -1, proto = -1, acc = 0;
     socklen_t l = sizeof(int);
@@ -96,6 +125,7 @@ static void describe_socket(int fd, const struct fdl_slot *rec, const char *link
     }
     bool have_peer = !acc && !getpeername(fd, (struct sockaddr *)&peer, &pl) && has_addr((struct sockaddr *)&peer, pl);
     bool broken = false;
+    *stale = socket_stale(rec, type, &peer, have_peer);
     if (!have_peer && !acc && rec && rec->peer_len) {
         memcpy(&peer, rec->peer, rec->peer_len);
         pl = rec->peer_len;
@@ -130,6 +160,36 @@ static const char *anon_kind(const char *link)
         if (strstr(link, map[i].needle))
             return map[i].kind;
     return "other";
+}
+
+/* What a creating call can have made, by its name: a prefix of the wrapper's name (open
+ * covers open64, openat, open_by_handle_at, opendir, openpty) and the kinds it yields. A call
+ * not listed (dup, fcntl, recvmsg, fdopen, pidfd_getfd …) can yield any kind. */
+static bool kind_fits(const char *via, const char *kind)
+{
+    static const char *const anon = " socket epoll eventfd timerfd signalfd inotify fanotify pidfd ";
+    static const struct {
+        const char *prefix, *kinds; /* kinds: " a b ", or NULL for "any but a socket or anon" */
+    } map[] = {
+        {"socket", " socket "}, {"accept", " socket "}, {"pipe", " pipe "}, {"popen", " pipe "},
+        {"epoll_create", " epoll "}, {"eventfd", " eventfd "}, {"timerfd_create", " timerfd "},
+        {"signalfd", " signalfd "}, {"inotify_init", " inotify "}, {"fanotify_init", " fanotify "},
+        {"memfd_create", " memfd "}, {"pidfd_open", " pidfd "},
+        {"open", 0}, {"__open", 0}, {"creat", 0}, {"mkstemp", 0}, {"mkostemp", 0}, {"tmpfile", 0},
+        {"fopen", 0}, {"freopen", 0}, {"shm_open", 0}, {"posix_openpt", 0}, {"getpt", 0}, {"forkpty", 0},
+    };
+    if (!via || !kind)
+        return true;
+    size_t kl = strlen(kind);
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++) {
+        if (strncmp(via, map[i].prefix, strlen(map[i].prefix)))
+            continue;
+        const char *set = map[i].kinds ? map[i].kinds : anon;
+        const char *hit = strstr(set, kind);
+        bool in = hit && hit[-1] == ' ' && hit[kl] == ' ';
+        return map[i].kinds ? in : !in;
+    }
+    return true;
 }
 
 void fdl_describe(int procfd, int fd, const struct fdl_slot *rec, struct fdl_fdinfo *out)
@@ -172,7 +232,7 @@ void fdl_describe(int procfd, int fd, const struct fdl_slot *rec, struct fdl_fdi
         break;
     case S_IFSOCK:
         out->kind = "socket";
-        describe_socket(fd, rec, link, &b);
+        describe_socket(fd, rec, link, &b, &out->stale);
         break;
     case S_IFCHR: {
         unsigned maj = major(st.st_rdev);
@@ -187,4 +247,6 @@ void fdl_describe(int procfd, int fd, const struct fdl_slot *rec, struct fdl_fdi
         break;
     }
     fdl_buf_cstr(&b);
+    if (rec && !kind_fits(rec->via, out->kind))
+        out->stale = true;
 }

@@ -119,6 +119,7 @@ struct fdl_report {
     size_t nsuppressed; /* leaks matched by a suppression: counted, not listed */
     struct fdl_rep_fd *leaks, *inherited, *unattributed;
     size_t nleaks, ninherited, nunattributed;
+    size_t nstale; /* records whose number holds another object now: closed unseen, not leaks */
     struct fdl_rep_site *sites; /* leak sites first (most leaks first), then every other site
                                    that created a descriptor, or that an entry refers to */
     size_t nsites, nleak_sites;

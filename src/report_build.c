@@ -97,7 +97,41 @@ static int cmp_fd(const void *a, const void *b)
 
 /* Every open descriptor the table has a record of, in fd order, as a leak or inherited; the
  * ones this report leaves out are skipped (see each). */
-static void scan_table(struct fdl_report *r, int procfd, uint64_t now, struct fd_list *leaks, struct fd_list *inh)
+/* Numbers whose record is stale (see scan_table), in fd order: the unattributed pass lists
+ * what they hold now. */
+struct stale_fds {
+    int *v;
+    size_t n, cap;
+};
+
+static void stale_push(struct fdl_report *r, struct stale_fds *a, int fd)
+{
+    if (a->n == a->cap) {
+        int *nv = fdl_region_grow(&r->region, a->v, a->n, &a->cap, sizeof *nv);
+        if (!nv)
+            return;
+        a->v = nv;
+    }
+    a->v[a->n++] = fd;
+}
+
+static bool stale_has(const struct stale_fds *a, int fd)
+{
+    size_t lo = 0, hi = a->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (a->v[mid] == fd)
+            return true;
+        if (a->v[mid] < fd)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+static void scan_table(struct fdl_report *r, int procfd, uint64_t now, struct fd_list *leaks, struct fd_list *inh,
+                       struct stale_fds *stale)
 {
     struct fdl_slot *s;
     for (int fd = 0; (s = fdl_table_next(&fd, INT32_MAX)); fd++) {
@@ -117,6 +151,12 @@ static void scan_table(struct fdl_report *r, int procfd, uint64_t now, struct fd
             continue; /* closed behind our back (raw syscall): not a leak we can vouch for */
         if (__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) != rec.seq)
             continue; /* closed and reused while we looked: the kernel's answer is another fd's */
+        if (fdl_own_is(fd) || info.stale) {
+            /* The number holds something else now (this report's own directory, say): the
+             * record's descriptor was closed unseen, and what is there was made unseen. */
+            stale_push(r, stale, fd);
+            continue;
+        }
         /* In a vfork child about to exec, everything is the parent's. */
         bool inherited = fdl_in_vfork_child() || !fdl_is_leak(fd, &rec, info.kind);
         struct fdl_rep_fd *e = fd_list_push(&r->region, inherited ? inh : leaks);
@@ -138,6 +178,7 @@ static void scan_table(struct fdl_report *r, int procfd, uint64_t now, struct fd
 struct unat_ctx {
     struct fdl_region *rg;
     struct fd_list *out;
+    const struct stale_fds *stale;
     int procfd;
 };
 
@@ -146,7 +187,8 @@ static void unattributed(int fd, void *arg)
 {
     struct unat_ctx *c = arg;
     struct fdl_slot *s = fdl_table_slot(fd, false);
-    if ((s && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_FREE) || fdl_own_is(fd))
+    if ((s && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_FREE && !stale_has(c->stale, fd)) ||
+        fdl_own_is(fd))
         return;
     struct fdl_rep_fd *e = fd_list_push(c->rg, c->out);
     if (!e)
@@ -160,12 +202,14 @@ static void unattributed(int fd, void *arg)
 static void snapshot(struct fdl_report *r)
 {
     struct fd_list leaks = {0}, inh = {0}, unat = {0};
+    struct stale_fds stale = {0};
     uint64_t now = fdl_now_mono_ns();
     /* Descriptions read /proc/self/fd/N: relative to the directory opened once (fdleak's own:
      * hidden from the report) the kernel walks the path once, not once per descriptor. */
     int procfd = fdl_own_open("/proc/self/fd", O_RDONLY | O_DIRECTORY, 0);
-    scan_table(r, procfd, now, &leaks, &inh);
-    struct unat_ctx uc = {&r->region, &unat, procfd};
+    scan_table(r, procfd, now, &leaks, &inh, &stale);
+    r->nstale = stale.n;
+    struct unat_ctx uc = {&r->region, &unat, &stale, procfd};
     if (!r->o.since) /* right after the table scan: a descriptor churned in between shows twice */
         fdl_proc_fds(unattributed, &uc);
     if (procfd >= 0)

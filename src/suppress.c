@@ -41,7 +41,26 @@ static const char default_rules[] =
      * SHUTDOWN): closing those is the clients' business. */
     "native-function=aeCreateEventLoop\n"
     "native-function=moduleInitModulesSystem\n"
-    "native-function=anetTcpAccept\n";
+    "native-function=anetTcpAccept\n"
+    /* A shell's descriptor for the script it reads, held until it exits: bash's fd 255 (dup2 in
+     * move_to_high_fd), dash's copy at 10 or above (fcntl F_DUPFD; dash is stripped, so the
+     * rule is the module and the kind: a dash script's own `exec 3<file` is not told apart).
+     * Seen with pyenv's shims, whose helper scripts each showed one. */
+    "native-module=bash native-function=move_to_high_fd kind=file\n"
+    "native-module=dash kind=file\n"
+    /* libuv's one-time process-wide state (uv_once): the signal pipe every loop shares, closed
+     * by libuv's destructor after CPython has finalized. Seen under uvloop and Node.js. */
+    "native-function=uv_once\n"
+    /* libuv's default loop (Node.js runs on it) lives as long as the process; so does the
+     * /dev/null that libuv keeps open to shed connections when accept() hits EMFILE. */
+    "native-function=uv_default_loop\n"
+    "native-function=uv__stream_init desc=/dev/null\n"
+    "native-module=libuv.so* kind=char desc=/dev/null\n" /* Debian's libuv1: internal names stripped */
+    /* An event loop's own descriptors (epoll, the self-pipe; uvloop's libuv loop) when a signal
+     * ends the process (SIGTERM from systemd or docker stop): it had no chance to close them.
+     * A loop the program never closes is still reported at a normal exit. */
+    "python-file=*/asyncio/events.py python-function=*new_event_loop killed-by=*\n"
+    "python-file=*/uvloop/__init__.py python-function=new_event_loop killed-by=*\n";
 
 enum field { F_NATIVE_FUNCTION, F_NATIVE_MODULE, F_PYTHON_FILE, F_PYTHON_FUNCTION, F_KIND, F_DESC, F_KILLED_BY,
              F_COUNT };

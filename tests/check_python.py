@@ -2,7 +2,8 @@
 """Runs a Python test program under fdleak and checks its exit report's Python attribution.
 
     check_python.py --lib SHIM --interp PYTHON [--servers redis,api] [--markers DIR]
-                    [--pythonpath DIR] [--needs MOD,…] [--timeout S] PROGRAM.py [-- ARG…]
+                    [--pythonpath DIR] [--needs MOD,…] [--timeout S] [--kill SIGNAL]
+                    PROGRAM.py [-- ARG…]
 
 --servers starts a real redis-server and the demo bot's aiohttp API (examples/bot/servers.py);
 their ports reach the program as FDLEAK_TEST_REDIS_PORT and FDLEAK_TEST_API_PORT, and replace
@@ -20,7 +21,11 @@ runs it, under PYTHON (with --pythonpath as its PYTHONPATH, e.g. Debian's dist-p
 another interpreter). --needs: modules the program imports that are not in the standard
 library; when PYTHON cannot import one of them (Debian's compiled extensions are built for
 3.11 only) the test is skipped with the import error, or fails for /usr/bin/python3 itself.
-Checks: the program exits 0 in time (a hang is a deadlock), the report's "runtime" is exactly
+--kill SIGNAL: once the program prints a line READY, the test sends it SIGNAL, and the program
+must die of it (a service stopped by systemd or docker). A program that prints
+`FDLEAK_EXPECT_SUPPRESSED N` says itself how many descriptors the report must count as suppressed
+(what the runtime holds), instead of --expect-suppressed.
+Checks: the program exits 0 (or dies of --kill's signal) in time (a hang is a deadlock), the report's "runtime" is exactly
 what PYTHON says it is ("cpython 3.12.1": asked of the interpreter), every leak's site has Python frames whose app frame is a marked line (file,
 line, function) and whose frames include that line, the number of leaks per
 marker is as declared, nothing else leaks, and there are no misuse errors. Exit status 0 when
@@ -33,9 +38,11 @@ import glob
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 
@@ -126,6 +133,7 @@ def main():
     ap.add_argument("--suppress", help="a suppression file for the launcher (--suppress)")
     ap.add_argument("--expect-suppressed", type=int, default=0,
                     help="the report must count this many suppressed leaks")
+    ap.add_argument("--kill", default="", help="send this signal (SIGTERM…) once the program prints READY")
     ap.add_argument("program")
     ap.add_argument("args", nargs="*")
     a = ap.parse_args()
@@ -173,15 +181,32 @@ def main():
         start = time.monotonic()
         p = subprocess.Popen(launcher + [interp, a.program] + args, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
+        want_status = 0
         try:
-            out, err = p.communicate(timeout=a.timeout)
+            out = ""
+            if a.kill:
+                sig = getattr(signal, a.kill)
+                want_status = -sig
+                timer = threading.Timer(a.timeout, p.kill)
+                timer.start()
+                for line in p.stdout:  # a timeout kills it: the loop ends, the status says
+                    out += line
+                    if line.strip() == "READY":
+                        p.send_signal(sig)
+                        break
+                timer.cancel()
+            more, err = p.communicate(timeout=a.timeout)
+            out += more
         except subprocess.TimeoutExpired:
             p.kill()
             out, err = p.communicate()
             print("FAIL: %s did not finish in %ss (deadlock?)\nstderr:\n%s" % (a.program, a.timeout, err))
             return 1
-        if p.returncode != 0:
-            failures.append("the program exited with status %d (expected 0); stderr:\n%s" % (p.returncode, err))
+        if p.returncode != want_status:
+            failures.append("the program exited with status %d (expected %d); stdout:\n%s\nstderr:\n%s"
+                            % (p.returncode, want_status, out, err))
+        said = re.findall(r"^FDLEAK_EXPECT_SUPPRESSED (\d+)$", out, re.M)
+        expect_suppressed = int(said[-1]) if said else a.expect_suppressed
         reports = {}
         for path in sorted(glob.glob(os.path.join(tmp, "fdleak-*.json"))):
             try:
@@ -201,8 +226,11 @@ def main():
                                 % (rep.get("runtime"), want_runtime, interp))
             check_report(rep, {k: v for k, v in marks.items() if not v["child"]}, "pid %d" % p.pid,
                          failures)
-            if rep.get("suppressed", 0) != a.expect_suppressed:
-                failures.append("suppressed: %s, expected %d" % (rep.get("suppressed", 0), a.expect_suppressed))
+            if rep.get("suppressed", 0) != expect_suppressed:
+                failures.append("suppressed: %s, expected %d%s" % (rep.get("suppressed", 0), expect_suppressed,
+                                                                  " (as the program said)" if said else ""))
+            if a.kill and rep.get("signal") != a.kill:
+                failures.append("signal: %r, expected %r" % (rep.get("signal"), a.kill))
         child_marks = {k: v for k, v in marks.items() if v["child"]}
         if child_marks:
             merged = {"leaks": [], "sites": [], "errors": []}

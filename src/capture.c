@@ -4,9 +4,9 @@
 #include "real.h"
 #include "util.h"
 #include "tls.h"
+#include "sys.h"
 
 #include <errno.h>
-#include <sys/syscall.h>
 #include <time.h>
 
 #include <dlfcn.h>
@@ -125,7 +125,7 @@ static bool objects_still_mapped(void)
     for (size_t i = 0; i < nobjects; i++) {
         uintptr_t page = (uintptr_t)objects[i].dlpi_phdr & ~(uintptr_t)4095;
         unsigned char v;
-        if (objects[i].dlpi_phdr && syscall(SYS_mincore, page, 4096, &v) && errno == ENOMEM)
+        if (objects[i].dlpi_phdr && fdl_sys(SYS_mincore, page, 4096, &v) && errno == ENOMEM)
             return false;
     }
     return true;

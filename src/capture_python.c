@@ -11,12 +11,12 @@
 #include "sites.h"
 #include "tls.h"
 #include "util.h"
+#include "sys.h"
 
 #include <dlfcn.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -425,7 +425,7 @@ bool fdl_py_finalizing_here(void)
     const struct fdl_py_layout *l = __atomic_load_n(&L, __ATOMIC_ACQUIRE);
     if (l) /* _PyRuntime._finalizing is the thread state of the finalizing thread */
         return __atomic_load_n((void *const *)(api.runtime + l->rt_finalizing), __ATOMIC_ACQUIRE) == api.this_tstate();
-    return syscall(SYS_gettid) == syscall(SYS_getpid); /* Py_FinalizeEx runs on the main thread */
+    return fdl_sys(SYS_gettid) == fdl_sys(SYS_getpid); /* Py_FinalizeEx runs on the main thread */
 }
 
 /* Whether a descriptor this thread creates now is interpreter-shutdown noise (FDL_F_LATE):
@@ -466,7 +466,7 @@ void fdl_py_park_if_doomed(void)
         !(exiting || __atomic_load_n((void *const *)(api.runtime + l->rt_head), __ATOMIC_ACQUIRE)))
         return;
     for (;;) /* until the process exits; a signal handler may still run */
-        syscall(SYS_pause);
+        fdl_sys(SYS_pause);
 }
 
 /* ---- the thread-state list lock ----

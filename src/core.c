@@ -9,12 +9,12 @@
 #include "sites.h"
 #include "tls.h"
 #include "util.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 __thread struct fdl_tls fdl_tls __attribute__((tls_model("initial-exec")));
@@ -230,9 +230,9 @@ static long internal_target(void)
 
 int fdl_internal_dup(int src, int *owner)
 {
-    long fd = syscall(SYS_fcntl, src, F_DUPFD_CLOEXEC, internal_target());
+    long fd = fdl_sys(SYS_fcntl, src, F_DUPFD_CLOEXEC, internal_target());
     if (fd < 0)
-        fd = syscall(SYS_fcntl, src, F_DUPFD_CLOEXEC, 3); /* nothing free up there: anywhere */
+        fd = fdl_sys(SYS_fcntl, src, F_DUPFD_CLOEXEC, 3); /* nothing free up there: anywhere */
     if (fd < 0)
         return -1;
     struct fdl_slot *s = fdl_table_slot((int)fd, true);
@@ -248,7 +248,7 @@ void fdl_drop_internal(int fd)
     uint32_t expect = FDL_SLOT_INTERNAL;
     if (s && __atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_FREE, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         internal_remove(fd);
-    syscall(SYS_close, fd);
+    fdl_sys(SYS_close, fd);
 }
 
 void fdl_yield_internal(int fd)
@@ -283,7 +283,7 @@ void fdl_created_pair(int fds[2], const char *via, uintptr_t caller)
         for (int i = 0; i < 2; i++) {
             int high = fdl_internal_dup(fds[i], fdl_unwinder_data(&fds[i]) ? &fds[i] : 0);
             if (high >= 0) {
-                syscall(SYS_close, fds[i]);
+                fdl_sys(SYS_close, fds[i]);
                 fds[i] = high;
             }
         }

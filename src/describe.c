@@ -2,6 +2,7 @@
  * options; sockets show their endpoints as "tcp 127.0.0.1:40142 -> 127.0.0.1:6379". */
 #include "describe.h"
 #include "util.h"
+#include "sys.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -9,7 +10,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -196,7 +196,7 @@ void fdl_describe(int procfd, int fd, const struct fdl_slot *rec, struct fdl_fdi
 {
     memset(out, 0, sizeof *out);
     out->kind = "other";
-    long fl = syscall(SYS_fcntl, fd, F_GETFD);
+    long fl = fdl_sys(SYS_fcntl, fd, F_GETFD);
     struct stat st;
     if (fl < 0 || fstat(fd, &st)) {
         out->alive = false;

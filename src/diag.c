@@ -5,12 +5,12 @@
 #include "core.h"
 #include "table.h"
 #include "util.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Where stderr reports go once the program let go of its stderr, and the copy's holder. */
@@ -38,7 +38,7 @@ void fdl_keep_stderr(void)
 int fdl_stderr_fd(void)
 {
     struct fdl_slot *s = fdl_table_slot(2, false), rec;
-    if (syscall(SYS_fcntl, 2, F_GETFD) >= 0) {
+    if (fdl_sys(SYS_fcntl, 2, F_GETFD) >= 0) {
         if (!s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN || !fdl_slot_read(s, &rec) ||
             (rec.flags & (FDL_F_INHERITED | FDL_F_FORKED)) || fdl_is_redirect(rec.via) || rec.state != FDL_SLOT_OPEN)
             return 2;

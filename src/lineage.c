@@ -6,12 +6,12 @@
 #include "symbolize.h"
 #include "table.h"
 #include "util.h"
+#include "sys.h"
 
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define VAR "FDLEAK_LINEAGE"
@@ -61,7 +61,7 @@ unsigned fdl_lineage_load(void)
     char *p = copy + 2, *f, sep;
     p = field(p, &sep, &f);
     int pid = to_int(f);
-    if (pid != (int)syscall(SYS_getpid) || !p)
+    if (pid != (int)fdl_sys(SYS_getpid) || !p)
         return 0; /* left behind by a program that copied its environment to another process */
     p = field(p, &sep, &f);
     int next_seq = to_int(f);
@@ -131,7 +131,7 @@ char **fdl_lineage_env(struct fdl_region *r, char *const envp[], unsigned next_s
     struct fdl_buf b;
     fdl_buf_init_mem(&b, mem, cap);
     fdl_buf_puts(&b, VAR "=1;");
-    fdl_buf_u64(&b, (uint64_t)syscall(SYS_getpid));
+    fdl_buf_u64(&b, (uint64_t)fdl_sys(SYS_getpid));
     fdl_buf_putc(&b, ';');
     fdl_buf_u64(&b, next_seq);
     struct fdl_slot *s, rec;
@@ -139,7 +139,7 @@ char **fdl_lineage_env(struct fdl_region *r, char *const envp[], unsigned next_s
     for (int fd = 3; (s = fdl_table_next(&fd, INT32_MAX)); fd++) {
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN || !fdl_slot_read(s, &rec))
             continue;
-        long fl = syscall(SYS_fcntl, fd, F_GETFD);
+        long fl = fdl_sys(SYS_fcntl, fd, F_GETFD);
         if (fl < 0 || (fl & FD_CLOEXEC))
             continue;
         const struct fdl_parent_site *up = (rec.flags & FDL_F_INHERITED) ? fdl_lineage_find(fd) : 0;

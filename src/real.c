@@ -2,12 +2,12 @@
  * for the window before dlsym has run (other libraries' constructors, dlsym re-entry). */
 #include "real.h"
 #include "tls.h"
+#include "sys.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 static mode_t open_mode(int flags, va_list ap)
@@ -20,7 +20,7 @@ static mode_t open_mode(int flags, va_list ap)
 
 static int raw_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
-    return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+    return (int)fdl_sys(SYS_openat, dirfd, path, flags, mode);
 }
 
 static int fb_open(const char *p, int flags, ...)
@@ -45,21 +45,21 @@ static int fb_creat(const char *p, mode_t m)
 {
     return raw_openat(AT_FDCWD, p, O_CREAT | O_WRONLY | O_TRUNC, m);
 }
-static int fb_socket(int d, int t, int p) { return (int)syscall(SYS_socket, d, t, p); }
-static int fb_socketpair(int d, int t, int p, int *sv) { return (int)syscall(SYS_socketpair, d, t, p, sv); }
-static int fb_accept4(int s, struct sockaddr *a, socklen_t *l, int f) { return (int)syscall(SYS_accept4, s, a, l, f); }
+static int fb_socket(int d, int t, int p) { return (int)fdl_sys(SYS_socket, d, t, p); }
+static int fb_socketpair(int d, int t, int p, int *sv) { return (int)fdl_sys(SYS_socketpair, d, t, p, sv); }
+static int fb_accept4(int s, struct sockaddr *a, socklen_t *l, int f) { return (int)fdl_sys(SYS_accept4, s, a, l, f); }
 static int fb_accept(int s, struct sockaddr *a, socklen_t *l) { return fb_accept4(s, a, l, 0); }
-static int fb_connect(int s, const struct sockaddr *a, socklen_t l) { return (int)syscall(SYS_connect, s, a, l); }
-static int fb_bind(int s, const struct sockaddr *a, socklen_t l) { return (int)syscall(SYS_bind, s, a, l); }
-static int fb_listen(int s, int b) { return (int)syscall(SYS_listen, s, b); }
-static int fb_pipe2(int *fds, int f) { return (int)syscall(SYS_pipe2, fds, f); }
+static int fb_connect(int s, const struct sockaddr *a, socklen_t l) { return (int)fdl_sys(SYS_connect, s, a, l); }
+static int fb_bind(int s, const struct sockaddr *a, socklen_t l) { return (int)fdl_sys(SYS_bind, s, a, l); }
+static int fb_listen(int s, int b) { return (int)fdl_sys(SYS_listen, s, b); }
+static int fb_pipe2(int *fds, int f) { return (int)fdl_sys(SYS_pipe2, fds, f); }
 static int fb_pipe(int *fds) { return fb_pipe2(fds, 0); }
-static int fb_dup(int fd) { return (int)syscall(SYS_dup, fd); }
-static int fb_dup3(int o, int n, int f) { return (int)syscall(SYS_dup3, o, n, f); }
+static int fb_dup(int fd) { return (int)fdl_sys(SYS_dup, fd); }
+static int fb_dup3(int o, int n, int f) { return (int)fdl_sys(SYS_dup3, o, n, f); }
 static int fb_dup2(int o, int n)
 {
     if (o == n) /* dup3 refuses equal numbers; dup2 returns n if it is open. */
-        return syscall(SYS_fcntl, o, F_GETFD) < 0 ? -1 : n;
+        return fdl_sys(SYS_fcntl, o, F_GETFD) < 0 ? -1 : n;
     return fb_dup3(o, n, 0);
 }
 static int fb_fcntl(int fd, int cmd, ...)
@@ -68,9 +68,9 @@ static int fb_fcntl(int fd, int cmd, ...)
     va_start(ap, cmd);
     void *arg = va_arg(ap, void *); /* what glibc does: every argument fits a pointer */
     va_end(ap);
-    return (int)syscall(SYS_fcntl, fd, cmd, arg);
+    return (int)fdl_sys(SYS_fcntl, fd, cmd, arg);
 }
-static int fb_epoll_create1(int f) { return (int)syscall(SYS_epoll_create1, f); }
+static int fb_epoll_create1(int f) { return (int)fdl_sys(SYS_epoll_create1, f); }
 static int fb_epoll_create(int size)
 {
     if (size <= 0) {
@@ -79,46 +79,58 @@ static int fb_epoll_create(int size)
     }
     return fb_epoll_create1(0);
 }
-static int fb_eventfd(unsigned int v, int f) { return (int)syscall(SYS_eventfd2, v, f); }
-static int fb_timerfd_create(int c, int f) { return (int)syscall(SYS_timerfd_create, c, f); }
-static int fb_signalfd(int fd, const sigset_t *m, int f) { return (int)syscall(SYS_signalfd4, fd, m, _NSIG / 8, f); }
-static int fb_inotify_init1(int f) { return (int)syscall(SYS_inotify_init1, f); }
+static int fb_eventfd(unsigned int v, int f) { return (int)fdl_sys(SYS_eventfd2, v, f); }
+static int fb_timerfd_create(int c, int f) { return (int)fdl_sys(SYS_timerfd_create, c, f); }
+static int fb_signalfd(int fd, const sigset_t *m, int f) { return (int)fdl_sys(SYS_signalfd4, fd, m, _NSIG / 8, f); }
+static int fb_inotify_init1(int f) { return (int)fdl_sys(SYS_inotify_init1, f); }
 static int fb_inotify_init(void) { return fb_inotify_init1(0); }
-static int fb_fanotify_init(unsigned int f, unsigned int e) { return (int)syscall(SYS_fanotify_init, f, e); }
-static int fb_memfd_create(const char *n, unsigned int f) { return (int)syscall(SYS_memfd_create, n, f); }
-static int fb_close(int fd) { return (int)syscall(SYS_close, fd); }
-static int fb_close_range(unsigned int a, unsigned int b, int f) { return (int)syscall(SYS_close_range, a, b, f); }
+static int fb_fanotify_init(unsigned int f, unsigned int e) { return (int)fdl_sys(SYS_fanotify_init, f, e); }
+static int fb_memfd_create(const char *n, unsigned int f) { return (int)fdl_sys(SYS_memfd_create, n, f); }
+static int fb_close(int fd) { return (int)fdl_sys(SYS_close, fd); }
+static int fb_close_range(unsigned int a, unsigned int b, int f) { return (int)fdl_sys(SYS_close_range, a, b, f); }
 static void fb_closefrom(int fd)
 {
     int saved = errno;
     if (fd >= 0)
-        syscall(SYS_close_range, (unsigned)fd, ~0U, 0);
+        fdl_sys(SYS_close_range, (unsigned)fd, ~0U, 0);
     errno = saved;
 }
 
-static ssize_t fb_recvmsg(int s, struct msghdr *m, int f) { return syscall(SYS_recvmsg, s, m, f); }
+static ssize_t fb_recvmsg(int s, struct msghdr *m, int f) { return fdl_sys(SYS_recvmsg, s, m, f); }
 static int fb_recvmmsg(int s, struct mmsghdr *v, unsigned int n, int f, struct timespec *t)
 {
-    return (int)syscall(SYS_recvmmsg, s, v, n, f, t);
+    return (int)fdl_sys(SYS_recvmmsg, s, v, n, f, t);
 }
-static int fb_pidfd_open(pid_t p, unsigned int f) { return (int)syscall(SYS_pidfd_open, p, f); }
-static int fb_pidfd_getfd(int p, int t, unsigned int f) { return (int)syscall(SYS_pidfd_getfd, p, t, f); }
-static int fb_open_by_handle_at(int d, struct file_handle *h, int f) { return (int)syscall(SYS_open_by_handle_at, d, h, f); }
+static int fb_pidfd_open(pid_t p, unsigned int f) { return (int)fdl_sys(SYS_pidfd_open, p, f); }
+static int fb_pidfd_getfd(int p, int t, unsigned int f) { return (int)fdl_sys(SYS_pidfd_getfd, p, t, f); }
+static int fb_open_by_handle_at(int d, struct file_handle *h, int f) { return (int)fdl_sys(SYS_open_by_handle_at, d, h, f); }
 static int fb_prlimit(pid_t p, __rlimit_resource_t r, const struct rlimit *n, struct rlimit *o)
 {
-    return (int)syscall(SYS_prlimit64, p, r, n, o);
+    return (int)fdl_sys(SYS_prlimit64, p, r, n, o);
 }
 static int fb_prlimit64(pid_t p, __rlimit_resource_t r, const struct rlimit64 *n, struct rlimit64 *o)
 {
-    return (int)syscall(SYS_prlimit64, p, r, n, o);
+    return (int)fdl_sys(SYS_prlimit64, p, r, n, o);
 }
 static int fb_setrlimit(__rlimit_resource_t r, const struct rlimit *n) { return fb_prlimit(0, r, n, 0); }
 static int fb_setrlimit64(__rlimit_resource_t r, const struct rlimit64 *n) { return fb_prlimit64(0, r, n, 0); }
-static int fb_execve(const char *p, char *const a[], char *const e[]) { return (int)syscall(SYS_execve, p, a, e); }
+static int fb_execve(const char *p, char *const a[], char *const e[]) { return (int)fdl_sys(SYS_execve, p, a, e); }
 static void fb_exit(int status)
 {
     for (;;)
-        syscall(SYS_exit_group, status);
+        fdl_sys(SYS_exit_group, status);
+}
+
+/* Six arguments, whatever the call takes: what every caller of syscall() passes in effect. */
+static long fb_syscall(long nr, ...)
+{
+    va_list ap;
+    va_start(ap, nr);
+    long a[6];
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    return fdl_sys6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 struct fdl_real fdl_real = {
@@ -137,6 +149,7 @@ struct fdl_real fdl_real = {
     .pidfd_getfd = fb_pidfd_getfd, .open_by_handle_at = fb_open_by_handle_at,
     .setrlimit = fb_setrlimit, .setrlimit64 = fb_setrlimit64, .prlimit = fb_prlimit,
     .prlimit64 = fb_prlimit64, .execve = fb_execve, ._exit = fb_exit, ._Exit = fb_exit,
+    .syscall = fb_syscall,
 };
 
 int fdl_real_state;

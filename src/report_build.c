@@ -13,11 +13,11 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define FDL_HASH_REGION (&r->region) /* the report `r` is in scope at every HASH_ADD */
 #include "region_hash.h"
+#include "sys.h"
 
 /* The report's sites by address: a report lists up to 48k sites, and leaks, flows and writers
  * look theirs up. */
@@ -500,8 +500,8 @@ static void read_process(struct fdl_report *r)
     r->exe[n > 0 ? n : 0] = 0;
     n = readlink("/proc/self/cwd", r->cwd, sizeof r->cwd - 1);
     r->cwd[n > 0 ? n : 0] = 0;
-    r->pid = (int)syscall(SYS_getpid);
-    r->ppid = (int)syscall(SYS_getppid);
+    r->pid = (int)fdl_sys(SYS_getpid);
+    r->ppid = (int)fdl_sys(SYS_getppid);
     r->time = fdl_now_real();
     r->mono = fdl_now_mono_ns();
     struct rlimit rl;

@@ -4,13 +4,13 @@
 #include "config.h"
 #include "core.h"
 #include "tls.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,8 +52,8 @@ static bool report_lock(void)
      * the middle would leave it held for the parent. */
     if (fdl_in_vfork_child())
         return false;
-    int me = (int)syscall(SYS_gettid);
-    int pid = (int)syscall(SYS_getpid);
+    int me = (int)fdl_sys(SYS_gettid);
+    int pid = (int)fdl_sys(SYS_getpid);
     if (__atomic_load_n(&report_owner, __ATOMIC_ACQUIRE) == me)
         return false;
     for (int spins = 0; spins < 30000; spins++) { /* 30 s at most */
@@ -61,7 +61,7 @@ static bool report_lock(void)
         if (__atomic_compare_exchange_n(&report_owner, &owner, me, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
             return true;
         /* An owner that no longer exists (a thread killed mid-report) holds nothing. */
-        if (syscall(SYS_tgkill, pid, owner, 0) && errno == ESRCH &&
+        if (fdl_sys(SYS_tgkill, pid, owner, 0) && errno == ESRCH &&
             __atomic_compare_exchange_n(&report_owner, &owner, me, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
             return true;
         struct timespec ms = {0, 1000000};
@@ -196,10 +196,10 @@ static bool write_file_atomic(const char *path, int pid, fdl_writer *write, cons
     bool ok = write_to(fd, write, r);
     int e = errno;
     fdl_own_close(fd);
-    if (ok && !syscall(SYS_rename, tmp, path))
+    if (ok && !fdl_sys(SYS_rename, tmp, path))
         return true;
     e = ok ? errno : e;
-    syscall(SYS_unlink, tmp);
+    fdl_sys(SYS_unlink, tmp);
     errno = e ? e : EIO;
     return false;
 }

@@ -9,10 +9,10 @@
 #include "sites.h"
 #include "symbolize.h"
 #include "util.h"
+#include "sys.h"
 
 #include <fcntl.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Holders that are not the program's fault, found by running real programs; each with why. */
@@ -215,12 +215,12 @@ static void load_file(const char *path)
     size_t len = 0;
     char *buf = fdl_arena_alloc(FILE_MAX);
     for (long n = 1; buf && n > 0 && len < FILE_MAX;) {
-        n = syscall(SYS_read, fd, buf + len, FILE_MAX - len);
+        n = fdl_sys(SYS_read, fd, buf + len, FILE_MAX - len);
         if (n > 0)
             len += (size_t)n;
     }
     char extra;
-    bool more = buf && len == FILE_MAX && syscall(SYS_read, fd, &extra, 1) == 1;
+    bool more = buf && len == FILE_MAX && fdl_sys(SYS_read, fd, &extra, 1) == 1;
     fdl_own_close(fd);
     if (more) { /* a rule cut in half would match more than it says: up to the last whole line */
         fdl_say("FDLEAK_SUPPRESS: ", path, " is larger than 256 KiB; the rules after that are not used");

@@ -14,13 +14,13 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define FDL_HASH_REGION s->region /* the symbolizer `s` is in scope at every HASH_ADD */
 #include "region_hash.h"
+#include "sys.h"
 
 struct sym {
     uintptr_t value, size;
@@ -322,12 +322,12 @@ struct child_args {
 static int child_main(void *p)
 {
     struct child_args *a = p;
-    syscall(SYS_dup3, a->out, 1, 0);
-    int dn = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_WRONLY);
+    fdl_sys(SYS_dup3, a->out, 1, 0);
+    int dn = (int)fdl_sys(SYS_openat, AT_FDCWD, "/dev/null", O_WRONLY);
     if (dn >= 0)
-        syscall(SYS_dup3, dn, 2, 0);
-    syscall(SYS_execve, a->tool, a->argv, a->envp);
-    syscall(SYS_exit, 127);
+        fdl_sys(SYS_dup3, dn, 2, 0);
+    fdl_sys(SYS_execve, a->tool, a->argv, a->envp);
+    fdl_sys(SYS_exit, 127);
     return 127;
 }
 
@@ -432,7 +432,7 @@ void fdl_sym_resolve(struct fdl_symbolizer *s)
     if (!s || !s->nentries || !tool[0])
         return;
     /* Under a seccomp filter, clone or execve may kill the process: no helper processes. */
-    if (syscall(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0) == 2)
+    if (fdl_sys(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0) == 2)
         return;
     struct entry **batch = fdl_region_alloc(s->region, s->nentries * sizeof *batch);
     if (!batch)

@@ -7,10 +7,10 @@
 #include "report.h"
 #include "table.h"
 #include "tls.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/syscall.h>
 
 /* Descriptors fdleak saw created (here or in a forked parent) that exec would pass on. */
 static int crossing(void)
@@ -20,7 +20,7 @@ static int crossing(void)
     for (int fd = 3; (s = fdl_table_next(&fd, INT32_MAX)); fd++) {
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FDL_SLOT_OPEN || (s->flags & FDL_F_INHERITED))
             continue;
-        long fl = syscall(SYS_fcntl, fd, F_GETFD);
+        long fl = fdl_sys(SYS_fcntl, fd, F_GETFD);
         n += fl >= 0 && !(fl & FD_CLOEXEC);
     }
     return n;
@@ -35,7 +35,7 @@ void fdl_exec_forget(void) { reported_pid = 0; }
 char **fdl_exec_prepare(struct fdl_region *r, char *const envp[])
 {
     int saved = errno;
-    int pid = (int)syscall(SYS_getpid);
+    int pid = (int)fdl_sys(SYS_getpid);
     bool want = fdl_config()->exec_report && reported_pid != pid;
     struct fdl_site *stack = want ? fdl_capture_stack() : 0;
     fdl_tls.busy++;

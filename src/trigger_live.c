@@ -8,13 +8,13 @@
 #include "sites.h"
 #include "tls.h"
 #include "util.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -104,10 +104,10 @@ static void fill_reserve(void)
 {
     for (int i = 0; i < RESERVE; i++)
         if (reserve[i] < 0) {
-            int fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
+            int fd = (int)fdl_sys(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
             if (fd >= 0) {
                 reserve[i] = fdl_internal_dup(fd, &reserve[i]);
-                syscall(SYS_close, fd);
+                fdl_sys(SYS_close, fd);
             }
         }
 }
@@ -126,15 +126,15 @@ void fdl_live_on_emfile(void)
      * put it back. */
     struct rlimit rl, more;
     bool lifted = false;
-    if (!syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, &rl) && rl.rlim_cur < rl.rlim_max) {
+    if (!fdl_sys(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, &rl) && rl.rlim_cur < rl.rlim_max) {
         more = rl;
         more.rlim_cur = rl.rlim_max - rl.rlim_cur > 16 ? rl.rlim_cur + 16 : rl.rlim_max;
-        lifted = !syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &more, 0);
+        lifted = !fdl_sys(SYS_prlimit64, 0, RLIMIT_NOFILE, &more, 0);
     }
     struct fdl_report_opts o = {.trigger = "emfile", .limit = lifted ? rl.rlim_cur : 0};
     fdl_report_now(&o);
     if (lifted)
-        syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &rl, 0);
+        fdl_sys(SYS_prlimit64, 0, RLIMIT_NOFILE, &rl, 0);
 }
 
 void fdl_limit_changed(void)

@@ -9,11 +9,11 @@
 #include "report.h"
 #include "tls.h"
 #include "util.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 static const int fatal[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
@@ -125,7 +125,7 @@ void fdl_signals_install(void)
         return;
     /* The init of a pid namespace (a container's entrypoint) is immune to default-action
      * signals: a handler would change that. No fatal-signal handlers there. */
-    if (syscall(SYS_getpid) == 1)
+    if (fdl_sys(SYS_getpid) == 1)
         pid_one = true;
     int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, report_signal()};
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {

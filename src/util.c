@@ -2,12 +2,12 @@
  * it calls no other module (fdleak's messages are diag.c's). */
 #include "util.h"
 #include "tls.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,7 +32,7 @@ bool fdl_write_all(int fd, const void *p, size_t n)
     const char *c = p;
     bool ok = true;
     while (n) {
-        ssize_t w = syscall(SYS_write, fd, c, n);
+        ssize_t w = fdl_sys(SYS_write, fd, c, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
@@ -227,14 +227,14 @@ bool fdl_own_is(int fd)
 
 int fdl_own_open(const char *path, int flags, unsigned mode)
 {
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC, mode);
+    int fd = (int)fdl_sys(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC, mode);
     own_add(fd);
     return fd;
 }
 
 int fdl_own_pipe(int p[2])
 {
-    if (syscall(SYS_pipe2, p, O_CLOEXEC))
+    if (fdl_sys(SYS_pipe2, p, O_CLOEXEC))
         return -1;
     own_add(p[0]);
     own_add(p[1]);
@@ -248,7 +248,7 @@ void fdl_own_close(int fd)
         if (__atomic_compare_exchange_n(&own[i], &expect, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
             break;
     }
-    syscall(SYS_close, fd);
+    fdl_sys(SYS_close, fd);
 }
 
 bool fdl_proc_fds(void (*fn)(int fd, void *arg), void *arg)
@@ -258,7 +258,7 @@ bool fdl_proc_fds(void (*fn)(int fd, void *arg), void *arg)
         return false;
     char buf[1024]; /* small: this runs on the program's threads, in signal handlers */
     long n;
-    while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
+    while ((n = fdl_sys(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
         for (long off = 0; off < n;) {
             struct {
                 uint64_t ino;
@@ -295,12 +295,12 @@ double fdl_now_real(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-long fdl_raw_gettid(void) { return syscall(SYS_gettid); }
+long fdl_raw_gettid(void) { return fdl_sys(SYS_gettid); }
 
 int fdl_gettid(void)
 {
     if (!fdl_tls.tid)
-        fdl_tls.tid = (pid_t)syscall(SYS_gettid);
+        fdl_tls.tid = (pid_t)fdl_sys(SYS_gettid);
     return fdl_tls.tid;
 }
 

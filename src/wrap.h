@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "core.h"
 #include "real.h"
@@ -64,5 +65,21 @@ static inline int fdl_ret_pair(int r, int fds[2], const char *via, uintptr_t cal
         mode = (mode_t)va_arg(ap_, int);                                      \
         va_end(ap_);                                                          \
     }
+
+/* ---- one family's logic, which syscall() (wrap_syscall.c) routes into as well: each takes
+ * the real call to make, libc's function or the raw system call ---- */
+
+/* socket()'s flags: a datagram socket's "connections" (a resolver's query) are not connections. */
+static inline uint32_t fdl_socket_flags(int type) { return (type & 0xf) == SOCK_DGRAM ? FDL_F_DGRAM : 0; }
+
+/* fcntl commands that make a new descriptor. */
+static inline int fdl_dup_cmd(int cmd) { return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC; }
+
+int fdl_accepted(int fd, const char *via);                      /* wrap_socket.c */
+void fdl_received(const struct msghdr *m, const char *via);     /* wrap_socket.c: SCM_RIGHTS */
+int fdl_dup2_with(int oldfd, int newfd, int (*real)(int, int), const char *via); /* wrap_dup.c */
+int fdl_dup3_with(int oldfd, int newfd, int flags, int (*real)(int, int, int), const char *via); /* wrap_dup.c */
+int fdl_close_with(int fd, int (*real)(int), uintptr_t caller); /* wrap_close.c */
+int fdl_close_range_with(unsigned int lo, unsigned int hi, int flags, int (*real)(unsigned, unsigned, int));
 
 #endif

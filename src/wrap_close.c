@@ -5,23 +5,25 @@
 #include <linux/close_range.h>
 #include <unistd.h>
 
-FDL_EXPORT int close(int fd)
+int fdl_close_with(int fd, int (*real)(int), uintptr_t caller)
 {
-    if (!fdl_release(fd, FDL_REL_CLOSE, FDL_CALLER)) { /* fdleak's own: not open without fdleak */
+    if (!fdl_release(fd, FDL_REL_CLOSE, caller)) { /* fdleak's own: not open without fdleak */
         fdl_close_ebadf(fd);
         errno = EBADF;
         return -1;
     }
-    int r = REAL(close)(fd);
+    int r = real(fd);
     if (r < 0 && errno == EBADF)
         fdl_close_ebadf(fd);
     fdl_released();
     return r;
 }
 
+FDL_EXPORT int close(int fd) { return fdl_close_with(fd, REAL(close), FDL_CALLER); }
+
 /* Closes [lo, hi] except fdleak's descriptors, with as few real close_range calls as there
  * are gaps. Returns the first failure, if any. */
-static int close_span(unsigned lo, unsigned hi, int flags)
+static int close_span(unsigned lo, unsigned hi, int flags, int (*real)(unsigned, unsigned, int))
 {
     int skip[8];
     int n = fdl_release_range(lo, hi, skip, 8);
@@ -29,7 +31,7 @@ static int close_span(unsigned lo, unsigned hi, int flags)
     int64_t cur = lo;
     for (int i = 0; i <= n; i++) {
         int64_t end = i < n ? (int64_t)skip[i] - 1 : (int64_t)hi;
-        if (cur <= end && REAL(close_range)((unsigned)cur, (unsigned)end, flags) && !r)
+        if (cur <= end && real((unsigned)cur, (unsigned)end, flags) && !r)
             err = errno, r = -1;
         if (i < n)
             cur = (int64_t)skip[i] + 1;
@@ -39,12 +41,17 @@ static int close_span(unsigned lo, unsigned hi, int flags)
     return r;
 }
 
-FDL_EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
+int fdl_close_range_with(unsigned int lo, unsigned int hi, int flags, int (*real)(unsigned, unsigned, int))
 {
     /* CLOSE_RANGE_CLOEXEC closes nothing; bad arguments fail in the kernel untouched. */
     if ((flags & CLOSE_RANGE_CLOEXEC) || lo > hi || (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
-        return REAL(close_range)(lo, hi, flags);
-    return close_span(lo, hi, flags);
+        return real(lo, hi, flags);
+    return close_span(lo, hi, flags, real);
+}
+
+FDL_EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
+{
+    return fdl_close_range_with(lo, hi, flags, REAL(close_range));
 }
 
 FDL_EXPORT void closefrom(int lowfd)
@@ -54,7 +61,7 @@ FDL_EXPORT void closefrom(int lowfd)
         return;
     }
     int saved = errno;
-    if (close_span((unsigned)lowfd, ~0U, 0)) {
+    if (close_span((unsigned)lowfd, ~0U, 0, REAL(close_range))) {
         errno = saved;
         REAL(closefrom)(lowfd); /* close_range unavailable: libc's own fallback */
     }

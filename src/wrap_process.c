@@ -7,10 +7,10 @@
 #include "report.h"
 #include "tls.h"
 #include "trigger.h"
+#include "sys.h"
 
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 /* The return address is kept off the stack: the child returns first and reuses the stack the
@@ -163,7 +163,7 @@ FDL_EXPORT void _exit(int status)
     fdl_exit_now(&status);
     REAL(_exit)(status);
     for (;;)
-        syscall(SYS_exit_group, status);
+        fdl_sys(SYS_exit_group, status);
 }
 
 FDL_EXPORT void _Exit(int status)
@@ -171,7 +171,7 @@ FDL_EXPORT void _Exit(int status)
     fdl_exit_now(&status);
     REAL(_Exit)(status);
     for (;;)
-        syscall(SYS_exit_group, status);
+        fdl_sys(SYS_exit_group, status);
 }
 
 /* ---- signal dispositions, as the program should see them (trigger_exit.c) ---- */
@@ -199,7 +199,7 @@ FDL_EXPORT int dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *),
 
 static int limit_set(int r, __rlimit_resource_t res, pid_t pid)
 {
-    if (r == 0 && res == RLIMIT_NOFILE && (pid == 0 || pid == (pid_t)syscall(SYS_getpid)))
+    if (r == 0 && res == RLIMIT_NOFILE && (pid == 0 || pid == (pid_t)fdl_sys(SYS_getpid)))
         fdl_limit_changed();
     return r;
 }

@@ -8,7 +8,7 @@
 /* A datagram socket is marked: its "connections" (a resolver's query) are not connections. */
 FDL_EXPORT int socket(int domain, int type, int proto)
 {
-    return fdl_ret_fd(REAL(socket)(domain, type, proto), __func__, (type & 0xf) == SOCK_DGRAM ? FDL_F_DGRAM : 0);
+    return fdl_ret_fd(REAL(socket)(domain, type, proto), __func__, fdl_socket_flags(type));
 }
 
 FDL_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
@@ -18,7 +18,7 @@ FDL_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 
 /* The peer is read back from the kernel rather than from the caller's buffer, whose size the
  * call has already overwritten; the local address too: the service the connection came to. */
-static int accepted(int fd, const char *via)
+int fdl_accepted(int fd, const char *via)
 {
     if (fd < 0) {
         fdl_creation_failed();
@@ -41,12 +41,12 @@ static int accepted(int fd, const char *via)
  * definitions must match its prototypes exactly. */
 FDL_EXPORT int accept(int s, __SOCKADDR_ARG addr, socklen_t *len)
 {
-    return accepted(REAL(accept)(s, addr.__sockaddr__, len), __func__);
+    return fdl_accepted(REAL(accept)(s, addr.__sockaddr__, len), __func__);
 }
 
 FDL_EXPORT int accept4(int s, __SOCKADDR_ARG addr, socklen_t *len, int flags)
 {
-    return accepted(REAL(accept4)(s, addr.__sockaddr__, len, flags), __func__);
+    return fdl_accepted(REAL(accept4)(s, addr.__sockaddr__, len, flags), __func__);
 }
 
 FDL_EXPORT int connect(int s, __CONST_SOCKADDR_ARG addr, socklen_t len)
@@ -74,11 +74,11 @@ FDL_EXPORT int listen(int s, int backlog)
 }
 
 /* Descriptors passed over a unix socket (SCM_RIGHTS) are created by the receiving call. */
-static void received(struct msghdr *m, const char *via)
+void fdl_received(const struct msghdr *m, const char *via)
 {
     if (!m || !m->msg_control)
         return;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0))
             continue;
         size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -94,7 +94,7 @@ FDL_EXPORT ssize_t recvmsg(int s, struct msghdr *m, int flags)
 {
     ssize_t r = REAL(recvmsg)(s, m, flags);
     if (r >= 0)
-        received(m, __func__);
+        fdl_received(m, __func__);
     return r;
 }
 
@@ -102,6 +102,6 @@ FDL_EXPORT int recvmmsg(int s, struct mmsghdr *v, unsigned int n, int flags, str
 {
     int r = REAL(recvmmsg)(s, v, n, flags, t);
     for (int i = 0; i < r; i++)
-        received(&v[i].msg_hdr, __func__);
+        fdl_received(&v[i].msg_hdr, __func__);
     return r;
 }

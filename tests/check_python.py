@@ -24,7 +24,9 @@ library; when PYTHON cannot import one of them (Debian's compiled extensions are
 --kill SIGNAL: once the program prints a line READY, the test sends it SIGNAL, and the program
 must die of it (a service stopped by systemd or docker). A program that prints
 `FDLEAK_EXPECT_SUPPRESSED N` says itself how many descriptors the report must count as suppressed
-(what the runtime holds), instead of --expect-suppressed.
+(what the runtime holds), instead of --expect-suppressed. A program that prints
+`FDLEAK_KEPT fd…` (what it keeps on purpose) and `FDLEAK_OPEN fd…` (its /proc/self/fd at the
+end) is also checked against that ground truth: its leaks are exactly the kept fds, all open.
 Checks: the program exits 0 (or dies of --kill's signal) in time (a hang is a deadlock), the report's "runtime" is exactly
 what PYTHON says it is ("cpython 3.12.1": asked of the interpreter), every leak's site has Python frames whose app frame is a marked line (file,
 line, function) and whose frames include that line, the number of leaks per
@@ -116,6 +118,25 @@ def check_report(rep, marks, what, failures):
                             % (what, where(key), spec["fn"] or "?", spec["count"], n))
     for e in rep.get("errors", []):
         failures.append("%s: unexpected error %s of fd %s" % (what, e["what"], e["fd"]))
+
+
+def check_ground_truth(rep, out, failures):
+    """What the program says of itself, when it does: `FDLEAK_KEPT fd…` (descriptors it keeps on
+    purpose) and `FDLEAK_OPEN fd…` (/proc/self/fd at its end). The report's leaks are exactly
+    the kept descriptors, and each of them was open at the end."""
+    kept = [int(x) for l in re.findall(r"^FDLEAK_KEPT(.*)$", out, re.M) for x in l.split()]
+    opened = re.findall(r"^FDLEAK_OPEN(.*)$", out, re.M)
+    if not kept and not opened:
+        return
+    leaks = sorted(l["fd"] for l in rep["leaks"])
+    if leaks != sorted(kept):
+        failures.append("leaked fds %s, the program kept %s" % (leaks, sorted(kept)))
+    if opened:
+        at_end = {int(x) for x in opened[-1].split()}
+        gone = [fd for fd in leaks + kept if fd not in at_end]
+        if gone:
+            failures.append("fds %s reported or kept but not in the program's /proc/self/fd at its end %s"
+                            % (sorted(set(gone)), sorted(at_end)))
 
 
 def main():
@@ -226,6 +247,7 @@ def main():
                                 % (rep.get("runtime"), want_runtime, interp))
             check_report(rep, {k: v for k, v in marks.items() if not v["child"]}, "pid %d" % p.pid,
                          failures)
+            check_ground_truth(rep, out, failures)
             if rep.get("suppressed", 0) != expect_suppressed:
                 failures.append("suppressed: %s, expected %d%s" % (rep.get("suppressed", 0), expect_suppressed,
                                                                   " (as the program said)" if said else ""))

@@ -22,6 +22,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -346,6 +347,43 @@ static void ranges(void)
     T("close", close(T("open (lowest free)", open("f.dat", O_RDONLY))));
 }
 
+/* The same through syscall() (libuv's way): results, errno, numbers. */
+static void raw(void)
+{
+    T("syscall(SYS_close, -1)", syscall(SYS_close, -1));
+    T("syscall(SYS_close, 9999)", syscall(SYS_close, 9999));
+    T("syscall(-1)", syscall(-1L));
+    T("syscall(SYS_getppid) > 0", syscall(SYS_getppid) > 0);
+    T("syscall(SYS_openat, missing)", syscall(SYS_openat, AT_FDCWD, "missing/file", O_RDONLY));
+    int a = T("syscall(SYS_openat)", syscall(SYS_openat, AT_FDCWD, "f.dat", O_RDONLY));
+    int b = T("syscall(SYS_dup)", syscall(SYS_dup, a));
+    T("syscall(SYS_dup3, a, a)", syscall(SYS_dup3, a, a, 0));
+    T("syscall(SYS_dup3, a, b, bad flags)", syscall(SYS_dup3, a, b, 0x4242));
+    T("syscall(SYS_dup3, a, b, CLOEXEC)", syscall(SYS_dup3, a, b, O_CLOEXEC));
+    T("syscall(SYS_fcntl, b, F_GETFD)", syscall(SYS_fcntl, b, F_GETFD));
+    T("syscall(SYS_fcntl, a, F_DUPFD, 600)", syscall(SYS_fcntl, a, F_DUPFD, 600));
+    T("syscall(SYS_fcntl, 9999, F_DUPFD)", syscall(SYS_fcntl, 9999, F_DUPFD, 0));
+    T("syscall(SYS_close, 600)", syscall(SYS_close, 600));
+    T("syscall(SYS_close_range, 5, 3)", syscall(SYS_close_range, 5, 3, 0));
+    T("syscall(SYS_close_range, a, b)", syscall(SYS_close_range, a, b, 0));
+    T("syscall(SYS_close, a) again", syscall(SYS_close, a));
+    int p[2] = {-1, -1};
+    T("syscall(SYS_pipe2, bad flags)", syscall(SYS_pipe2, p, 0x4242));
+    T("syscall(SYS_pipe2)", syscall(SYS_pipe2, p, O_CLOEXEC));
+    printf("%-40s %d %d\n", "  pipe2 fds", p[0], p[1]);
+    T("syscall(SYS_socket, bad domain)", syscall(SYS_socket, 4242, SOCK_STREAM, 0));
+    int s = T("syscall(SYS_socket)", syscall(SYS_socket, AF_INET, SOCK_STREAM, 0));
+    T("syscall(SYS_accept4, not listening)", syscall(SYS_accept4, s, 0, 0, 0));
+    T("syscall(SYS_epoll_create1, bad flags)", syscall(SYS_epoll_create1, 0x4242));
+    int e = T("syscall(SYS_eventfd2)", syscall(SYS_eventfd2, 0, 0));
+    T("syscall(SYS_signalfd4, not a signalfd)", syscall(SYS_signalfd4, e, 0, 8, 0));
+    T("syscall(SYS_close, p[0])", syscall(SYS_close, p[0]));
+    T("syscall(SYS_close, p[1])", syscall(SYS_close, p[1]));
+    T("syscall(SYS_close, s)", syscall(SYS_close, s));
+    T("syscall(SYS_close, e)", syscall(SYS_close, e));
+    T("close", close(T("open (lowest free)", open("f.dat", O_RDONLY))));
+}
+
 /* Descriptor exhaustion: every creating call fails with EMFILE, and a failed pipe() with one
  * free slot must leave that slot free. */
 static void emfile(void)
@@ -437,6 +475,7 @@ int main(void)
     pipes_events();
     streams();
     ranges();
+    raw();
     emfile();
     T("close", close(T("final open (lowest free)", open("f.dat", O_RDONLY))));
     if (dir == tmpl) { /* our own scratch directory: remove it (after all the output) */

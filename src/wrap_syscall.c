@@ -1,0 +1,129 @@
+/* wrap_syscall.c — syscall(): libuv (uvloop, Node.js) closes every descriptor with
+ * syscall(SYS_close, fd), and some code creates them that way. Each call that makes or
+ * releases a descriptor goes through the same family logic as its libc function, with the raw
+ * system call as the real one (not libc's function: syscall() is no cancellation point, close()
+ * is); every other number goes straight to libc's syscall(), untouched. */
+#include "wrap.h"
+
+#include <linux/close_range.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* The raw calls behind the family helpers' `real` parameter. */
+static int sys_close(int fd) { return (int)REAL(syscall)(SYS_close, fd); }
+static int sys_close_range(unsigned lo, unsigned hi, int flags) { return (int)REAL(syscall)(SYS_close_range, lo, hi, flags); }
+static int sys_dup3(int o, int n, int flags) { return (int)REAL(syscall)(SYS_dup3, o, n, flags); }
+#ifdef SYS_dup2
+static int sys_dup2(int o, int n) { return (int)REAL(syscall)(SYS_dup2, o, n); }
+#endif
+
+/* A call whose result is one new descriptor, named after the system call. */
+#define FD_CALL(nr, name, flags)                                                     \
+    case nr:                                                                         \
+        return fdl_ret_fd((int)REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]), name, flags)
+
+/* Every caller passes the arguments the call takes; reading six (as libc's own syscall() does)
+ * reads at most a few words of the caller's frame it did not mean, and passes them on unused.
+ * Thread-safe and async-signal-safe as the routed family helpers are (a signal handler may
+ * close); the default path adds nothing but the switch. */
+FDL_EXPORT long syscall(long nr, ...)
+{
+    va_list ap;
+    va_start(ap, nr);
+    long a[6];
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    switch (nr) {
+    case SYS_close:
+        return fdl_close_with((int)a[0], sys_close, FDL_CALLER);
+    case SYS_close_range:
+        return fdl_close_range_with((unsigned)a[0], (unsigned)a[1], (int)a[2], sys_close_range);
+    case SYS_dup3:
+        return fdl_dup3_with((int)a[0], (int)a[1], (int)a[2], sys_dup3, "dup3");
+#ifdef SYS_dup2
+    case SYS_dup2:
+        return fdl_dup2_with((int)a[0], (int)a[1], sys_dup2, "dup2");
+#endif
+    case SYS_fcntl: {
+        long r = REAL(syscall)(nr, a[0], a[1], a[2]);
+        return fdl_dup_cmd((int)a[1]) ? fdl_ret_fd((int)r, "fcntl", 0) : r;
+    }
+    case SYS_socket:
+        return fdl_ret_fd((int)REAL(syscall)(nr, a[0], a[1], a[2]), "socket", fdl_socket_flags((int)a[1]));
+#ifdef SYS_accept
+    case SYS_accept:
+        return fdl_accepted((int)REAL(syscall)(nr, a[0], a[1], a[2]), "accept");
+#endif
+    case SYS_accept4:
+        return fdl_accepted((int)REAL(syscall)(nr, a[0], a[1], a[2], a[3]), "accept4");
+    case SYS_socketpair:
+        return fdl_ret_pair((int)REAL(syscall)(nr, a[0], a[1], a[2], a[3]), (int *)a[3], "socketpair", FDL_CALLER);
+#ifdef SYS_pipe
+    case SYS_pipe:
+#endif
+    case SYS_pipe2:
+        return fdl_ret_pair((int)REAL(syscall)(nr, a[0], a[1]), (int *)a[0], "pipe2", FDL_CALLER);
+    case SYS_recvmsg: {
+        long r = REAL(syscall)(nr, a[0], a[1], a[2]);
+        if (r >= 0)
+            fdl_received((const struct msghdr *)a[1], "recvmsg");
+        return r;
+    }
+#ifdef SYS_signalfd
+    case SYS_signalfd:
+#endif
+    case SYS_signalfd4: {
+        long r = REAL(syscall)(nr, a[0], a[1], a[2], a[3]);
+        return (int)a[0] == -1 ? fdl_ret_fd((int)r, "signalfd4", 0) : r; /* else: a new mask */
+    }
+#ifdef SYS_open
+        FD_CALL(SYS_open, "open", 0);
+#endif
+#ifdef SYS_creat
+        FD_CALL(SYS_creat, "creat", 0);
+#endif
+        FD_CALL(SYS_openat, "openat", 0);
+        FD_CALL(SYS_openat2, "openat2", 0);
+        FD_CALL(SYS_open_by_handle_at, "open_by_handle_at", 0);
+        FD_CALL(SYS_dup, "dup", 0);
+#ifdef SYS_epoll_create
+        FD_CALL(SYS_epoll_create, "epoll_create", 0);
+#endif
+        FD_CALL(SYS_epoll_create1, "epoll_create1", 0);
+#ifdef SYS_eventfd
+        FD_CALL(SYS_eventfd, "eventfd", 0);
+#endif
+        FD_CALL(SYS_eventfd2, "eventfd2", 0);
+        FD_CALL(SYS_timerfd_create, "timerfd_create", 0);
+#ifdef SYS_inotify_init
+        FD_CALL(SYS_inotify_init, "inotify_init", 0);
+#endif
+        FD_CALL(SYS_inotify_init1, "inotify_init1", 0);
+        FD_CALL(SYS_fanotify_init, "fanotify_init", 0);
+        FD_CALL(SYS_memfd_create, "memfd_create", 0);
+        FD_CALL(SYS_pidfd_open, "pidfd_open", 0);
+        FD_CALL(SYS_pidfd_getfd, "pidfd_getfd", 0);
+        FD_CALL(SYS_userfaultfd, "userfaultfd", 0);
+        FD_CALL(SYS_perf_event_open, "perf_event_open", 0);
+        FD_CALL(SYS_io_uring_setup, "io_uring_setup", 0);
+        FD_CALL(SYS_mq_open, "mq_open", 0);
+        FD_CALL(SYS_fsopen, "fsopen", 0);
+        FD_CALL(SYS_fsmount, "fsmount", 0);
+        FD_CALL(SYS_fspick, "fspick", 0);
+        FD_CALL(SYS_open_tree, "open_tree", 0);
+#ifdef SYS_memfd_secret
+        FD_CALL(SYS_memfd_secret, "memfd_secret", 0);
+#endif
+    /* Exec and exit through the wrappers (libc's execve and _exit are these system calls and
+     * nothing else): the exec report and lineage, the exit report. */
+    case SYS_execve:
+        return execve((const char *)a[0], (char *const *)a[1], (char *const *)a[2]);
+    case SYS_execveat:
+        return execveat((int)a[0], (const char *)a[1], (char *const *)a[2], (char *const *)a[3], (int)a[4]);
+    case SYS_exit_group:
+        _exit((int)a[0]);
+    default:
+        return REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    }
+}

@@ -85,7 +85,21 @@ def _fdleak_native():
     _fdleak.selftest(code.co_filename.encode("utf-8", "surrogateescape"), line, b"_fdleak_native")
     import atexit
 
-    atexit.register(_fdleak.exiting)
+    atexit.register(_fdleak_exiting, _fdleak.exiting)
+
+
+def _fdleak_exiting(report):
+    """The last atexit callback: the exit report, and before it (CPython 3.10-3.13) a switch
+    interval of an hour. A daemon thread waiting for the GIL wakes every interval to ask for
+    it, and once finalization has freed the interpreter that wake-up reads freed memory (a
+    crash, depending on the heap's layout — fdleak's own allocations change it). With the long
+    interval such a thread sleeps until the process exits; it could not run Python any more
+    anyway (finalization ends a daemon thread when it takes the GIL), and the report, taken
+    while the main thread holds the GIL, lets every waiting thread's current short wait run
+    out first."""
+    if sys.version_info < (3, 14):
+        sys.setswitchinterval(3600.0)
+    report()
 
 
 class _Finder:

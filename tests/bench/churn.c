@@ -1,12 +1,17 @@
 /* churn.c — scripts/bench's hot-path workload: open/close of /dev/null and socket/close, each
- * called 12 frames deep (a stack as deep as a real program's), in 1 or more threads.
+ * called 12 frames deep (a stack as deep as a real program's), in 1 or more threads; or
+ * (`syscall`) the system calls that make no descriptor, through libc's syscall() as libuv and
+ * others make them, which the library's syscall() wrapper passes through.
  *
- *   churn ITERATIONS [THREADS]     prints nothing; its run time is the measure */
+ *   churn ITERATIONS [THREADS]     prints nothing; its run time is the measure
+ *   churn ITERATIONS syscall       10 × ITERATIONS of syscall(SYS_getppid) and syscall(SYS_gettid) */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define DEPTH 12
@@ -47,6 +52,12 @@ int main(int argc, char **argv)
         return 2;
     }
     iterations = atol(argv[1]);
+    if (argc > 2 && !strcmp(argv[2], "syscall")) {
+        long sum = 0;
+        for (long i = 0; i < iterations * 10; i++)
+            sum += syscall(SYS_getppid) + syscall(SYS_gettid);
+        return sum == 0; /* used, so the calls stay */
+    }
     int threads = argc > 2 ? atoi(argv[2]) : 1;
     pthread_t t[64];
     if (threads < 1 || threads > 64) {

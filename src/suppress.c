@@ -60,12 +60,16 @@ static const char default_rules[] =
      * ends the process (SIGTERM from systemd or docker stop): it had no chance to close them.
      * A loop the program never closes is still reported at a normal exit. */
     "python-file=*/asyncio/events.py python-function=*new_event_loop killed-by=*\n"
-    "python-file=*/uvloop/__init__.py python-function=new_event_loop killed-by=*\n";
+    "python-file=*/uvloop/__init__.py python-function=new_event_loop killed-by=*\n"
+    /* uvloop's signal wake-up socketpair, made by its loop (Cython, no Python frame) each time
+     * asyncio.run starts it: socket.socketpair called straight from Runner.run. Seen under
+     * SIGTERM with uvloop 0.17. */
+    "python-stack=\"*/socket.py:socketpair */asyncio/runners.py:Runner.run\" killed-by=*\n";
 
-enum field { F_NATIVE_FUNCTION, F_NATIVE_MODULE, F_PYTHON_FILE, F_PYTHON_FUNCTION, F_KIND, F_DESC, F_KILLED_BY,
-             F_COUNT };
-static const char *const field_names[F_COUNT] = {"native-function", "native-module", "python-file",
-                                                 "python-function", "kind", "desc", "killed-by"};
+enum field { F_NATIVE_FUNCTION, F_NATIVE_MODULE, F_PYTHON_FILE, F_PYTHON_FUNCTION, F_PYTHON_STACK, F_KIND,
+             F_DESC, F_KILLED_BY, F_COUNT };
+static const char *const field_names[F_COUNT] = {"native-function", "native-module", "python-file", "python-function",
+                                                 "python-stack", "kind", "desc", "killed-by"};
 
 #define MAX_RULES 512
 static struct rule {
@@ -109,8 +113,12 @@ static void complain(int errfd, const char *origin, unsigned line, const char *w
     fdl_buf_puts(&b, " '");
     for (size_t i = 0; i < n && i < 120; i++)
         fdl_buf_putc(&b, text[i]);
-    fdl_buf_puts(&b, "'; the rule is ignored (fields: native-function, native-module, python-file, "
-                     "python-function, kind, desc)\n");
+    fdl_buf_puts(&b, "'; the rule is ignored (fields:");
+    for (int k = 0; k < F_COUNT; k++) {
+        fdl_buf_puts(&b, k ? ", " : " ");
+        fdl_buf_puts(&b, field_names[k]);
+    }
+    fdl_buf_puts(&b, ")\n");
     if (errfd >= 0)
         fdl_write_all(errfd, b.data, b.len);
 }
@@ -123,6 +131,44 @@ static char *copy(const char *s, size_t n)
         c[n] = 0;
     }
     return c;
+}
+
+/* python-stack: FILE:FUNCTION globs separated by spaces, the innermost Python frames in order. */
+#define STACK_TERM_MAX 256
+
+static bool stack_pattern_ok(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        while (i < n && p[i] == ' ')
+            i++;
+        size_t t = i;
+        while (t < n && p[t] != ' ')
+            t++;
+        if (t > i && (t - i >= STACK_TERM_MAX || !memchr(p + i, ':', t - i)))
+            return false;
+        i = t;
+    }
+    return true;
+}
+
+static bool stack_matches(const char *pattern, const struct fdl_pystack *py)
+{
+    unsigned k = 0;
+    for (const char *p = pattern;;) {
+        p += strspn(p, " ");
+        size_t n = strcspn(p, " ");
+        if (!n)
+            return k > 0;
+        char term[STACK_TERM_MAX];
+        memcpy(term, p, n); /* stack_pattern_ok: n < STACK_TERM_MAX, a ':' in it */
+        term[n] = 0;
+        p += n;
+        char *colon = strrchr(term, ':'); /* a function name has none; a file name may */
+        *colon = 0;
+        if (!py || k >= py->n || !fdl_glob(term, py->f[k].file) || !fdl_glob(colon + 1, py->f[k].function))
+            return false;
+        k++;
+    }
 }
 
 int fdl_suppress_parse(const char *text, size_t len, const char *origin, int errfd)
@@ -179,6 +225,9 @@ int fdl_suppress_parse(const char *text, size_t len, const char *origin, int err
             }
             if (f < 0 || !plen) {
                 complain(errfd, origin, lineno, f < 0 ? "unknown term" : "empty pattern in", line + i, t - i);
+                ok = false;
+            } else if (f == F_PYTHON_STACK && !stack_pattern_ok(pat, plen)) {
+                complain(errfd, origin, lineno, "python-stack wants FILE:FUNCTION patterns in", line + i, t - i);
                 ok = false;
             } else if (r.glob[f]) {
                 complain(errfd, origin, lineno, "a field given twice in", line, n);
@@ -272,8 +321,10 @@ static bool matches(const struct rule *r, const char *kind, const char *desc, co
         if (!hit)
             return false;
     }
+    const struct fdl_pystack *py = site ? __atomic_load_n(&site->py, __ATOMIC_ACQUIRE) : 0;
+    if (r->glob[F_PYTHON_STACK] && !stack_matches(r->glob[F_PYTHON_STACK], py))
+        return false;
     if (r->glob[F_PYTHON_FILE] || r->glob[F_PYTHON_FUNCTION]) {
-        const struct fdl_pystack *py = site ? __atomic_load_n(&site->py, __ATOMIC_ACQUIRE) : 0;
         bool hit = false; /* one frame must satisfy both Python terms */
         for (unsigned i = 0; py && i < py->n && !hit; i++)
             hit = (!r->glob[F_PYTHON_FILE] || fdl_glob(r->glob[F_PYTHON_FILE], py->f[i].file)) &&

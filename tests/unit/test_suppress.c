@@ -114,6 +114,36 @@ static void test_native_and_python(void)
     fdl_suppress_clear();
 }
 
+/* python-stack: the innermost frames in order, not any frame anywhere (uvloop's signal
+ * socketpair straight under Runner.run, not the program's socketpair deeper in its task). */
+static void test_python_stack(void)
+{
+    fdl_suppress_clear();
+    const char text[] = "python-stack=\"*/socket.py:socketpair */runners.py:Runner.run\" killed-by=*\n"
+                        "python-stack=nocolon\n"         /* not FILE:FUNCTION */
+                        "python-stack=\"a.py:f  b\"\n"; /* the second term has no ':' */
+    CHECK_EQ(fdl_suppress_parse(text, sizeof text - 1, "s", -1), 2);
+    uintptr_t key[2] = {0x4321, 0x8765};
+    struct fdl_site *ps = fdl_site_intern(key, 0, 2);
+    static _Alignas(struct fdl_pystack) char mem[sizeof(struct fdl_pystack) + 3 * sizeof(struct fdl_pyframe)];
+    struct fdl_pystack *py = (struct fdl_pystack *)mem;
+    py->n = 2;
+    py->app = 1;
+    py->f[0] = (struct fdl_pyframe){"/usr/lib/python3.11/socket.py", "socketpair", 608, 0};
+    py->f[1] = (struct fdl_pyframe){"/usr/lib/python3.11/asyncio/runners.py", "Runner.run", 118, 0};
+    __atomic_store_n(&ps->py, py, __ATOMIC_RELEASE);
+    CHECK(fdl_suppressed("socket", "unix", "SIGTERM", ps, 0));
+    CHECK(!fdl_suppressed("socket", "unix", 0, ps, 0)); /* killed-by: a normal exit */
+    /* The program's socketpair, called from its own function under Runner.run: not matched. */
+    py->n = 3;
+    py->f[2] = py->f[1];
+    py->f[1] = (struct fdl_pyframe){"/srv/app/main.py", "main", 7, 0};
+    CHECK(!fdl_suppressed("socket", "unix", "SIGTERM", ps, 0));
+    py->n = 1; /* fewer frames than terms */
+    CHECK(!fdl_suppressed("socket", "unix", "SIGTERM", ps, 0));
+    fdl_suppress_clear();
+}
+
 int main(void)
 {
     RUN(test_glob);
@@ -121,6 +151,7 @@ int main(void)
     RUN(test_quotes);
     RUN(test_killed_by);
     RUN(test_native_and_python);
+    RUN(test_python_stack);
     printf("%d checks, %d failures\n", unit_checks, unit_failures);
     return unit_failures != 0;
 }

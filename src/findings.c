@@ -184,6 +184,7 @@ static void build_places(struct ctx *c)
         if (p == FDL_NO_PLACE)
             continue;
         r->places[p].open++;
+        fdl_kind_count_add(&r->places[p].kinds, e->info.kind);
         if (e->age > r->places[p].oldest)
             r->places[p].oldest = e->age;
     }
@@ -202,6 +203,15 @@ static void build_places(struct ctx *c)
 }
 
 /* ---- findings ---- */
+
+/* The sites of place p that list descriptors of their own: what a finding about what the
+ * place holds is about (the writers show these, the rest of the place's sites only counted). */
+static void mark_holding_sites(struct fdl_report *r, size_t p)
+{
+    for (size_t k = r->places[p].first_site; k != FDL_NO_PLACE; k = r->sites[k].next_in_place)
+        if (r->sites[k].nleaks)
+            r->sites[k].holds = true;
+}
 
 static struct fdl_finding *add(struct fdl_report *r, const char *pattern, const char *advice)
 {
@@ -259,6 +269,7 @@ static void growing(struct fdl_report *r)
         if (!f)
             return;
         pl->claimed = true;
+        mark_holding_sites(r, p);
         add_site(f, p, pl->created - pl->closed, pl->created, pl->closed);
         f->open = pl->created - pl->closed;
         f->created = pl->created;
@@ -270,7 +281,10 @@ static void growing(struct fdl_report *r)
         fdl_buf_puts(&b, "open descriptors at ");
         fdl_buf_puts(&b, pl->at);
         fdl_buf_puts(&b, " keep growing: ");
-        fdl_buf_u64(&b, f->open);
+        if (pl->open == f->open) /* what they are, when the listing holds all of them */
+            fdl_put_kind_counts(&b, &pl->kinds);
+        else
+            fdl_buf_u64(&b, f->open);
         fdl_buf_puts(&b, " open, rising over the last ");
         fdl_buf_u64(&b, k);
         fdl_buf_puts(&b, " snapshots (+");
@@ -342,6 +356,12 @@ static void pool_per_operation(struct ctx *c)
         fdl_buf_cstr(&b);
         add_site(f, e->key.place, e->created - e->closed, e->created, e->closed);
         r->places[e->key.place].claimed = true; /* its leftovers and its other peers: the same fix */
+        for (size_t i = 0; i < r->nflows; i++) { /* the place's sites that made these connections */
+            const struct fdl_rep_flow *rf = &r->flows[i];
+            if (r->sites[rf->site].place == e->key.place && rf->flow->len == e->key.len &&
+                !memcmp(rf->flow->endpoint, e->key.endpoint, e->key.len))
+                r->sites[rf->site].holds = true;
+        }
         f->created = e->created;
         f->closed = e->closed;
         f->open = e->created - e->closed;
@@ -369,7 +389,7 @@ static void pool_per_operation(struct ctx *c)
 
 struct holder {
     const char *peer;
-    size_t place;
+    size_t place, site;
 };
 
 static int cmp_holder(const void *a, const void *b)
@@ -394,7 +414,7 @@ static void duplicate_clients(struct fdl_report *r)
             continue;
         const char *copy = fdl_region_strdup(&r->region, peer);
         if (copy)
-            h[n++] = (struct holder){copy, p};
+            h[n++] = (struct holder){copy, p, e->rank};
     }
     if (!h)
         return;
@@ -418,22 +438,31 @@ static void duplicate_clients(struct fdl_report *r)
             for (m = k; m < j && h[m].place == h[k].place; m++)
                 ;
             const struct fdl_place *pl = &r->places[h[k].place];
+            for (size_t x = k; x < m; x++)
+                r->sites[h[x].site].holds = true;
             add_site(f, h[k].place, m - k, pl->created, pl->closed);
             f->open += m - k;
             f->created += pl->created;
             f->closed += pl->closed;
             r->places[h[k].place].claimed = true;
         }
+        /* Connections counted as connections, places as places: "40 connections to X held
+         * from 2 places: 20 at A and 20 at B" (each place may have made many clients). */
         fdl_buf_init_mem(&b, f->title, sizeof f->title);
-        fdl_buf_u64(&b, f->nplaces_total);
-        fdl_buf_puts(&b, " separate clients to ");
+        fdl_put_plural(&b, f->open, "connection to ", "connections to ");
         fdl_buf_puts(&b, f->peer);
+        fdl_buf_puts(&b, " held from ");
+        fdl_buf_u64(&b, f->nplaces_total);
+        fdl_buf_puts(&b, " places: ");
         for (unsigned s = 0; s < f->nsites; s++) {
-            fdl_buf_puts(&b, !s ? ", at " : s + 1 == f->nsites && f->nsites == f->nplaces_total ? " and at " : ", at ");
+            if (s)
+                fdl_buf_puts(&b, s + 1 == f->nsites && f->nsites == f->nplaces_total ? " and " : ", ");
+            fdl_buf_u64(&b, f->sites[s].open);
+            fdl_buf_puts(&b, " at ");
             fdl_buf_puts(&b, r->places[f->sites[s].place].at);
         }
         if (f->nsites < f->nplaces_total)
-            fdl_buf_puts(&b, " …");
+            fdl_buf_puts(&b, ", …");
         fdl_buf_cstr(&b);
     }
 }
@@ -467,6 +496,7 @@ static void never_closed(struct fdl_report *r)
         if (!f)
             return;
         const struct fdl_rep_fd *first = pl->first;
+        mark_holding_sites(r, p);
         add_site(f, p, pl->open, pl->created, pl->closed);
         f->open = pl->open;
         f->created = pl->created;
@@ -482,11 +512,9 @@ static void never_closed(struct fdl_report *r)
         if (f->peer[0]) {
             fdl_put_plural(&b, pl->open, "connection to ", "connections to ");
             fdl_buf_puts(&b, f->peer);
-        } else {
-            fdl_buf_u64(&b, pl->open);
-            fdl_buf_putc(&b, ' ');
-            fdl_buf_puts(&b, first ? first->info.kind : "?");
-            fdl_buf_puts(&b, pl->open == 1 ? " descriptor (" : " descriptors (e.g. ");
+        } else { /* each kind counted: "3 files and 3 sockets (e.g. /tmp/a)" */
+            fdl_put_kind_counts(&b, &pl->kinds);
+            fdl_buf_puts(&b, pl->open == 1 ? " (" : " (e.g. ");
             fdl_buf_puts(&b, first ? first->info.desc : "?");
             fdl_buf_putc(&b, ')');
         }

@@ -126,6 +126,55 @@ void fdl_put_plural(struct fdl_buf *b, uint64_t n, const char *one, const char *
     fdl_buf_puts(b, n == 1 ? one : many);
 }
 
+void fdl_kind_count_add(struct fdl_kind_count *c, const char *kind)
+{
+    kind = kind ? kind : "other";
+    for (unsigned i = 0; i < c->nkinds; i++)
+        if (!strcmp(c->kind[i], kind)) {
+            c->n[i]++;
+            return;
+        }
+    if (c->nkinds == FDL_KINDS_MAX) {
+        c->more++;
+        return;
+    }
+    c->kind[c->nkinds] = kind;
+    c->n[c->nkinds++] = 1;
+}
+
+/* A kind as a noun: the common ones by name, the rest as "<kind> descriptor" (a pipe is two
+ * descriptors: "2 pipes" would count pipes). */
+static void put_kind_noun(struct fdl_buf *b, uint64_t n, const char *kind)
+{
+    static const struct {
+        const char *kind, *one, *many;
+    } nouns[] = {{"file", "file", "files"}, {"socket", "socket", "sockets"}, {"dir", "directory", "directories"}};
+    for (size_t i = 0; i < sizeof nouns / sizeof *nouns; i++)
+        if (!strcmp(kind, nouns[i].kind)) {
+            fdl_put_plural(b, n, nouns[i].one, nouns[i].many);
+            return;
+        }
+    fdl_buf_u64(b, n);
+    fdl_buf_putc(b, ' ');
+    fdl_buf_puts(b, kind);
+    fdl_buf_puts(b, n == 1 ? " descriptor" : " descriptors");
+}
+
+void fdl_put_kind_counts(struct fdl_buf *b, const struct fdl_kind_count *c)
+{
+    unsigned parts = c->nkinds + (c->more > 0);
+    for (unsigned i = 0; i < c->nkinds; i++) {
+        if (i)
+            fdl_buf_puts(b, i + 1 == parts ? " and " : ", ");
+        put_kind_noun(b, c->n[i], c->kind[i]);
+    }
+    if (c->more) {
+        fdl_buf_puts(b, " and ");
+        fdl_buf_u64(b, c->more);
+        fdl_buf_puts(b, " more");
+    }
+}
+
 void fdl_buf_duration(struct fdl_buf *b, double s)
 {
     static const struct {

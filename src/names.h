@@ -11,6 +11,7 @@
 
 #include "util.h"
 
+struct fdl_kind_count;
 struct fdl_frame;
 struct fdl_pyframe;
 struct fdl_pystack;
@@ -65,6 +66,12 @@ void fdl_put_desc_peer(struct fdl_buf *b, const char *desc);
 
 /* "1 site", "3 sites". */
 void fdl_put_plural(struct fdl_buf *b, uint64_t n, const char *one, const char *many);
+
+/* Counts descriptors of one more kind (report-time only; no locking). */
+void fdl_kind_count_add(struct fdl_kind_count *c, const char *kind);
+
+/* "3 files and 3 sockets", "1 pipe descriptor", "2 epoll descriptors, 1 file and 4 more". */
+void fdl_put_kind_counts(struct fdl_buf *b, const struct fdl_kind_count *c);
 
 /* A duration for people: "850 µs", "12 ms", "3.4 s", "2.0 min", "5.1 h". */
 void fdl_buf_duration(struct fdl_buf *b, double seconds);

@@ -37,6 +37,7 @@ struct fdl_rep_site {
     int growing;              /* open count rose over the last FDLEAK_GROWTH snapshots */
     double per_hour;          /* … by this much per hour */
     bool named;               /* symbolized even when the text report does not list it */
+    bool holds;               /* holds what its place's finding reports (findings.c) */
     const char *at;           /* its place: app frame or innermost own frame (NULL: none) */
     size_t place;             /* index in places, FDL_NO_PLACE */
     size_t next_in_place;     /* the next site of its place (index in sites), FDL_NO_PLACE */
@@ -53,6 +54,15 @@ struct fdl_rep_flow {
     uint64_t created, closed;
 };
 
+/* Descriptors counted by kind, in the order the kinds were first seen (names.c writes them:
+ * "3 files and 3 sockets"); kinds beyond FDL_KINDS_MAX are counted in `more`. */
+#define FDL_KINDS_MAX 6
+struct fdl_kind_count {
+    const char *kind[FDL_KINDS_MAX];
+    uint64_t n[FDL_KINDS_MAX], more;
+    unsigned nkinds;
+};
+
 /* A place: the sites that share one label (findings.c). */
 struct fdl_place {
     const char *at;
@@ -64,6 +74,7 @@ struct fdl_place {
     bool claimed;                   /* named by a finding already */
     const struct fdl_rep_fd *first; /* its first listed descriptor … */
     const char *peer;               /* … and the peer all of them go to (NULL: none or mixed) */
+    struct fdl_kind_count kinds;    /* its listed descriptors by kind */
 };
 
 #define FDL_FINDING_SITES 8

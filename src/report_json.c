@@ -312,6 +312,17 @@ static void findings(const struct fdl_report *r, struct fdl_buf *b)
                     fdl_buf_putc(b, ',');
             }
             fdl_buf_puts(b, "],");
+            key(b, "holders"); /* the ids that hold what the finding reports */
+            fdl_buf_putc(b, '[');
+            bool first = true;
+            for (size_t k = r->places[fs->place].first_site; k != FDL_NO_PLACE; k = r->sites[k].next_in_place)
+                if (r->sites[k].holds) {
+                    if (!first)
+                        fdl_buf_putc(b, ',');
+                    first = false;
+                    fdl_buf_u64(b, r->sites[k].site->id);
+                }
+            fdl_buf_puts(b, "],");
             key(b, "open");
             fdl_buf_u64(b, fs->open);
             fdl_buf_putc(b, ',');

@@ -182,13 +182,24 @@ static void findings(const struct fdl_report *r, struct fdl_buf *b)
         fdl_buf_puts(b, f->pattern);
         fdl_buf_puts(b, ": ");
         fdl_buf_puts(b, f->title);
-        fdl_buf_puts(b, "\nfdleak:    site");
-        fdl_buf_puts(b, f->nsites > 1 ? "s" : "");
+        /* The sites that hold what it reports; the places' other sites only counted (the
+         * JSON lists them). */
+        unsigned shown = 0, more = 0;
         for (unsigned s = 0; s < f->nsites; s++)
-            for (size_t k = r->places[f->sites[s].place].first_site; k != FDL_NO_PLACE; k = r->sites[k].next_in_place) {
-                fdl_buf_putc(b, ' ');
-                fdl_buf_u64(b, r->sites[k].site->id);
-            }
+            for (size_t k = r->places[f->sites[s].place].first_site; k != FDL_NO_PLACE; k = r->sites[k].next_in_place)
+                *(r->sites[k].holds ? &shown : &more) += 1;
+        fdl_buf_puts(b, "\nfdleak:    site");
+        fdl_buf_puts(b, shown > 1 ? "s" : "");
+        for (unsigned s = 0; s < f->nsites; s++)
+            for (size_t k = r->places[f->sites[s].place].first_site; k != FDL_NO_PLACE; k = r->sites[k].next_in_place)
+                if (r->sites[k].holds) {
+                    fdl_buf_putc(b, ' ');
+                    fdl_buf_u64(b, r->sites[k].site->id);
+                }
+        if (more) {
+            fdl_buf_puts(b, " and ");
+            fdl_put_plural(b, more, "more site", "more sites");
+        }
         fdl_buf_puts(b, "; advice: ");
         fdl_buf_puts(b, f->advice);
         fdl_buf_putc(b, '\n');

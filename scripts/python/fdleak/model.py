@@ -250,13 +250,16 @@ class Error:
 class FindingSite:
     at: Optional[str]
     ids: List[int]
+    holders: List[int]  # the ids that hold what the finding reports (older reports: all ids)
     open: Optional[int]
     created: Optional[int]
     closed: Optional[int]
 
     @classmethod
     def read(cls, r, obj, where):
-        return cls(at=r.opt(obj, "at", _STR, where), ids=r.opt(obj, "ids", _INTS, where, []),
+        ids = r.opt(obj, "ids", _INTS, where, [])
+        holders = r.opt(obj, "holders", _INTS, where, None)
+        return cls(at=r.opt(obj, "at", _STR, where), ids=ids, holders=ids if holders is None else holders,
                    **{n: r.opt(obj, n, _INT, where) for n in ("open", "created", "closed")})
 
 

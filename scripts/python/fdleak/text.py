@@ -248,10 +248,13 @@ def render_report(report):
     # from before findings has its growing sites instead.
     if report.findings is not None:
         for f in report.findings[:FINDINGS_SHOWN]:
-            ids = [str(i) for s in f.sites for i in s.ids]
+            # the sites that hold what it reports; the places' other sites only counted
+            ids = [str(i) for s in f.sites for i in s.holders]
+            more = sum(len(s.ids) for s in f.sites) - len(ids)
             out.append("fdleak: finding: %s: %s" % (f.pattern, f.title))
-            out.append("fdleak:    site%s %s; advice: %s" % ("s" if len(f.sites) > 1 else "",
-                                                            " ".join(ids), f.advice))
+            out.append("fdleak:    site%s %s%s; advice: %s" % (
+                "s" if len(ids) > 1 else "", " ".join(ids),
+                " and %d more site%s" % (more, "" if more == 1 else "s") if more else "", f.advice))
         if len(report.findings) > FINDINGS_SHOWN:
             out.append("fdleak: … and %d more findings (in the JSON report)"
                        % (len(report.findings) - FINDINGS_SHOWN))

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_INT, K_SECONDS, K_CHOICE, K_PATH, K_PATHS, K_SIGNAL, K_THRESHOLD };
+enum kind { K_INT, K_SECONDS, K_CHOICE, K_PATH, K_PATHS, K_SIGNAL, K_THRESHOLD, K_PATTERN };
 
 struct setting {
     const char *var;
@@ -125,7 +125,7 @@ static int parse_signal(const char *v, long lo, long hi)
 static bool parse(const struct setting *s, const char *v, struct value *out)
 {
     *out = (struct value){0, 0, ""};
-    if (s->kind != K_CHOICE && *s->words && !strcmp(v, s->words)) {
+    if (s->kind != K_CHOICE && s->kind != K_PATTERN && *s->words && !strcmp(v, s->words)) {
         *out = (struct value){(long)s->off, s->off, ""};
         return true;
     }
@@ -138,8 +138,9 @@ static bool parse(const struct setting *s, const char *v, struct value *out)
         return (out->i = choice(s->words, v)) >= 0;
     case K_PATH:
     case K_PATHS:
+    case K_PATTERN: /* one of WORDS, or a glob: what it means is its user's business */
         out->s = v;
-        return strlen(v) < FDL_PATH_MAX;
+        return *v && strlen(v) < FDL_PATH_MAX;
     case K_SIGNAL: {
         int sig = parse_signal(v, (long)s->lo, (long)s->hi);
         out->i = sig;
@@ -215,6 +216,13 @@ static void put_accepted(struct fdl_buf *b, const struct setting *s)
     case K_THRESHOLD:
         fdl_buf_puts(b, "a descriptor count, a percentage of the soft limit such as 80%");
         break;
+    case K_PATTERN:
+        for (const char *w = s->words; *w; w++)
+            fdl_buf_puts(b, *w == '|' ? ", " : (char[]){*w, 0});
+        fdl_buf_puts(b, ", or a glob of the executable's path or name shorter than ");
+        fdl_buf_u64(b, FDL_PATH_MAX);
+        fdl_buf_puts(b, " bytes");
+        return;
     }
     if (*s->words) {
         fdl_buf_puts(b, ", or ");
@@ -230,7 +238,7 @@ static void complain(int errfd, const struct setting *s, const char *val)
     fdl_buf_puts(&b, "fdleak: ");
     fdl_buf_puts(&b, s->var);
     fdl_buf_puts(&b, "='");
-    fdl_buf_puts(&b, s->kind == K_PATH || s->kind == K_PATHS ? "(too long)" : val);
+    fdl_buf_puts(&b, s->kind == K_PATH || s->kind == K_PATHS || s->kind == K_PATTERN ? "(too long)" : val);
     fdl_buf_puts(&b, "' is invalid (accepted: ");
     put_accepted(&b, s);
     fdl_buf_puts(&b, "); using ");
@@ -246,6 +254,7 @@ static void complain(int errfd, const struct setting *s, const char *val)
 #define STORE_SECONDS(field, TYPE, x) field = (x)->d
 #define STORE_PATH(field, TYPE, x) memcpy(field, (x)->s, strlen((x)->s) + 1) /* checked < FDL_PATH_MAX */
 #define STORE_PATHS STORE_PATH
+#define STORE_PATTERN STORE_PATH
 
 static void store(struct fdl_config *cfg, unsigned i, const struct value *x)
 {

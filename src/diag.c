@@ -46,8 +46,14 @@ int fdl_stderr_fd(void)
     return __atomic_load_n(&saved_stderr, __ATOMIC_ACQUIRE);
 }
 
+static int muted;
+
+void fdl_diag_mute(void) { __atomic_store_n(&muted, 1, __ATOMIC_RELAXED); }
+
 void fdl_say(const char *a, const char *b, const char *c)
 {
+    if (__atomic_load_n(&muted, __ATOMIC_RELAXED))
+        return;
     char mem[2048];
     struct fdl_buf m;
     fdl_buf_init_mem(&m, mem, sizeof mem);
@@ -61,7 +67,7 @@ void fdl_say(const char *a, const char *b, const char *c)
 
 void fdl_warn_once(int *flag, const char *msg)
 {
-    if (__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED))
+    if (__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED) || __atomic_load_n(&muted, __ATOMIC_RELAXED))
         return;
     int fd = fdl_stderr_fd(); /* never a data file that landed on fd 2 */
     fdl_write_all(fd, "fdleak: ", 8);

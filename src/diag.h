@@ -19,4 +19,8 @@ void fdl_say(const char *a, const char *b, const char *c);
 /* "fdleak: " msg, the first time *flag is raised ("said once"). Async-signal-safe. */
 void fdl_warn_once(int *flag, const char *msg);
 
+/* From now on (and in forked children) neither says anything: a process FDLEAK_CHILDREN
+ * leaves out (lifecycle.c). Async-signal-safe. */
+void fdl_diag_mute(void);
+
 #endif

@@ -1,6 +1,8 @@
 /* lifecycle.c — the library's start-up, in order (the constructor), and its one set of fork
  * handlers: every module's part, listed here in the order it runs. Nothing else registers any. */
 #include "capture.h"
+#include "children.h"
+#include "diag.h"
 #include "capture_python.h"
 #include "config.h"
 #include "core.h"
@@ -83,6 +85,9 @@ static void start_recording(void)
     fdl_tls.busy++;
     fdl_real_ensure();
     fdl_config();
+    fdl_children_decide(); /* which processes of the tree report: before anything is said */
+    if (fdl_children_silent())
+        fdl_diag_mute();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     fdl_capture_init();
     fdl_py_init();

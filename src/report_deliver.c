@@ -1,6 +1,7 @@
 /* report_deliver.c — the one skeleton every report runs (lock, build, deliver) and delivery:
  * report numbers, the output path (%p, %n), the file written whole, else stderr. */
 #include "report.h"
+#include "children.h"
 #include "config.h"
 #include "core.h"
 #include "tls.h"
@@ -228,6 +229,8 @@ static bool dir_exists(const char *path)
 static void deliver_report(struct fdl_report *r, const void *unused)
 {
     (void)unused;
+    if (fdl_children_silent() && !r->o.path)
+        return; /* FDLEAK_CHILDREN leaves this process out (a caller's own path still gets its file) */
     r->seq = r->o.path ? 0 : take_seq(); /* a caller's own file takes no report number */
     const struct fdl_config *cfg = fdl_config();
     if (r->o.path) {
@@ -262,6 +265,8 @@ long fdl_report_now(const struct fdl_report_opts *o)
 /* The metrics file (pattern: %p expanded; no report number), rewritten whole. */
 static void deliver_metrics(struct fdl_report *r, const void *pattern)
 {
+    if (fdl_children_silent())
+        return;
     char path[FDL_PATH_MAX + 64];
     expand_path(pattern, r->pid, 1, path, sizeof path);
     static int warned;

@@ -251,11 +251,14 @@ void fdl_own_close(int fd)
     fdl_sys(SYS_close, fd);
 }
 
-bool fdl_proc_fds(void (*fn)(int fd, void *arg), void *arg)
+bool fdl_proc_fds(void (*fn)(int fd, void *arg), void *arg) { return fdl_proc_fds_in("/proc/self/fd", fn, arg); }
+
+bool fdl_proc_fds_in(const char *dir, void (*fn)(int fd, void *arg), void *arg)
 {
-    int dfd = fdl_own_open("/proc/self/fd", O_RDONLY | O_DIRECTORY, 0);
+    int dfd = fdl_own_open(dir, O_RDONLY | O_DIRECTORY, 0);
     if (dfd < 0)
         return false;
+    bool self = !strcmp(dir, "/proc/self/fd"); /* its own directory descriptor left out */
     char buf[1024]; /* small: this runs on the program's threads, in signal handlers */
     long n;
     while ((n = fdl_sys(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
@@ -273,7 +276,7 @@ bool fdl_proc_fds(void (*fn)(int fd, void *arg), void *arg)
             int fd = 0;
             for (const char *p = d->name; *p; p++)
                 fd = fd * 10 + (*p - '0');
-            if (fd != dfd)
+            if (!self || fd != dfd)
                 fn(fd, arg);
         }
     }

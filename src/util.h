@@ -43,6 +43,8 @@ bool fdl_own_is(int fd);
 /* Calls fn for every descriptor open in this process (from /proc/self/fd, through raw
  * syscalls; its own directory descriptor left out). False if /proc is unreadable. */
 bool fdl_proc_fds(void (*fn)(int fd, void *arg), void *arg);
+/* The same for another directory of descriptors (/proc/PID/fd); all of them are passed. */
+bool fdl_proc_fds_in(const char *dir, void (*fn)(int fd, void *arg), void *arg);
 
 uint64_t fdl_now_mono_ns(void);
 double fdl_now_real(void);

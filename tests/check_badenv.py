@@ -46,6 +46,7 @@ CASES = [
     ("FDLEAK_OUTPUT", ["/" + "x" * 2000]),
     ("FDLEAK_METRICS", ["/" + "x" * 2000]),
     ("FDLEAK_SUPPRESS", ["/" + "x" * 2000]),
+    ("FDLEAK_CHILDREN", ["/" + "x" * 2000]),
 ]
 
 
@@ -59,7 +60,8 @@ def main():
     ap.add_argument("--lib", required=True)
     ap.add_argument("--hostile")
     a = ap.parse_args()
-    base = clean_env()
+    # The program is a shell, which FDLEAK_CHILDREN's default leaves silent: every process here.
+    base = dict(clean_env(), FDLEAK_CHILDREN="all")
     bare = run(base)
     failures, checked = [], 0
     with tempfile.TemporaryDirectory(prefix="fdleak-badenv-") as tmp:

@@ -17,7 +17,8 @@ LONG = "/" + "x" * 1100
 # Per kind: values the library must refuse, and values it must take silently.
 BAD = {"INT": ["x", "-1", "99999999999999999999", " 7"], "SECONDS": ["x", "-1", "nan", "1e99"],
        "CHOICE": ["x", "JSON"], "PATH": [LONG], "PATHS": [LONG],
-       "SIGNAL": ["SIGFOO", "KILL", "9", "65", "RTMIN", "IOT"], "THRESHOLD": ["0", "101%", "%", "x"]}
+       "SIGNAL": ["SIGFOO", "KILL", "9", "65", "RTMIN", "IOT"], "THRESHOLD": ["0", "101%", "%", "x"],
+       "PATTERN": [LONG]}
 
 
 def good_values(s):
@@ -29,6 +30,8 @@ def good_values(s):
         vals += s.choices
     elif k in ("PATH", "PATHS"):
         vals += ["/dev/null"]
+    elif k == "PATTERN":
+        vals += s.choices + ["python3*", "*/bin/myapp"]
     elif k == "SIGNAL":
         vals += ["USR2", "SIGUSR1", "10", "HUP"]
     elif k == "THRESHOLD":
@@ -59,7 +62,7 @@ def main():
             checked += 1
             if s.check(value) is None:
                 failures.append("%s=%r: the Python side accepts it" % (s.var, value))
-            shown = "(too long)" if s.kind in ("PATH", "PATHS") else value
+            shown = "(too long)" if s.kind in ("PATH", "PATHS", "PATTERN") else value
             want = ["fdleak: %s='%s' is invalid (accepted: %s); using %s"
                     % (s.var, shown, s.accepted(), s.default_said())]
             got = complaints(lib, s.var, value)

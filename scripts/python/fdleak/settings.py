@@ -9,7 +9,7 @@ import os
 import re
 import signal
 
-KINDS = ("INT", "SECONDS", "CHOICE", "PATH", "PATHS", "SIGNAL", "THRESHOLD")
+KINDS = ("INT", "SECONDS", "CHOICE", "PATH", "PATHS", "SIGNAL", "THRESHOLD", "PATTERN")
 PATH_MAX = 1024  # FDL_PATH_MAX in config.h: paths are shorter than this
 
 
@@ -27,8 +27,8 @@ class Setting:
         names = [n.strip() for n in self.option.split(",") if n.strip()]
         self.long = next((n for n in names if n.startswith("--")), None)
         self.short = next((n for n in names if not n.startswith("--")), None)
-        self.choices = self.words.split("|") if self.kind == "CHOICE" else []
-        self.off_word = self.words if self.kind != "CHOICE" and self.words else None
+        self.choices = self.words.split("|") if self.kind in ("CHOICE", "PATTERN") else []
+        self.off_word = self.words if self.kind not in ("CHOICE", "PATTERN") and self.words else None
 
     @property
     def is_flag(self):
@@ -59,6 +59,9 @@ class Setting:
         if k == "THRESHOLD":
             return ("a descriptor count, a percentage of the soft limit such as 80%%, or %s"
                     % self.off_word)
+        if k == "PATTERN":
+            return ("%s, or a glob of the executable's path or name shorter than %d bytes"
+                    % (", ".join(self.choices), PATH_MAX))
         raise AssertionError(k)
 
     def check(self, value):
@@ -77,7 +80,7 @@ class Setting:
             ok = value in self.choices
         elif k == "PATH":
             ok = value != "" and len(value.encode()) < PATH_MAX
-        elif k == "PATHS":
+        elif k in ("PATHS", "PATTERN"):
             ok = value != "" and len(value.encode()) < PATH_MAX
         elif k == "SIGNAL":
             ok = signal_number(value, self.lo, self.hi) is not None

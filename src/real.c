@@ -121,15 +121,10 @@ static void fb_exit(int status)
         fdl_sys(SYS_exit_group, status);
 }
 
-/* Six arguments, whatever the call takes: what every caller of syscall() passes in effect. */
 static long fb_syscall(long nr, ...)
 {
-    va_list ap;
-    va_start(ap, nr);
     long a[6];
-    for (int i = 0; i < 6; i++)
-        a[i] = va_arg(ap, long);
-    va_end(ap);
+    FDL_SYS_VA_ARGS(a, nr);
     return fdl_sys6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 

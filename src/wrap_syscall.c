@@ -32,12 +32,8 @@ static int sys_dup2(int o, int n) { return (int)REAL(syscall)(SYS_dup2, o, n); }
  * close); the default path adds nothing but the switch. */
 FDL_EXPORT long syscall(long nr, ...)
 {
-    va_list ap;
-    va_start(ap, nr);
     long a[6];
-    for (int i = 0; i < 6; i++)
-        a[i] = va_arg(ap, long);
-    va_end(ap);
+    FDL_SYS_VA_ARGS(a, nr);
     switch (nr) {
     case SYS_close:
         return fdl_close_with((int)a[0], sys_close, FDL_CALLER);

@@ -17,7 +17,6 @@ import argparse
 import glob
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -98,12 +97,7 @@ def main():
             if mx is None or my is None or abs(mx - my) > 2:
                 failures.append("line %d: median lifetime bucket under asyncio %s, under uvloop %s (histograms %s, %s)"
                                 % (n, mx, my, x[3], y[3]))
-    status = finish(failures)
-    if status:
-        print("reports kept in", tmp)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return status
+    return finish(failures, tmp)
 
 
 if __name__ == "__main__":

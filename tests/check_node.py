@@ -18,30 +18,14 @@ import glob
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 
-from harness import clean_env, finish, load_report
+from harness import clean_env, finish, load_report, tcp_sink
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOTAL, KEPT = 35, 5
-
-
-def serve(listener):
-    """Accepts until the listener closes; each connection is read until its client closes it."""
-    def drain(c):
-        with c:
-            while c.recv(4096):
-                pass
-    while True:
-        try:
-            c, _ = listener.accept()
-        except OSError:
-            return
-        threading.Thread(target=drain, args=(c,), daemon=True).start()
 
 
 def main():
@@ -54,9 +38,8 @@ def main():
     if not shutil.which(a.node):
         print("SKIP: no node (Debian package nodejs; scripts/bootstrap installs it)")
         return 77
-    listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+    listener = tcp_sink()
     port = listener.getsockname()[1]
-    threading.Thread(target=serve, args=(listener,), daemon=True).start()
     tmp = tempfile.mkdtemp(prefix="fdleak-node-")
     env = clean_env(python=True)
     env["FDLEAK_LIBRARY"] = os.path.abspath(a.lib)
@@ -109,12 +92,7 @@ def main():
                         % (KEPT, port, [f["title"] for f in rep["findings"]]))
     print("node: %d leaks (kept %s), %d suppressed, connecting place(s) %s: %s"
           % (len(leaks), sorted(kept), rep.get("suppressed", 0), sorted(places), counts))
-    status = finish(failures)
-    if status:
-        print("reports kept in", tmp)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return status
+    return finish(failures, tmp)
 
 
 if __name__ == "__main__":

@@ -16,33 +16,16 @@ writers list exactly the holders on each finding's sites line, then "and K more 
 Exit 0 when all hold, 1 otherwise.
 """
 import argparse
-import glob
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 
-from harness import clean_env, finish, load_report
+from harness import clean_env, finish, load_report, tcp_sink
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCHER = os.path.join(ROOT, "scripts", "fdleak")
-
-
-def serve(listener):
-    def drain(c):
-        with c:
-            while c.recv(4096):
-                pass
-    while True:
-        try:
-            c, _ = listener.accept()
-        except OSError:
-            return
-        threading.Thread(target=drain, args=(c,), daemon=True).start()
 
 
 def sites_line(ids_holders):
@@ -141,8 +124,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("program", nargs="?", default=os.path.join(ROOT, "tests", "python", "titles.py"))
     a = ap.parse_args()
-    listener = socket.create_server(("127.0.0.1", 0), backlog=256)
-    threading.Thread(target=serve, args=(listener,), daemon=True).start()
+    listener = tcp_sink()
     tmp = tempfile.mkdtemp(prefix="fdleak-titles-")
     failures = []
     try:
@@ -150,12 +132,7 @@ def main():
             check_run(a, listener.getsockname()[1], mixed, tmp, failures)
     finally:
         listener.close()
-    status = finish(failures)
-    if status:
-        print("reports kept in", tmp)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return status
+    return finish(failures, tmp)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,11 @@
 import json
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
+import threading
 
 
 def clean_env(python=False):
@@ -14,13 +17,41 @@ def clean_env(python=False):
             if not k.startswith("FDLEAK_") and k != "LD_PRELOAD" and not (python and k.startswith("PYTHON"))}
 
 
-def finish(failures):
-    """The checker's last words and exit status: every failure, or ok."""
+def finish(failures, tmp=None):
+    """The checker's last words and exit status: every failure, or ok. tmp, a directory of
+    reports: kept (and named) when something failed, removed otherwise."""
     if failures:
         print("FAIL:\n  " + "\n  ".join(failures))
+        if tmp:
+            print("reports kept in", tmp)
         return 1
+    if tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
     print("ok")
     return 0
+
+
+def tcp_sink(backlog=256):
+    """A TCP server on 127.0.0.1 (an ephemeral port) that accepts every connection and reads
+    it until its client closes it, each in a thread; returns the listening socket (close it to
+    stop accepting)."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=backlog)
+
+    def drain(c):
+        with c:
+            while c.recv(4096):
+                pass
+
+    def serve():
+        while True:
+            try:
+                c, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=drain, args=(c,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
 
 
 SCHEMA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "report.schema.json")

@@ -6,24 +6,11 @@ default); other programs import run() and add leaks of their own. Prints its gro
 `# SAME` make the same descriptors whatever the loop (tests/check_loops.py compares them).
 """
 import asyncio
-import os
 import sys
 
+from groundtruth import open_fds
+
 CONNECTIONS = 30
-
-
-def open_fds():
-    """/proc/self/fd, less the directory descriptor listing it used (closed by now)."""
-    listed = [int(x) for x in os.listdir("/proc/self/fd")]
-    return sorted(fd for fd in listed if is_open(fd))
-
-
-def is_open(fd):
-    try:
-        os.fstat(fd)
-        return True
-    except OSError:
-        return False
 
 
 async def handle(reader, writer):

@@ -6,8 +6,9 @@ is open, and none of them is a leak (sigterm_leak.py adds one of its own, sigter
 runs it on uvloop). With the argument `uvloop` it runs on uvloop's loop. It prints how many
 descriptors the runtime holds (its ground truth for the report's suppressed count)."""
 import asyncio
-import os
 import sys
+
+from groundtruth import open_fds
 
 
 async def handle(reader, writer):
@@ -18,7 +19,7 @@ async def main():
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     # What the runtime holds: every descriptor open now that was not open when the program
     # started (the loop's, the listener) — told by the process itself, from /proc/self/fd.
-    held = open_fds() - START
+    held = set(open_fds()) - START
     print("open:", " ".join(str(fd) for fd in sorted(open_fds())), flush=True)
     print("FDLEAK_EXPECT_SUPPRESSED", len(held), flush=True)
     print("READY", flush=True)
@@ -26,21 +27,9 @@ async def main():
         await server.serve_forever()
 
 
-def open_fds():
-    """/proc/self/fd, less the directory descriptor that listed it (closed by now)."""
-    fds = set()
-    for name in os.listdir("/proc/self/fd"):
-        try:
-            os.fstat(int(name))
-            fds.add(int(name))
-        except OSError:
-            pass
-    return fds
-
-
 if "uvloop" in sys.argv:
     import uvloop
     uvloop.install()
 
-START = open_fds()
+START = set(open_fds())
 asyncio.run(main())

@@ -12,6 +12,8 @@ import os
 import socket
 import sys
 
+from groundtruth import open_fds
+
 PORT, MIXED = int(sys.argv[1]), int(sys.argv[2])
 kept = []
 
@@ -53,17 +55,6 @@ for i in range(6):
         kept.append(f)
     else:
         f.close()
-
-
-def open_fds():
-    fds = []
-    for name in os.listdir("/proc/self/fd"):
-        try:
-            os.fstat(int(name))
-            fds.append(int(name))
-        except OSError:
-            pass
-    return sorted(fds)
 
 
 print("FDLEAK_KEPT", " ".join(str(k.fileno()) for k in kept), flush=True)

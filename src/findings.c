@@ -225,7 +225,7 @@ static struct fdl_finding *add(struct fdl_report *r, const char *pattern, const 
     memset(f, 0, sizeof *f);
     f->pattern = pattern;
     f->advice = advice;
-    f->oldest = f->median = f->p90 = f->per_hour = -1;
+    f->oldest = f->median = f->p90 = f->per_hour = f->exhaustion_s = -1;
     return f;
 }
 
@@ -257,15 +257,39 @@ static void client_peer(const struct fdl_rep_fd *e, char *out, size_t cap)
     fdl_buf_cstr(&b);
 }
 
+/* Seconds until the process holds its soft limit of descriptors, growing by per_hour; -1 when
+ * it does not grow or the limit is unknown. What is open now counts suppressed ones too. */
+static double exhaustion(const struct fdl_report *r, double per_hour)
+{
+    uint64_t open = r->open + r->nsuppressed;
+    if (per_hour <= 0 || !r->limit)
+        return -1;
+    return r->limit > open ? (double)(r->limit - open) * 3600.0 / per_hour : 0;
+}
+
+/* "; at this rate the process reaches its limit of 1,024 descriptors in about 3.2 days" */
+static void put_forecast(struct fdl_buf *b, const struct fdl_report *r, double eta)
+{
+    if (eta < 0)
+        return;
+    fdl_buf_puts(b, "; at this rate the process reaches its limit of ");
+    fdl_put_count(b, r->limit);
+    fdl_buf_puts(b, r->limit == 1 ? " descriptor" : " descriptors");
+    fdl_buf_puts(b, eta > 0 ? " in about " : " now");
+    if (eta > 0)
+        fdl_put_eta(b, eta);
+}
+
 static void growing(struct fdl_report *r)
 {
     unsigned k = (unsigned)fdl_config()->growth_k;
+    double total = 0;
     for (size_t p = 0; p < r->nplaces; p++) {
         struct fdl_place *pl = &r->places[p];
         if (!pl->growing)
             continue;
         struct fdl_finding *f = add(r, "growing", "bound what holds these (a cache of clients, a list of connections): "
-                                                  "evict and close, or share one; at this rate the process runs out of descriptors");
+                                                  "evict and close, or share one");
         if (!f)
             return;
         pl->claimed = true;
@@ -275,6 +299,8 @@ static void growing(struct fdl_report *r)
         f->created = pl->created;
         f->closed = pl->closed;
         f->per_hour = pl->per_hour;
+        f->exhaustion_s = exhaustion(r, pl->per_hour);
+        total += pl->per_hour > 0 ? pl->per_hour : 0;
         f->snapshots = k;
         struct fdl_buf b;
         fdl_buf_init_mem(&b, f->title, sizeof f->title);
@@ -289,9 +315,13 @@ static void growing(struct fdl_report *r)
         fdl_buf_u64(&b, k);
         fdl_buf_puts(&b, " snapshots (+");
         fdl_buf_fixed(&b, pl->per_hour, 0);
-        fdl_buf_puts(&b, " per hour)");
+        fdl_buf_puts(&b, " per hour");
+        put_forecast(&b, r, f->exhaustion_s);
+        fdl_buf_puts(&b, ")");
         fdl_buf_cstr(&b);
     }
+    r->growth_per_hour = total > 0 ? total : -1;
+    r->exhaustion_s = exhaustion(r, total);
 }
 
 /* Connections per (place, peer), summed over the place's sites. */
@@ -547,6 +577,7 @@ static int cmp_finding(const void *a, const void *b)
 
 void fdl_findings_build(struct fdl_report *r)
 {
+    r->growth_per_hour = r->exhaustion_s = -1;
     if (!r->sites)
         return;
     struct ctx c = {.r = r, .region = &r->region};

@@ -126,6 +126,35 @@ void fdl_put_plural(struct fdl_buf *b, uint64_t n, const char *one, const char *
     fdl_buf_puts(b, n == 1 ? one : many);
 }
 
+void fdl_put_count(struct fdl_buf *b, uint64_t n)
+{
+    char digits[24];
+    int k = 0;
+    do
+        digits[k++] = (char)('0' + n % 10);
+    while ((n /= 10) && k < 24);
+    while (k--) {
+        fdl_buf_putc(b, digits[k]);
+        if (k && k % 3 == 0)
+            fdl_buf_putc(b, ',');
+    }
+}
+
+void fdl_put_eta(struct fdl_buf *b, double s)
+{
+    if (s < 120) {
+        fdl_put_plural(b, (uint64_t)(s + 0.5), "second", "seconds");
+    } else if (s < 7200) {
+        fdl_put_plural(b, (uint64_t)(s / 60 + 0.5), "minute", "minutes");
+    } else if (s < 2 * 86400) {
+        fdl_buf_fixed(b, s / 3600, 1);
+        fdl_buf_puts(b, " hours");
+    } else {
+        fdl_buf_fixed(b, s / 86400, 1);
+        fdl_buf_puts(b, " days");
+    }
+}
+
 void fdl_kind_count_add(struct fdl_kind_count *c, const char *kind)
 {
     kind = kind ? kind : "other";

@@ -70,6 +70,12 @@ void fdl_put_plural(struct fdl_buf *b, uint64_t n, const char *one, const char *
 /* Counts descriptors of one more kind (report-time only; no locking). */
 void fdl_kind_count_add(struct fdl_kind_count *c, const char *kind);
 
+/* A count with thousands separated: "1,024", "20,000". */
+void fdl_put_count(struct fdl_buf *b, uint64_t n);
+
+/* A time ahead, as a person says it: "40 seconds", "12 minutes", "5.5 hours", "3.2 days". */
+void fdl_put_eta(struct fdl_buf *b, double seconds);
+
 /* "3 files and 3 sockets", "1 pipe descriptor", "2 epoll descriptors, 1 file and 4 more". */
 void fdl_put_kind_counts(struct fdl_buf *b, const struct fdl_kind_count *c);
 

@@ -89,6 +89,7 @@ struct fdl_finding {
     unsigned nsites, nplaces_total;
     uint64_t open, created, closed;
     double oldest, median, p90, per_hour; /* seconds, or per hour; -1 = not evidence here */
+    double exhaustion_s;                  /* growing: seconds until the soft limit at this rate; -1 */
     unsigned snapshots;
 };
 
@@ -127,6 +128,8 @@ struct fdl_report {
     double time;
     uint64_t mono;      /* CLOCK_MONOTONIC at `time`: snapshot times are converted with it */
     uint64_t open, limit, peak, errors_dropped;
+    double growth_per_hour, exhaustion_s; /* the growing places together, and when the soft
+                                             limit is reached at that rate; -1: none growing */
     size_t nsuppressed; /* leaks matched by a suppression: counted, not listed */
     struct fdl_rep_fd *leaks, *inherited, *unattributed;
     size_t nleaks, ninherited, nunattributed;

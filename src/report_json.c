@@ -370,6 +370,11 @@ static void findings(const struct fdl_report *r, struct fdl_buf *b)
             key(b, "snapshots");
             fdl_buf_u64(b, f->snapshots);
         }
+        if (f->exhaustion_s >= 0) {
+            fdl_buf_putc(b, ',');
+            key(b, "exhaustion_s");
+            fdl_buf_fixed(b, f->exhaustion_s, 0);
+        }
         fdl_buf_puts(b, "},");
         key(b, "advice");
         fdl_buf_json_str(b, f->advice);
@@ -448,6 +453,17 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
     fdl_buf_putc(b, ',');
     key(b, "peak");
     fdl_buf_u64(b, r->peak);
+    if (r->exhaustion_s >= 0) { /* the growing places together: the process's forecast */
+        fdl_buf_putc(b, ',');
+        key(b, "forecast");
+        fdl_buf_puts(b, "{");
+        key(b, "growth_per_hour");
+        fdl_buf_fixed(b, r->growth_per_hour, 1);
+        fdl_buf_putc(b, ',');
+        key(b, "exhaustion_s");
+        fdl_buf_fixed(b, r->exhaustion_s, 0);
+        fdl_buf_putc(b, '}');
+    }
     if (r->nsuppressed) {
         fdl_buf_putc(b, ',');
         key(b, "suppressed");

@@ -28,10 +28,16 @@ struct group { /* one site label */
     UT_hash_handle hh;
 };
 
+/* A series is named by its site's place — the app frame for Python ("app.py:12 in handler"),
+ * the program's own frames for native code — not by the interpreter's address every Python
+ * site shares. */
 static struct group *group_for(struct fdl_region *region, struct group **groups, const struct fdl_rep_site *s)
 {
     char label[256];
-    fdl_site_label(s, label, sizeof label);
+    if (s->at && strlen(s->at) < sizeof label)
+        strcpy(label, s->at);
+    else
+        fdl_site_label(s, label, sizeof label);
     struct group *g;
     HASH_FIND_STR(*groups, label, g);
     if (g)
@@ -199,5 +205,14 @@ void fdl_report_write_metrics(const struct fdl_report *r, struct fdl_buf *b)
     fdl_buf_puts(b, "\n# HELP fdleak_peak The most descriptors open at once.\n# TYPE fdleak_peak gauge\nfdleak_peak ");
     fdl_buf_u64(b, r->peak);
     fdl_buf_putc(b, '\n');
+    if (r->exhaustion_s >= 0) { /* only while something grows: no series is no forecast */
+        fdl_buf_puts(b, "# HELP fdleak_exhaustion_seconds Seconds until the soft limit is reached at the growing "
+                        "places' rate.\n# TYPE fdleak_exhaustion_seconds gauge\nfdleak_exhaustion_seconds ");
+        fdl_buf_fixed(b, r->exhaustion_s, 0);
+        fdl_buf_puts(b, "\n# HELP fdleak_growth_per_hour Descriptors per hour the growing places add.\n"
+                        "# TYPE fdleak_growth_per_hour gauge\nfdleak_growth_per_hour ");
+        fdl_buf_fixed(b, r->growth_per_hour, 1);
+        fdl_buf_putc(b, '\n');
+    }
     fdl_region_free(region);
 }

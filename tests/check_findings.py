@@ -70,7 +70,7 @@ def names_line(at, where):
     return re.search(r"(^|[/ (])%s:%s\b" % (re.escape(file), line), at) is not None
 
 
-def check_evidence(f, failures):
+def check_evidence(f, failures, rep):
     e, pat = f.get("evidence", {}), f.get("pattern")
     for key in ("title", "sites", "evidence", "advice", "peer"):
         if key not in f:
@@ -87,6 +87,18 @@ def check_evidence(f, failures):
     elif pat == "growing":
         if not (e.get("growth_per_hour", 0) > 0 and e.get("open", 0) >= 3):
             failures.append("growing evidence %r: expected a positive growth_per_hour and open >= 3" % e)
+        # the forecast: the soft limit less what is open, at this rate (the report's own numbers)
+        free = rep["limit"] - rep["open"] - rep.get("suppressed", 0)
+        want = max(free, 0) * 3600.0 / e.get("growth_per_hour", 1) if e.get("growth_per_hour") else None
+        eta = e.get("exhaustion_s")
+        if want is None or eta is None or abs(eta - want) > max(1.0, want * 0.001):
+            failures.append("growing evidence %r: exhaustion_s %r, expected (limit %s - open %s) / rate = %r"
+                            % (e, eta, rep["limit"], rep["open"] + rep.get("suppressed", 0), want))
+        if "at this rate the process reaches its limit of {:,} descriptors".format(rep["limit"]) not in f["title"]:
+            failures.append("growing title %r: no forecast naming the limit %s" % (f["title"], rep["limit"]))
+        fc = rep.get("forecast") or {}
+        if not (fc.get("growth_per_hour", 0) >= e.get("growth_per_hour", 0) > 0 and 0 <= fc.get("exhaustion_s", -1) <= eta + 1):
+            failures.append("forecast %r: expected the process's, at least this place's rate %r" % (fc, e))
     elif pat == "never-closed":
         if not (e.get("open", 0) >= 1 and e.get("oldest_age_s", -1) >= 0):
             failures.append("never-closed evidence %r: expected open >= 1 and an age" % e)
@@ -115,7 +127,7 @@ def match(rep, want, ports, failures):
         if peer and hit.get("peer") != "127.0.0.1:%d" % ports[peer]:
             failures.append("%s at %s: peer %r, expected 127.0.0.1:%d (%s)" % (
                 pat, wheres[0], hit.get("peer"), ports[peer], peer))
-        check_evidence(hit, failures)
+        check_evidence(hit, failures, rep)
         print("ok   %s: %s" % (pat, hit["title"]))
     for f in got:
         failures.append("unexpected finding %s: %s" % (f.get("pattern"), f.get("title")))

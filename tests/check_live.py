@@ -1167,9 +1167,12 @@ def check_metrics_text(text, v, ctx, many):
             fails.append("%s: %d site series besides other, at most 20" % (name, len(named)))
         if many and "other" not in sites:
             fails.append("%s: more than 20 sites but no site=\"other\"" % name)
-        bad = [s for s in named if not re.fullmatch(r"[A-Za-z_][\w.]*( \([^():]+:\d+\))?", s)]
+        # the site's place: its innermost own frame and the one that called it
+        frame = r"[A-Za-z_][\w.]*( \([^():]+:\d+\))?"
+        bad = [s for s in named if not re.fullmatch(r"%s( from %s)?" % (frame, frame), s)]
         if bad:
-            fails.append("%s: site labels not `function (file:line)`: %s" % (name, bad[:5]))
+            fails.append("%s: site labels not `function (file:line) [from function (file:line)]`: %s"
+                         % (name, bad[:5]))
         if name == "fdleak_open_descriptors" and many:
             fns = {label_fn(s) for s in named}
             if len(fns) != len(named) or len(named) < 20:

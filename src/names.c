@@ -128,14 +128,14 @@ void fdl_put_plural(struct fdl_buf *b, uint64_t n, const char *one, const char *
 
 void fdl_put_count(struct fdl_buf *b, uint64_t n)
 {
-    char digits[24];
+    char digits[24]; /* least significant first */
     int k = 0;
     do
         digits[k++] = (char)('0' + n % 10);
     while ((n /= 10) && k < 24);
-    while (k--) {
-        fdl_buf_putc(b, digits[k]);
-        if (k && k % 3 == 0)
+    for (int i = k - 1; i >= 0; i--) {
+        fdl_buf_putc(b, digits[i]);
+        if (i > 0 && i % 3 == 0)
             fdl_buf_putc(b, ',');
     }
 }

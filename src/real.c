@@ -121,13 +121,6 @@ static void fb_exit(int status)
         fdl_sys(SYS_exit_group, status);
 }
 
-static long fb_syscall(long nr, ...)
-{
-    long a[6];
-    FDL_SYS_VA_ARGS(a, nr);
-    return fdl_sys6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
-}
-
 struct fdl_real fdl_real = {
     .open = fb_open, .open64 = fb_open, .__open_2 = fb_open_2, .__open64_2 = fb_open_2,
     .openat = fb_openat, .openat64 = fb_openat, .__openat_2 = fb_openat_2,
@@ -144,7 +137,6 @@ struct fdl_real fdl_real = {
     .pidfd_getfd = fb_pidfd_getfd, .open_by_handle_at = fb_open_by_handle_at,
     .setrlimit = fb_setrlimit, .setrlimit64 = fb_setrlimit64, .prlimit = fb_prlimit,
     .prlimit64 = fb_prlimit64, .execve = fb_execve, ._exit = fb_exit, ._Exit = fb_exit,
-    .syscall = fb_syscall,
 };
 
 int fdl_real_state;

@@ -70,7 +70,6 @@
     X(int, prlimit64, (pid_t, __rlimit_resource_t, const struct rlimit64 *, struct rlimit64 *)) \
     X(void, _exit, (int))                                                                  \
     X(void, _Exit, (int))                                                                  \
-    X(long, syscall, (long, ...))                                                          \
     L(int, mkstemp, (char *))                                                              \
     L(int, mkstemp64, (char *))                                                            \
     L(int, mkostemp, (char *, int))                                                        \

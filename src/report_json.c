@@ -2,6 +2,7 @@
  * docs/report.schema.json. The field names are a contract; add fields, never rename them. */
 #include "report.h"
 #include "capture_python.h"
+#include "config.h"
 #include "flows.h"
 #include "names.h"
 #include "sites.h"
@@ -281,6 +282,44 @@ static void peers(const struct fdl_report *r, struct fdl_buf *b, const struct fd
     fdl_buf_putc(b, ']');
 }
 
+static void keep_site(const struct fdl_report *r, bool *keep, const struct fdl_site *site)
+{
+    const struct fdl_rep_site *rs = site ? fdl_report_site(r, site) : 0;
+    if (rs)
+        keep[rs - r->sites] = true;
+}
+
+/* Which sites a live report lists (NULL: every one — an exit report, FDLEAK_SITES=all, or no
+ * memory to choose): those that hold descriptors, the sites of every place a finding names,
+ * and those a listed descriptor or error refers to. The rest — every site a long-running
+ * service ever opened and closed through — are counted as sites_omitted. */
+static const bool *listed_sites(const struct fdl_report *r, struct fdl_region *mem)
+{
+    if (!strcmp(r->o.trigger, "exit") || fdl_config()->all_sites || !r->nsites)
+        return 0;
+    bool *keep = fdl_region_alloc(mem, r->nsites * sizeof *keep);
+    if (!keep)
+        return 0;
+    memset(keep, 0, r->nsites * sizeof *keep);
+    for (size_t k = 0; k < r->nsites; k++)
+        keep[k] = r->sites[k].nleaks || r->sites[k].created > r->sites[k].closed;
+    for (size_t i = 0; i < r->nfindings; i++)
+        for (unsigned s = 0; s < r->findings[i].nsites; s++)
+            for (size_t k = r->places[r->findings[i].sites[s].place].first_site; k != FDL_NO_PLACE;
+                 k = r->sites[k].next_in_place)
+                keep[k] = true;
+    const struct {
+        const struct fdl_rep_fd *v;
+        size_t n;
+    } lists[] = {{r->leaks, r->nleaks}, {r->inherited, r->ninherited}, {r->unattributed, r->nunattributed}};
+    for (size_t l = 0; l < sizeof lists / sizeof *lists; l++)
+        for (size_t i = 0; i < lists[l].n; i++)
+            keep_site(r, keep, lists[l].v[i].rec.site);
+    for (size_t i = 0; i < r->nerrors; i++)
+        keep_site(r, keep, r->errors[i].site);
+    return keep;
+}
+
 static void findings(const struct fdl_report *r, struct fdl_buf *b)
 {
     key(b, "findings");
@@ -475,13 +514,20 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
     fd_list(b, "inherited", r->inherited, r->ninherited, false);
     fd_list(b, "unattributed", r->unattributed, r->nunattributed, false);
     fdl_buf_puts(b, ",\n");
+    struct fdl_region keep_mem = {0};
+    const bool *keep = listed_sites(r, &keep_mem);
     key(b, "sites");
     fdl_buf_putc(b, '[');
     bool first = true;
+    size_t omitted = 0;
     for (size_t k = 0; k < r->nsites; k++) {
         const struct fdl_rep_site *s = &r->sites[k];
         if (!s->site)
             continue;
+        if (keep && !keep[k]) {
+            omitted++;
+            continue;
+        }
         if (!first)
             fdl_buf_putc(b, ',');
         first = false;
@@ -543,6 +589,12 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
         fdl_buf_putc(b, '}');
     }
     fdl_buf_puts(b, "],\n");
+    fdl_region_free(&keep_mem);
+    if (omitted) {
+        key(b, "sites_omitted");
+        fdl_buf_u64(b, omitted);
+        fdl_buf_puts(b, ",\n");
+    }
     key(b, "errors");
     fdl_buf_putc(b, '[');
     for (size_t i = 0; i < r->nerrors; i++) {

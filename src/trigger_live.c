@@ -124,7 +124,7 @@ void fdl_live_on_emfile(void)
     /* The reserve frees slots only below the current limit; if the program lowered it since,
      * lift the soft limit a little for the report's own files (up to the hard limit), then
      * put it back. */
-    struct rlimit rl, more;
+    struct rlimit rl = {0}, more; /* filled by the kernel (the analyzer cannot see into fdl_sys) */
     bool lifted = false;
     if (!fdl_sys(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, &rl) && rl.rlim_cur < rl.rlim_max) {
         more = rl;

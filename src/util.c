@@ -259,7 +259,8 @@ bool fdl_proc_fds_in(const char *dir, void (*fn)(int fd, void *arg), void *arg)
     if (dfd < 0)
         return false;
     bool self = !strcmp(dir, "/proc/self/fd"); /* its own directory descriptor left out */
-    char buf[1024]; /* small: this runs on the program's threads, in signal handlers */
+    char buf[1024] = {0}; /* small: this runs on the program's threads, in signal handlers; zeroed
+                             for the analyzer, which cannot see getdents64 (fdl_sys) fill it */
     long n;
     while ((n = fdl_sys(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
         for (long off = 0; off < n;) {

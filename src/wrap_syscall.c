@@ -1,11 +1,15 @@
 /* wrap_syscall.c — syscall(): libuv (uvloop, Node.js) closes every descriptor with
  * syscall(SYS_close, fd), and some code creates them that way. Each call that makes or
- * releases a descriptor goes through the same family logic as its libc function, with the raw
- * system call as the real one (not libc's function: syscall() is no cancellation point, close()
- * is); every other number goes straight to the kernel, untouched, as libc's syscall() would
- * take it there (the same instruction, the same -1/errno contract: src/sys.h) — without a
- * second, indirect call, which doubled the wrapper's cost on a cheap system call (scripts/bench
- * syscall). */
+ * releases a descriptor goes through the same family logic as its libc function, with the
+ * system call itself as the real one (not libc's function: syscall() is no cancellation point,
+ * close() is); every other number goes straight to the kernel, untouched. The system call is
+ * made here (src/sys.h: the instruction and libc's -1/errno contract), never through libc's
+ * syscall(): that would need dlsym, and allocators call syscall() from inside their own
+ * initialisation (jemalloc opens /proc/sys/vm/overcommit_memory with syscall(SYS_open) under
+ * its init lock) — a dlsym there would call back into malloc and deadlock. For the same reason
+ * nothing is recorded before fdleak has resolved its real functions: what such a call leaves
+ * open is inherited when recording starts. It also costs the numbers it does not route about
+ * 5 ns (scripts/bench syscall). */
 #include "wrap.h"
 #include "sys.h"
 
@@ -13,18 +17,21 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* The system call itself, with the caller's six arguments (the kernel reads those it takes). */
+#define RAW() fdl_sys6(nr, a[0], a[1], a[2], a[3], a[4], a[5])
+
 /* The raw calls behind the family helpers' `real` parameter. */
-static int sys_close(int fd) { return (int)REAL(syscall)(SYS_close, fd); }
-static int sys_close_range(unsigned lo, unsigned hi, int flags) { return (int)REAL(syscall)(SYS_close_range, lo, hi, flags); }
-static int sys_dup3(int o, int n, int flags) { return (int)REAL(syscall)(SYS_dup3, o, n, flags); }
+static int sys_close(int fd) { return (int)fdl_sys(SYS_close, fd); }
+static int sys_close_range(unsigned lo, unsigned hi, int flags) { return (int)fdl_sys(SYS_close_range, lo, hi, flags); }
+static int sys_dup3(int o, int n, int flags) { return (int)fdl_sys(SYS_dup3, o, n, flags); }
 #ifdef SYS_dup2
-static int sys_dup2(int o, int n) { return (int)REAL(syscall)(SYS_dup2, o, n); }
+static int sys_dup2(int o, int n) { return (int)fdl_sys(SYS_dup2, o, n); }
 #endif
 
 /* A call whose result is one new descriptor, named after the system call. */
 #define FD_CALL(nr, name, flags)                                                     \
     case nr:                                                                         \
-        return fdl_ret_fd((int)REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]), name, flags)
+        return fdl_ret_fd((int)RAW(), name, flags)
 
 /* Every caller passes the arguments the call takes; reading six (as libc's own syscall() does)
  * reads at most a few words of the caller's frame it did not mean, and passes them on unused.
@@ -34,6 +41,8 @@ FDL_EXPORT long syscall(long nr, ...)
 {
     long a[6];
     FDL_SYS_VA_ARGS(a, nr);
+    if (__builtin_expect(!__atomic_load_n(&fdl_real_state, __ATOMIC_ACQUIRE), 0))
+        return RAW(); /* before fdleak's start: see the top of this file */
     switch (nr) {
     case SYS_close:
         return fdl_close_with((int)a[0], sys_close, FDL_CALLER);
@@ -46,26 +55,26 @@ FDL_EXPORT long syscall(long nr, ...)
         return fdl_dup2_with((int)a[0], (int)a[1], sys_dup2, "dup2");
 #endif
     case SYS_fcntl: {
-        long r = REAL(syscall)(nr, a[0], a[1], a[2]);
+        long r = RAW();
         return fdl_dup_cmd((int)a[1]) ? fdl_ret_fd((int)r, "fcntl", 0) : r;
     }
     case SYS_socket:
-        return fdl_ret_fd((int)REAL(syscall)(nr, a[0], a[1], a[2]), "socket", fdl_socket_flags((int)a[1]));
+        return fdl_ret_fd((int)RAW(), "socket", fdl_socket_flags((int)a[1]));
 #ifdef SYS_accept
     case SYS_accept:
-        return fdl_accepted((int)REAL(syscall)(nr, a[0], a[1], a[2]), "accept");
+        return fdl_accepted((int)RAW(), "accept");
 #endif
     case SYS_accept4:
-        return fdl_accepted((int)REAL(syscall)(nr, a[0], a[1], a[2], a[3]), "accept4");
+        return fdl_accepted((int)RAW(), "accept4");
     case SYS_socketpair:
-        return fdl_ret_pair((int)REAL(syscall)(nr, a[0], a[1], a[2], a[3]), (int *)a[3], "socketpair", FDL_CALLER);
+        return fdl_ret_pair((int)RAW(), (int *)a[3], "socketpair", FDL_CALLER);
 #ifdef SYS_pipe
     case SYS_pipe:
 #endif
     case SYS_pipe2:
-        return fdl_ret_pair((int)REAL(syscall)(nr, a[0], a[1]), (int *)a[0], "pipe2", FDL_CALLER);
+        return fdl_ret_pair((int)RAW(), (int *)a[0], "pipe2", FDL_CALLER);
     case SYS_recvmsg: {
-        long r = REAL(syscall)(nr, a[0], a[1], a[2]);
+        long r = RAW();
         if (r >= 0)
             fdl_received((const struct msghdr *)a[1], "recvmsg");
         return r;
@@ -74,7 +83,7 @@ FDL_EXPORT long syscall(long nr, ...)
     case SYS_signalfd:
 #endif
     case SYS_signalfd4: {
-        long r = REAL(syscall)(nr, a[0], a[1], a[2], a[3]);
+        long r = RAW();
         return (int)a[0] == -1 ? fdl_ret_fd((int)r, "signalfd4", 0) : r; /* else: a new mask */
     }
 #ifdef SYS_open
@@ -124,6 +133,6 @@ FDL_EXPORT long syscall(long nr, ...)
     case SYS_exit_group:
         _exit((int)a[0]);
     default:
-        return fdl_sys6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+        return RAW();
     }
 }

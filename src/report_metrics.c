@@ -200,7 +200,10 @@ void fdl_report_write_metrics(const struct fdl_report *r, struct fdl_buf *b)
                     "# TYPE fdleak_closed_total counter\n");
     for (size_t i = 0; v && i < k; i++)
         series(b, "fdleak_closed_total", v[i]->label, 0, v[i]->closed);
-    fdl_buf_puts(b, "# HELP fdleak_limit The soft RLIMIT_NOFILE.\n# TYPE fdleak_limit gauge\nfdleak_limit ");
+    fdl_buf_puts(b, "# HELP fdleak_process_open_descriptors Descriptors the process holds open now, whoever made "
+                    "them.\n# TYPE fdleak_process_open_descriptors gauge\nfdleak_process_open_descriptors ");
+    fdl_buf_u64(b, r->open + r->nsuppressed);
+    fdl_buf_puts(b, "\n# HELP fdleak_limit The soft RLIMIT_NOFILE.\n# TYPE fdleak_limit gauge\nfdleak_limit ");
     fdl_buf_u64(b, r->limit);
     fdl_buf_puts(b, "\n# HELP fdleak_peak The most descriptors open at once.\n# TYPE fdleak_peak gauge\nfdleak_peak ");
     fdl_buf_u64(b, r->peak);
@@ -212,7 +215,18 @@ void fdl_report_write_metrics(const struct fdl_report *r, struct fdl_buf *b)
         fdl_buf_puts(b, "\n# HELP fdleak_growth_per_hour Descriptors per hour the growing places add.\n"
                         "# TYPE fdleak_growth_per_hour gauge\nfdleak_growth_per_hour ");
         fdl_buf_fixed(b, r->growth_per_hour, 1);
-        fdl_buf_putc(b, '\n');
+        fdl_buf_puts(b, "\n# HELP fdleak_place_growth_per_hour Descriptors per hour a growing place adds.\n"
+                        "# TYPE fdleak_place_growth_per_hour gauge\n");
+        for (size_t i = 0; i < r->nfindings; i++) {
+            const struct fdl_finding *f = &r->findings[i];
+            if (strcmp(f->pattern, "growing") || !f->nsites || f->per_hour < 0)
+                continue;
+            fdl_buf_puts(b, "fdleak_place_growth_per_hour{site=");
+            label_value(b, r->places[f->sites[0].place].at);
+            fdl_buf_puts(b, "} ");
+            fdl_buf_fixed(b, f->per_hour, 1);
+            fdl_buf_putc(b, '\n');
+        }
     }
     fdl_region_free(region);
 }

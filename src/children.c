@@ -51,12 +51,12 @@ static bool proc_link(int pid, const char *what, char *out, size_t cap)
     return true;
 }
 
-/* Whether the parent process has fdleak loaded (its maps name the library): then this process
- * is one of the launched command's children, not the command itself. */
-static bool parent_runs_fdleak(void)
+/* Whether process pid has fdleak loaded (its maps name the library): then it is part of the
+ * launched command's tree, not what started it. */
+static bool runs_fdleak(int pid)
 {
     char path[64], buf[4096 + 16];
-    snprintf(path, sizeof path, "/proc/%d/maps", (int)fdl_sys(SYS_getppid));
+    snprintf(path, sizeof path, "/proc/%d/maps", pid);
     int fd = fdl_own_open(path, O_RDONLY, 0);
     if (fd < 0)
         return false;
@@ -168,8 +168,11 @@ static bool holds_end(int pid, const char *pipe, int mode)
  * at most four shells. */
 static bool in_substitution(void)
 {
+    /* Only shells of the launched command's own tree: a shell above it (the user's, a CI
+     * runner's) may hold pipes of its own that everything below inherited. */
     int chain[5], n = 0;
-    for (int pid = (int)fdl_sys(SYS_getppid); pid > 1 && n < 4 && is_shell(pid); pid = parent_of(pid))
+    for (int pid = (int)fdl_sys(SYS_getppid); pid > 1 && n < 4 && is_shell(pid) && runs_fdleak(pid);
+         pid = parent_of(pid))
         chain[n++] = pid;
     char out[64];
     if (proc_link(0, "fd/1", out, sizeof out) && !strncmp(out, "pipe:", 5))
@@ -201,7 +204,7 @@ void fdl_children_decide(void)
     if (!strcmp(mode, "programs"))
         silent = listed(not_programs, exe) || in_substitution();
     else if (!strcmp(mode, "first"))
-        silent = listed(not_programs, exe) || parent_runs_fdleak();
+        silent = listed(not_programs, exe) || runs_fdleak((int)fdl_sys(SYS_getppid));
     else
         silent = !fdl_glob(mode, exe) && !fdl_glob(mode, fdl_base_name(exe));
 }

@@ -101,8 +101,10 @@ static void start_recording(void)
 /* Wrappers called before this (other libraries' constructors run first) work already: they
  * resolve the real functions and start capture lazily. Single-threaded, like every
  * constructor; not async-signal-safe. */
-__attribute__((constructor)) static void fdl_start(void)
+__attribute__((constructor)) static void fdl_start(int argc, char **argv, char **envp)
 {
+    (void)envp;
+    fdl_report_keep_argv(argc, argv); /* glibc passes main's arguments to constructors */
     fdl_hooks.misuse_abort = on_misuse_abort;
     unsigned seq = fdl_lineage_load(); /* the image before exec: its report numbering goes on */
     if (seq)

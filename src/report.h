@@ -175,6 +175,10 @@ void fdl_report_vfork_child(void);
 /* After fork: a report another thread of the parent was writing does not exist here. */
 void fdl_report_forked(void);
 
+/* The program's argv as the library's constructor got it: what a report names when
+ * /proc/self/cmdline cannot be read (no descriptor free at EMFILE). Start-up only. */
+void fdl_report_keep_argv(int argc, char **argv);
+
 /* Rewrites the metrics file (pattern: FDLEAK_METRICS, %p expanded): a report built and run like
  * fdl_report_now's (same safety), written by fdl_report_write_metrics. */
 void fdl_metrics_write(const char *pattern);

@@ -489,10 +489,38 @@ static char *slurp(struct fdl_region *r, const char *path, size_t *len)
     return b;
 }
 
+static int kept_argc;
+static char **kept_argv;
+
+void fdl_report_keep_argv(int argc, char **argv)
+{
+    kept_argc = argc;
+    kept_argv = argv;
+}
+
+/* argv joined by NULs, as /proc/self/cmdline has it, from the constructor's argv (the same
+ * memory the kernel shows: a program that rewrote it shows it rewritten either way). */
+static char *argv_cmdline(struct fdl_region *rg, size_t *len)
+{
+    *len = 0;
+    size_t need = 0;
+    for (int i = 0; kept_argv && i < kept_argc && kept_argv[i]; i++)
+        need += strlen(kept_argv[i]) + 1;
+    char *b = need ? fdl_region_alloc(rg, need + 1) : 0;
+    for (int i = 0; b && i < kept_argc && kept_argv[i]; i++) {
+        size_t n = strlen(kept_argv[i]) + 1;
+        memcpy(b + *len, kept_argv[i], n);
+        *len += n;
+    }
+    return b;
+}
+
 static void read_process(struct fdl_report *r)
 {
     r->open = r->nleaks + r->ninherited + r->nunattributed;
     r->cmdline = slurp(&r->region, "/proc/self/cmdline", &r->cmdline_len);
+    if (!r->cmdline || !r->cmdline_len) /* no descriptor free (EMFILE), or no /proc */
+        r->cmdline = argv_cmdline(&r->region, &r->cmdline_len);
     /* A program that rewrote its argv (setproctitle) leaves trailing NULs: not arguments. */
     while (r->cmdline && r->cmdline_len > 1 && !r->cmdline[r->cmdline_len - 1] && !r->cmdline[r->cmdline_len - 2])
         r->cmdline_len--;

@@ -15,6 +15,7 @@ then exec of the interpreter); entry.sh an entrypoint that runs the program as a
   default             sh entry.sh             only the program's (date in $(…) is silent)
   first               sh entry.sh             none: the program is not on the exec chain
   default, first      app.py workers          the program's and both workers'
+  default             $(fdleak … shim.sh)     the same: the outer shell is not the tree's
   python3*            shim.sh app.py          only the interpreter's; nomatch*: none at all
   default             pyenv's own shim        only the interpreter's (skipped without pyenv)
 
@@ -37,7 +38,7 @@ HERE = os.path.join(ROOT, "tests", "children")
 LAUNCHER = os.path.join(ROOT, "scripts", "fdleak")
 
 
-def run_case(a, name, children, cmd, want, failures, env_extra=None):
+def run_case(a, name, children, cmd, want, failures, env_extra=None, outer=False):
     """want: "program" (exactly the processes app.py names), "none", or "more" (the program's
     and at least one other process's)."""
     tmp = tempfile.mkdtemp(prefix="fdleak-children-")
@@ -45,8 +46,10 @@ def run_case(a, name, children, cmd, want, failures, env_extra=None):
     env.update(FDLEAK_LIBRARY=os.path.abspath(a.lib), FDLEAK_TEST_PY=a.interp, PYTHONDONTWRITEBYTECODE="1")
     env.update(env_extra or {})
     opts = ["--children", children] if children else []
-    p = subprocess.run([LAUNCHER, "--format", "json", "-o", os.path.join(tmp, "%p-%n.json")] + opts + ["--"] + cmd,
-                       env=env, capture_output=True, text=True, timeout=a.timeout, cwd=tmp)
+    full = [LAUNCHER, "--format", "json", "-o", os.path.join(tmp, "%p-%n.json")] + opts + ["--"] + cmd
+    if outer:  # fdleak itself inside a command substitution of a shell outside its tree
+        full = ["sh", "-c", 'out=$("$@"); printf "%s\\n" "$out"', "sh"] + full
+    p = subprocess.run(full, env=env, capture_output=True, text=True, timeout=a.timeout, cwd=tmp)
     procs = {}
     for line in re.findall(r"^FDLEAK_PROC (.*)$", p.stdout, re.M):
         pid, *fds = (int(x) for x in line.split())
@@ -104,6 +107,7 @@ def main():
     run_case(a, "entrypoint", "first", ["sh", entry], "none", failures)
     run_case(a, "workers", "", [a.interp, app, "workers"], "program", failures)
     run_case(a, "workers", "first", [a.interp, app, "workers"], "program", failures)
+    run_case(a, "shim inside $(fdleak …)", "", [shim, app], "program", failures, outer=True)
     run_case(a, "shim", "python3*", [shim, app], "program", failures)
     run_case(a, "shim", "nomatch*", [shim, app], "none", failures)
     pyenv = os.path.join(os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv")), "shims", "python3")

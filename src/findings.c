@@ -75,12 +75,17 @@ void fdl_findings_prepare(struct fdl_report *r)
     /* Every site's history copied at once, right after the view: a snapshot taken while the
      * report is built must not mix into it. */
     uint32_t *h = r->sites ? fdl_region_alloc(&r->region, r->nsites * (FDL_SNAP_RING - 1) * sizeof *h) : 0;
+    uint32_t *fl = r->sites ? fdl_region_alloc(&r->region, r->nsites * FDL_FLOOR_TIERS * (FDL_SNAP_RING - 1) * sizeof *fl) : 0;
     for (int tries = 0;; tries++) {
         fdl_snapshot_view(&r->snap);
         for (size_t k = 0; h && k < r->nsites; k++)
             if (r->sites[k].site) {
                 r->sites[k].hist = h + k * r->snap.n;
                 fdl_site_history(r->sites[k].site, &r->snap, r->sites[k].hist);
+                for (unsigned j = 0; fl && j < FDL_FLOOR_TIERS; j++) {
+                    r->sites[k].floors[j] = fl + (k * FDL_FLOOR_TIERS + j) * (FDL_SNAP_RING - 1);
+                    fdl_site_floors(r->sites[k].site, &r->snap, j, r->sites[k].floors[j]);
+                }
             }
         if (fdl_snapshot_view_held(&r->snap))
             break;
@@ -123,6 +128,7 @@ struct ctx {
     struct place_ix *by_at;
     size_t cap;
     uint64_t (*hist)[FDL_SNAP_RING]; /* per place: summed open counts at the snapshots */
+    uint64_t (*floors)[FDL_FLOOR_TIERS][FDL_SNAP_RING]; /* … and summed floors per tier */
 };
 
 /* Sites with one label are one place: for Python the app line, whatever native path led
@@ -155,6 +161,9 @@ static void build_places(struct ctx *c)
     c->cap = r->nsites;
     r->places = fdl_region_alloc(&r->region, (c->cap + 1) * sizeof *r->places);
     c->hist = fdl_region_alloc(&r->region, (c->cap + 1) * sizeof *c->hist);
+    c->floors = fdl_region_alloc(&r->region, (c->cap + 1) * sizeof *c->floors);
+    if (c->floors)
+        memset(c->floors, 0, (c->cap + 1) * sizeof *c->floors);
     for (size_t k = r->nsites; k-- > 0;) { /* backwards: each place lists its sites in order */
         struct fdl_rep_site *s = &r->sites[k];
         s->place = s->next_in_place = FDL_NO_PLACE;
@@ -175,6 +184,9 @@ static void build_places(struct ctx *c)
         pl->first_site = k;
         for (unsigned i = 0; s->hist && i < r->snap.n; i++)
             c->hist[p][i] += s->hist[i];
+        for (unsigned j = 0; c->floors && j < FDL_FLOOR_TIERS; j++)
+            for (unsigned i = 0; s->floors[j] && i < r->snap.nf[j]; i++)
+                c->floors[p][j][i] += s->floors[j][i];
     }
     if (!r->places || !c->hist)
         return; /* no memory: no site has a place */
@@ -199,6 +211,20 @@ static void build_places(struct ctx *c)
         const struct fdl_place *pl = &r->places[p];
         r->places[p].growing = fdl_growing(v, r->snap.t, r->snap.n, k, &r->places[p].per_hour) &&
                                pl->open && pl->created - pl->closed >= v[r->snap.n - 1];
+        /* Slower than one per snapshot, under churn: the floors of the longest tier that has
+         * them rising (its rate is over the longest time). */
+        for (unsigned j = FDL_FLOOR_TIERS; !r->places[p].growing && c->floors && j-- > 0;) {
+            uint32_t f[FDL_SNAP_RING];
+            unsigned nf = r->snap.nf[j];
+            for (unsigned i = 0; i < nf; i++)
+                f[i] = c->floors[p][j][i] > UINT32_MAX ? UINT32_MAX : (uint32_t)c->floors[p][j][i];
+            r->places[p].growing = nf && fdl_floor_growing(f, r->snap.tf[j], nf, &r->places[p].per_hour) &&
+                                   pl->open && pl->created - pl->closed >= f[nf - 1];
+            r->places[p].by_floor = r->places[p].growing;
+            r->places[p].growth_snaps = FDL_FLOOR_SPAN * fdl_floor_window(j);
+        }
+        if (r->places[p].growing && !r->places[p].by_floor)
+            r->places[p].growth_snaps = k;
     }
 }
 
@@ -282,7 +308,6 @@ static void put_forecast(struct fdl_buf *b, const struct fdl_report *r, double e
 
 static void growing(struct fdl_report *r)
 {
-    unsigned k = (unsigned)fdl_config()->growth_k;
     double total = 0;
     for (size_t p = 0; p < r->nplaces; p++) {
         struct fdl_place *pl = &r->places[p];
@@ -301,7 +326,7 @@ static void growing(struct fdl_report *r)
         f->per_hour = pl->per_hour;
         f->exhaustion_s = exhaustion(r, pl->per_hour);
         total += pl->per_hour > 0 ? pl->per_hour : 0;
-        f->snapshots = k;
+        f->snapshots = pl->growth_snaps;
         struct fdl_buf b;
         fdl_buf_init_mem(&b, f->title, sizeof f->title);
         fdl_buf_puts(&b, "open descriptors at ");
@@ -311,8 +336,8 @@ static void growing(struct fdl_report *r)
             fdl_put_kind_counts(&b, &pl->kinds);
         else
             fdl_buf_u64(&b, f->open);
-        fdl_buf_puts(&b, " open, rising over the last ");
-        fdl_buf_u64(&b, k);
+        fdl_buf_puts(&b, pl->by_floor ? " open, the lowest count rising over the last " : " open, rising over the last ");
+        fdl_buf_u64(&b, pl->growth_snaps);
         fdl_buf_puts(&b, " snapshots (+");
         fdl_buf_fixed(&b, pl->per_hour, 0);
         fdl_buf_puts(&b, " per hour");

@@ -42,6 +42,7 @@ struct fdl_rep_site {
     size_t place;             /* index in places, FDL_NO_PLACE */
     size_t next_in_place;     /* the next site of its place (index in sites), FDL_NO_PLACE */
     uint32_t *hist;           /* its open count at each of snap's snapshots (NULL: none) */
+    uint32_t *floors[FDL_FLOOR_TIERS]; /* its floors at each tier's windows in snap (NULL: none) */
     size_t first_flow, nflows; /* its connections per endpoint: flows[first_flow…] */
 };
 
@@ -72,6 +73,8 @@ struct fdl_place {
     int growing;
     double per_hour;
     bool claimed;                   /* named by a finding already */
+    unsigned growth_snaps;          /* growing: the snapshots the rule looked at */
+    bool by_floor;                  /* … its floors rose (slow growth), not each snapshot */
     const struct fdl_rep_fd *first; /* its first listed descriptor … */
     const char *peer;               /* … and the peer all of them go to (NULL: none or mixed) */
     struct fdl_kind_count kinds;    /* its listed descriptors by kind */

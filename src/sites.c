@@ -240,11 +240,21 @@ static _Atomic int thread_snaps;       /* the interval thread takes them instead
 
 void fdl_sites_thread_snapshots(void) { __atomic_store_n(&thread_snaps, 1, __ATOMIC_RELEASE); }
 
+static const unsigned window[FDL_FLOOR_TIERS] = {8, 64, 512}; /* snapshots per floor window */
+static uint64_t floor_ns[FDL_FLOOR_TIERS][RING];                 /* when each window ended */
+
 static void snap_one(struct fdl_site *s, void *arg)
 {
-    unsigned slot = *(unsigned *)arg;
+    unsigned n = *(unsigned *)arg, slot = n % RING;
     uint64_t d = __atomic_load_n(&s->closed, __ATOMIC_ACQUIRE), c = __atomic_load_n(&s->created, __ATOMIC_ACQUIRE);
-    __atomic_store_n(&s->hist[slot], (uint32_t)(c > d ? c - d : 0), __ATOMIC_RELAXED);
+    uint32_t open = (uint32_t)(c > d ? c - d : 0);
+    __atomic_store_n(&s->hist[slot], open, __ATOMIC_RELAXED);
+    for (unsigned j = 0; j < FDL_FLOOR_TIERS; j++) {
+        unsigned pos = n % window[j];
+        s->floor_cur[j] = !pos || open < s->floor_cur[j] ? open : s->floor_cur[j]; /* a fresh window at 0 */
+        if (pos == window[j] - 1)
+            __atomic_store_n(&s->floor[j][(n / window[j]) % RING], s->floor_cur[j], __ATOMIC_RELAXED);
+    }
 }
 
 void fdl_sites_snapshot(void)
@@ -253,7 +263,10 @@ void fdl_sites_snapshot(void)
         return; /* another thread (or the code this signal handler interrupted) is at it */
     unsigned n = __atomic_load_n(&snaps, __ATOMIC_RELAXED), slot = n % RING;
     snap_ns[slot] = fdl_now_mono_ns();
-    fdl_sites_foreach(snap_one, &slot);
+    fdl_sites_foreach(snap_one, &n);
+    for (unsigned j = 0; j < FDL_FLOOR_TIERS; j++)
+        if (n % window[j] == window[j] - 1)
+            floor_ns[j][(n / window[j]) % RING] = snap_ns[slot];
     __atomic_store_n(&snaps, n + 1, __ATOMIC_RELEASE);
     __atomic_store_n(&snapping, 0, __ATOMIC_RELEASE);
 }
@@ -299,6 +312,46 @@ void fdl_snapshot_view(struct fdl_snapview *v)
     v->n = v->gen < RING - 1 ? v->gen : RING - 1;
     for (unsigned i = 0; i < v->n; i++)
         v->t[i] = snap_ns[(v->gen - v->n + i) % RING];
+    /* The same for each tier's whole windows: never the slot the window under way completes. */
+    for (unsigned j = 0; j < FDL_FLOOR_TIERS; j++) {
+        unsigned done = v->gen / window[j];
+        v->nf[j] = done < RING - 1 ? done : RING - 1;
+        for (unsigned i = 0; i < v->nf[j]; i++)
+            v->tf[j][i] = floor_ns[j][(done - v->nf[j] + i) % RING];
+    }
+}
+
+unsigned fdl_floor_window(unsigned tier) { return window[tier]; }
+
+void fdl_site_floors(const struct fdl_site *s, const struct fdl_snapview *v, unsigned tier, uint32_t *out)
+{
+    unsigned done = v->gen / window[tier];
+    for (unsigned i = 0; i < v->nf[tier]; i++)
+        out[i] = __atomic_load_n(&s->floor[tier][(done - v->nf[tier] + i) % RING], __ATOMIC_RELAXED);
+}
+
+bool fdl_floor_growing(const uint32_t *v, const uint64_t *t, unsigned n, double *per_hour)
+{
+    const unsigned m = FDL_FLOOR_SPAN;
+    if (n < m)
+        return false;
+    const uint32_t *f = v + n - m;
+    const uint64_t *ft = t + n - m;
+    for (unsigned i = 1; i < m; i++)
+        if (f[i] < f[i - 1])
+            return false;
+    if (f[m - 1] < f[0] + 2 || f[m - 1] <= f[m / 2 - 1])
+        return false;
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (unsigned i = 0; i < m; i++) {
+        double x = (double)(ft[i] - ft[0]) / 3.6e12, y = f[i]; /* hours since the first */
+        sx += x, sy += y, sxx += x * x, sxy += x * y;
+    }
+    double den = m * sxx - sx * sx;
+    if (den <= 0)
+        return false;
+    *per_hour = (m * sxy - sx * sy) / den;
+    return *per_hour > 0;
 }
 
 bool fdl_snapshot_view_held(const struct fdl_snapview *v)

@@ -37,6 +37,9 @@ struct fdl_site {
     _Atomic uint64_t created;   /* descriptors created here */
     _Atomic uint64_t closed;    /* … and released again */
     _Atomic uint32_t hist[17];  /* open count at the last snapshots (FDL_SNAP_RING, a ring) */
+    _Atomic uint32_t floor[3][17]; /* the lowest of those counts over each of the last windows
+                                      of 8, 64 and 512 snapshots (FDL_FLOOR_TIERS, rings) */
+    uint32_t floor_cur[3];      /* … over the window under way (the snapshot taker's only) */
     struct fdl_pystack *_Atomic py; /* the Python stack's text, set once by its first creator */
     struct fdl_life life;       /* lifetimes of what was closed */
     uintptr_t frames[];         /* n_native pcs, then n_extra words */
@@ -72,7 +75,9 @@ void *fdl_intern(void *_Atomic *slots, unsigned cap, _Atomic unsigned *count, ui
                  bool (*same)(const void *entry, const void *key), void *(*make)(const void *key),
                  const void *key, unsigned *at);
 
-/* Growth: a snapshot records every site's open count in a ring of the last 16. Snapshots are
+/* Growth: a snapshot records every site's open count in a ring of the last 16, and the lowest
+ * count of every window of 8, 64 and 512 snapshots in a ring of the last 16 such floors per
+ * tier (the snapshot taker alone writes them; the view reads them as it reads the counts). Snapshots are
  * taken every FDLEAK_SNAPSHOT seconds by whichever creation call finds one due, or with
  * interval reports by the interval thread at every interval; one at a time, lock-free: a
  * snapshot already under way makes the next one skip. Readers may run anywhere and see a count
@@ -90,9 +95,13 @@ void fdl_sites_thread_snapshots(void);
  * view leaves out the slot a snapshot under way writes; fdl_snapshot_view_held says whether
  * another one completed while the caller read. */
 #define FDL_SNAP_RING 17
+#define FDL_FLOOR_TIERS 3
 struct fdl_snapview {
     unsigned gen, n;
     uint64_t t[FDL_SNAP_RING];
+    /* Floors: per tier, how many whole windows the view holds and the time each one ended. */
+    unsigned nf[FDL_FLOOR_TIERS];
+    uint64_t tf[FDL_FLOOR_TIERS][FDL_SNAP_RING];
 };
 void fdl_snapshot_view(struct fdl_snapview *v);
 /* Whether what was read through v since it was taken is still what it says: no snapshot
@@ -103,6 +112,16 @@ void fdl_site_history(const struct fdl_site *s, const struct fdl_snapview *v, ui
  * them (t: the snapshot times). A site is growing when its history does. */
 bool fdl_growing(const uint32_t *v, const uint64_t *t, unsigned n, unsigned k, double *per_hour);
 int fdl_site_growing(const struct fdl_site *s, int k, double *per_hour);
+
+/* Slow growth, which churn and bursts do not fool: a site's floors (the lowest open count in
+ * each window) at one tier, oldest first (v->nf[tier] of them). A floor history grows when its
+ * last FDL_FLOOR_SPAN floors never fall, rise by 2 or more, and rose within the last half of
+ * them (a cache that filled and then stays flat stops growing); *per_hour is the slope of a
+ * least-squares fit over them. */
+#define FDL_FLOOR_SPAN 6
+void fdl_site_floors(const struct fdl_site *s, const struct fdl_snapview *v, unsigned tier, uint32_t *out);
+unsigned fdl_floor_window(unsigned tier); /* snapshots per window at that tier */
+bool fdl_floor_growing(const uint32_t *v, const uint64_t *t, unsigned n, double *per_hour);
 
 /* Lock-free bump allocation from mmap'd chunks; memory is never freed. */
 void *fdl_arena_alloc(size_t size);

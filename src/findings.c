@@ -213,15 +213,18 @@ static void build_places(struct ctx *c)
                                pl->open && pl->created - pl->closed >= v[r->snap.n - 1];
         /* Slower than one per snapshot, under churn: the floors of the longest tier that has
          * them rising (its rate is over the longest time). */
-        for (unsigned j = FDL_FLOOR_TIERS; !r->places[p].growing && c->floors && j-- > 0;) {
+        for (int j = FDL_FLOOR_TIERS - 1; j >= 0 && !r->places[p].growing && c->floors; j--) {
             uint32_t f[FDL_SNAP_RING];
             unsigned nf = r->snap.nf[j];
             for (unsigned i = 0; i < nf; i++)
                 f[i] = c->floors[p][j][i] > UINT32_MAX ? UINT32_MAX : (uint32_t)c->floors[p][j][i];
-            r->places[p].growing = nf && fdl_floor_growing(f, r->snap.tf[j], nf, &r->places[p].per_hour) &&
-                                   pl->open && pl->created - pl->closed >= f[nf - 1];
+            /* … and still holding what it held at the lowest in the window before the last (the
+             * last floor may count a descriptor another creation at the place was making just
+             * when a snapshot was taken) */
+            r->places[p].growing = nf >= 2 && fdl_floor_growing(f, r->snap.tf[j], nf, &r->places[p].per_hour) &&
+                                   pl->open && pl->created - pl->closed >= f[nf - 2];
             r->places[p].by_floor = r->places[p].growing;
-            r->places[p].growth_snaps = FDL_FLOOR_SPAN * fdl_floor_window(j);
+            r->places[p].growth_snaps = FDL_FLOOR_SPAN * fdl_floor_window((unsigned)j);
         }
         if (r->places[p].growing && !r->places[p].by_floor)
             r->places[p].growth_snaps = k;

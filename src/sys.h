@@ -3,7 +3,6 @@
 #ifndef FDL_SYS_H
 #define FDL_SYS_H
 
-#include <stdarg.h>
 #include <errno.h>
 #include <sys/syscall.h>
 
@@ -50,17 +49,6 @@ static inline long fdl_sys6(long nr, long a, long b, long c, long d, long e, lon
     fdl_sys6(n, FDL_SYS_ARG_(a), FDL_SYS_ARG_(b), FDL_SYS_ARG_(c), FDL_SYS_ARG_(d), 0, 0)
 #define FDL_SYS5_(n, a, b, c, d, e) \
     fdl_sys6(n, FDL_SYS_ARG_(a), FDL_SYS_ARG_(b), FDL_SYS_ARG_(c), FDL_SYS_ARG_(d), FDL_SYS_ARG_(e), 0)
-
-/* syscall()'s six arguments into long a[6], from the variadic list after `last` — what every
- * caller passes in effect (a call that takes fewer leaves the rest unused). */
-#define FDL_SYS_VA_ARGS(a, last)                \
-    do {                                        \
-        va_list ap_;                            \
-        va_start(ap_, last);                    \
-        for (int i_ = 0; i_ < 6; i_++)          \
-            (a)[i_] = va_arg(ap_, long);        \
-        va_end(ap_);                            \
-    } while (0)
 
 /* fdl_sys(SYS_x, args…): what syscall(SYS_x, args…) does, for fdleak's own use. */
 #define fdl_sys(...) \

@@ -17,6 +17,17 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* syscall()'s six arguments into long a[6], from the variadic list after `last` — what every
+ * caller passes in effect (a call that takes fewer leaves the rest unused). */
+#define FDL_SYS_VA_ARGS(a, last)                \
+    do {                                        \
+        va_list ap_;                            \
+        va_start(ap_, last);                    \
+        for (int i_ = 0; i_ < 6; i_++)          \
+            (a)[i_] = va_arg(ap_, long);        \
+        va_end(ap_);                            \
+    } while (0)
+
 /* The system call itself, with the caller's six arguments (the kernel reads those it takes). */
 #define RAW() fdl_sys6(nr, a[0], a[1], a[2], a[3], a[4], a[5])
 
@@ -36,7 +47,7 @@ static int sys_dup2(int o, int n) { return (int)fdl_sys(SYS_dup2, o, n); }
 /* Every caller passes the arguments the call takes; reading six (as libc's own syscall() does)
  * reads at most a few words of the caller's frame it did not mean, and passes them on unused.
  * Thread-safe and async-signal-safe as the routed family helpers are (a signal handler may
- * close); the default path adds nothing but the switch. */
+ * close); the default path adds one load (fdleak started?) and the switch. */
 FDL_EXPORT long syscall(long nr, ...)
 {
     long a[6];

@@ -26,12 +26,11 @@ import argparse
 import glob
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 
-from harness import clean_env, finish, load_report
+from harness import clean_env, finish, keep_or_remove, load_report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, "tests", "children")
@@ -81,15 +80,12 @@ def run_case(a, name, children, cmd, want, failures, env_extra=None, outer=False
         leaks = sorted(l["fd"] for l in exits[0]["leaks"])
         if leaks != fds:
             bad.append("pid %d: leaks %s, it kept %s" % (pid, leaks, fds))
-    if not p.stderr.strip() == "" and want == "none":
+    if want == "none" and p.stderr.strip():
         bad.append("a silent tree said something on stderr: %r" % p.stderr)
     print("%s: reports from %s; the program's processes %s%s" % (what, sorted(reports), sorted(procs),
                                                                   "" if not bad else " — FAIL"))
     failures += ["%s: %s" % (what, b) for b in bad]
-    if bad:
-        print("  kept in", tmp)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    keep_or_remove(tmp, bad)
 
 
 def main():

@@ -16,12 +16,11 @@ import argparse
 import glob
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 
-from harness import clean_env, finish, load_report
+from harness import clean_env, finish, keep_or_remove, load_report
 
 CASES = [("leak", 1, 4), ("leak", 10, 6), ("leak", 50, 12), ("cache", 30, 6), ("churn", 0, 6)]
 
@@ -64,10 +63,7 @@ def check(a, mode, n, secs, failures):
     print("%s: %s" % (what, "; ".join("%s: %s" % (t, [f["title"] for f in r["findings"] if f["pattern"] == "growing"])
                                       for t, r in sorted(reps.items()))))
     failures += ["%s: %s" % (what, b) for b in bad]
-    if bad:
-        print("  reports kept in", tmp)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    keep_or_remove(tmp, bad)
 
 
 def main():

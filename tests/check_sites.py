@@ -13,12 +13,11 @@ import argparse
 import glob
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 
-from harness import clean_env, finish, load_report
+from harness import clean_env, finish, keep_or_remove, load_report
 
 
 def run(a, tmp, extra):
@@ -64,10 +63,7 @@ def main():
               % (what, len(listed), sig.get("sites_omitted", 0), len(ext["sites"]),
                  os.path.getsize(glob.glob(os.path.join(tmp, "r-*-1.json"))[0]),
                  os.path.getsize(glob.glob(os.path.join(tmp, "r-*-2.json"))[0])))
-        if failures:
-            print("  reports kept in", tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        keep_or_remove(tmp, failures)
     return finish(failures)
 
 

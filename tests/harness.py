@@ -20,15 +20,22 @@ def clean_env(python=False):
 def finish(failures, tmp=None):
     """The checker's last words and exit status: every failure, or ok. tmp, a directory of
     reports: kept (and named) when something failed, removed otherwise."""
+    keep_or_remove(tmp, failures)
     if failures:
         print("FAIL:\n  " + "\n  ".join(failures))
-        if tmp:
-            print("reports kept in", tmp)
         return 1
-    if tmp:
-        shutil.rmtree(tmp, ignore_errors=True)
     print("ok")
     return 0
+
+
+def keep_or_remove(tmp, failed):
+    """A directory of reports: named and kept when something failed, removed otherwise."""
+    if not tmp:
+        return
+    if failed:
+        print("reports kept in", tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def tcp_sink(backlog=256):

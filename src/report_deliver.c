@@ -184,10 +184,17 @@ static bool write_file_atomic(const char *path, int pid, fdl_writer *write, cons
         fdl_own_close(fd);
         return ok;
     }
+    /* The temporary file is hidden (".name.tmpPID" beside it): a process killed while it writes
+     * (a test runner's SIGKILL of a worker still writing its exit report) leaves no file that
+     * a reader of the directory's reports (*.json, *) takes for one. */
     char tmp[FDL_PATH_MAX + 96];
     struct fdl_buf tb;
     fdl_buf_init_mem(&tb, tmp, sizeof tmp);
-    fdl_buf_puts(&tb, path);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    fdl_buf_putn(&tb, path, (size_t)(base - path));
+    fdl_buf_putc(&tb, '.');
+    fdl_buf_puts(&tb, base);
     fdl_buf_puts(&tb, ".tmp");
     fdl_buf_u64(&tb, (uint64_t)pid);
     fdl_buf_cstr(&tb);

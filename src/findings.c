@@ -1,7 +1,7 @@
 /* findings.c — the resource anti-patterns a report names. A finding is about a place — the
  * app frame, the line of the program's own code where descriptors are created — since one
  * line can make several sites (other native paths into it, the interpreter's specialised
- * instructions). A place gets at most one finding; they are decided in this order:
+ * instructions). What a place holds is named by at most one finding, decided in this order:
  *   growing             its open count rose over the last FDLEAK_GROWTH snapshots, is still
  *                       that high, and it holds descriptors of this process's own;
  *   pool-per-operation  it opened at least FDLEAK_CHURN_MIN stream connections to one peer,
@@ -10,7 +10,9 @@
  *   duplicate-clients   two or more places hold stream connections to one peer right now
  *                       (connections fdleak saw made, or sockets it saw created: not dups);
  *   never-closed        (exit reports) it still holds descriptors at exit.
- * They are listed most urgent first: growing, never-closed, duplicate-clients, pool-per-op. */
+ * pool-per-operation names what a place closed, so a churning place that also keeps some (a
+ * Node.js program's one connecting place, whose churn passes the test or not by timing) still
+ * has them named never-closed at exit. They are listed most urgent first: growing, never-closed, duplicate-clients, pool-per-op. */
 #include "findings.h"
 #include "capture_python.h"
 #include "config.h"
@@ -413,7 +415,7 @@ static void pool_per_operation(struct ctx *c)
         fdl_describe_addr(&b, (const void *)e->sample->endpoint, e->sample->len);
         fdl_buf_cstr(&b);
         add_site(f, e->key.place, e->created - e->closed, e->created, e->closed);
-        r->places[e->key.place].claimed = true; /* its leftovers and its other peers: the same fix */
+        r->places[e->key.place].churned = true;
         for (size_t i = 0; i < r->nflows; i++) { /* the place's sites that made these connections */
             const struct fdl_rep_flow *rf = &r->flows[i];
             if (r->sites[rf->site].place == e->key.place && rf->flow->len == e->key.len &&
@@ -464,7 +466,7 @@ static void duplicate_clients(struct fdl_report *r)
     for (size_t i = 0; h && i < r->nleaks; i++) {
         const struct fdl_rep_fd *e = &r->leaks[i];
         size_t p = e->rec.site ? r->sites[e->rank].place : FDL_NO_PLACE;
-        if (p == FDL_NO_PLACE || r->places[p].claimed)
+        if (p == FDL_NO_PLACE || r->places[p].claimed || r->places[p].churned) /* its leftovers */
             continue;
         char peer[PEER_MAX];
         client_peer(e, peer, sizeof peer);

@@ -72,7 +72,8 @@ struct fdl_place {
     double oldest;                  /* age of its oldest listed descriptor, seconds */
     int growing;
     double per_hour;
-    bool claimed;                   /* named by a finding already */
+    bool claimed;                   /* its open descriptors named by a finding already */
+    bool churned;                   /* named pool-per-operation (for what it closed) */
     unsigned growth_snaps;          /* growing: the snapshots the rule looked at */
     bool by_floor;                  /* … its floors rose (slow growth), not each snapshot */
     const struct fdl_rep_fd *first; /* its first listed descriptor … */

@@ -6,7 +6,7 @@ source, each at the marked line, with the marked peer, and nothing else.
                       bot|clean-bot|c-demo:EXE|c-edges:EXE:MODE
 
 Markers: a comment `FINDING <pattern> [peer=redis|api] [mode=MODE]` on the line that creates
-the descriptors (mode: only when the program runs in that mode). Markers of one pattern are one finding per line, except duplicate-clients: all its
+the descriptors (mode: only when the program runs in that mode; a line may carry several). Markers of one pattern are one finding per line, except duplicate-clients: all its
 lines are the sites of one finding. A program without markers must have no finding (and no
 leak). Cases:
   bot        examples/bot/main.py under the launcher, with a real redis-server and the API
@@ -48,9 +48,9 @@ def markers(paths, mode=None):
     for path in paths:
         with open(path, encoding="utf-8") as f:
             for n, line in enumerate(f, 1):
-                m = MARK.search(line)
-                if m and m.group(3) == mode:
-                    out.append((m.group(1), "%s:%d" % (os.path.basename(path), n), m.group(2)))
+                for m in MARK.finditer(line):
+                    if m.group(3) == mode:
+                        out.append((m.group(1), "%s:%d" % (os.path.basename(path), n), m.group(2)))
     return out
 
 

@@ -228,26 +228,46 @@ static long internal_target(void)
     return cap >= 64 ? (long)cap - 16 : cap > 4 ? (long)(cap * 3 / 4) : 3;
 }
 
+int fdl_internal_keep(int fd, int *owner)
+{
+    struct fdl_slot *s = fdl_table_slot(fd, true);
+    if (s)
+        __atomic_store_n(&s->state, FDL_SLOT_INTERNAL, __ATOMIC_RELEASE);
+    internal_add(fd, owner);
+    return fd;
+}
+
 int fdl_internal_dup(int src, int *owner)
 {
     long fd = fdl_sys(SYS_fcntl, src, F_DUPFD_CLOEXEC, internal_target());
     if (fd < 0)
         fd = fdl_sys(SYS_fcntl, src, F_DUPFD_CLOEXEC, 3); /* nothing free up there: anywhere */
-    if (fd < 0)
-        return -1;
-    struct fdl_slot *s = fdl_table_slot((int)fd, true);
-    if (s)
-        __atomic_store_n(&s->state, FDL_SLOT_INTERNAL, __ATOMIC_RELEASE);
-    internal_add((int)fd, owner);
-    return (int)fd;
+    return fd < 0 ? -1 : fdl_internal_keep((int)fd, owner);
+}
+
+int fdl_internal_fit(int fd, int *owner)
+{
+    struct rlimit rl;
+    long target = internal_target();
+    if (getrlimit(RLIMIT_NOFILE, &rl) || (fd >= target && (rlim_t)fd < rl.rlim_cur))
+        return fd;
+    long nfd = fdl_sys(SYS_fcntl, fd, F_DUPFD_CLOEXEC, target);
+    if (nfd < 0 && (rlim_t)fd >= rl.rlim_cur) /* above the limit it frees no usable slot: anywhere below */
+        nfd = fdl_sys(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 3);
+    if (nfd < 0)
+        return fd;
+    fdl_internal_keep((int)nfd, owner);
+    fdl_drop_internal(fd);
+    return (int)nfd;
 }
 
 void fdl_drop_internal(int fd)
 {
     struct fdl_slot *s = fdl_table_slot(fd, false);
     uint32_t expect = FDL_SLOT_INTERNAL;
-    if (s && __atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_FREE, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-        internal_remove(fd);
+    if (s && !__atomic_compare_exchange_n(&s->state, &expect, FDL_SLOT_FREE, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return; /* handed over to the program (fdl_yield_internal) a moment ago: its descriptor now */
+    internal_remove(fd);
     fdl_sys(SYS_close, fd);
 }
 

@@ -72,6 +72,37 @@ static bool rising(const struct fdl_report *r, const struct fdl_rep_site *s)
     return s->hist && n >= k && s->hist[n - 1] > s->hist[n - k];
 }
 
+/* The growth test, one for a site and for a place: hist its open count at each snapshot of
+ * r->snap, floors[j] its floors at tier j (NULL: none); holds, whether it lists descriptors of
+ * this process's own (a fork child's inherited ones are its parent's growth); now, its open
+ * count at the report. Growing: the count rose at each of the last FDLEAK_GROWTH snapshots, or
+ * — slower, under churn — the floors of the longest tier that has them rose (fdl_floor_growing;
+ * its rate is over the longest time); either way it still holds that many now (a count that
+ * fell since is not growing; against a floor, what it held at the lowest in the window before
+ * the last: the last floor may count a descriptor another creation there was making just when
+ * a snapshot was taken). Sets the rate, the snapshots the rule looked at and which rule. */
+static bool growth(const struct fdl_report *r, const uint32_t *hist, const uint32_t *const floors[FDL_FLOOR_TIERS],
+                   bool holds, uint64_t now, double *per_hour, unsigned *snaps, bool *by_floor)
+{
+    unsigned k = (unsigned)fdl_config()->growth_k, n = r->snap.n;
+    *by_floor = false;
+    *snaps = k;
+    if (!holds)
+        return false;
+    if (hist && fdl_growing(hist, r->snap.t, n, k, per_hour) && now >= hist[n - 1])
+        return true;
+    for (int j = FDL_FLOOR_TIERS - 1; j >= 0; j--) {
+        unsigned nf = r->snap.nf[j];
+        if (floors[j] && nf >= 2 && fdl_floor_growing(floors[j], r->snap.tf[j], nf, per_hour) &&
+            now >= floors[j][nf - 2]) {
+            *by_floor = true;
+            *snaps = FDL_FLOOR_SPAN * fdl_floor_window((unsigned)j);
+            return true;
+        }
+    }
+    return false;
+}
+
 void fdl_findings_prepare(struct fdl_report *r)
 {
     /* Every site's history copied at once, right after the view: a snapshot taken while the
@@ -112,9 +143,15 @@ void fdl_findings_prepare(struct fdl_report *r)
         if (r->flows[i].flow->kind == FDL_FLOW_CLIENT && r->flows[i].closed)
             s->named = true;
     }
-    for (size_t k = 0; k < r->nsites; k++)
-        if (rising(r, &r->sites[k]))
-            r->sites[k].named = true;
+    for (size_t k = 0; k < r->nsites; k++) {
+        struct fdl_rep_site *s = &r->sites[k];
+        unsigned snaps;
+        bool by_floor;
+        s->growing = s->site && growth(r, s->hist, (const uint32_t *const *)s->floors, s->nleaks > 0,
+                                       s->created - s->closed, &s->per_hour, &snaps, &by_floor);
+        if (s->growing || rising(r, s))
+            s->named = true;
+    }
 }
 
 /* ---- places ---- */
@@ -202,34 +239,19 @@ static void build_places(struct ctx *c)
         if (e->age > r->places[p].oldest)
             r->places[p].oldest = e->age;
     }
-    unsigned k = (unsigned)fdl_config()->growth_k;
     for (size_t p = 0; p < r->nplaces; p++) {
-        uint32_t v[FDL_SNAP_RING];
+        uint32_t v[FDL_SNAP_RING], f[FDL_FLOOR_TIERS][FDL_SNAP_RING];
+        const uint32_t *fp[FDL_FLOOR_TIERS];
         for (unsigned i = 0; i < r->snap.n; i++)
             v[i] = c->hist[p][i] > UINT32_MAX ? UINT32_MAX : (uint32_t)c->hist[p][i];
-        /* … and still hold now (a count that fell since the last snapshot is not growing), and
-         * hold something of this process's own (a fork child's inherited descriptors are its
-         * parent's growth, not its own). */
-        const struct fdl_place *pl = &r->places[p];
-        r->places[p].growing = fdl_growing(v, r->snap.t, r->snap.n, k, &r->places[p].per_hour) &&
-                               pl->open && pl->created - pl->closed >= v[r->snap.n - 1];
-        /* Slower than one per snapshot, under churn: the floors of the longest tier that has
-         * them rising (its rate is over the longest time). */
-        for (int j = FDL_FLOOR_TIERS - 1; j >= 0 && !r->places[p].growing && c->floors; j--) {
-            uint32_t f[FDL_SNAP_RING];
-            unsigned nf = r->snap.nf[j];
-            for (unsigned i = 0; i < nf; i++)
-                f[i] = c->floors[p][j][i] > UINT32_MAX ? UINT32_MAX : (uint32_t)c->floors[p][j][i];
-            /* … and still holding what it held at the lowest in the window before the last (the
-             * last floor may count a descriptor another creation at the place was making just
-             * when a snapshot was taken) */
-            r->places[p].growing = nf >= 2 && fdl_floor_growing(f, r->snap.tf[j], nf, &r->places[p].per_hour) &&
-                                   pl->open && pl->created - pl->closed >= f[nf - 2];
-            r->places[p].by_floor = r->places[p].growing;
-            r->places[p].growth_snaps = FDL_FLOOR_SPAN * fdl_floor_window((unsigned)j);
+        for (unsigned j = 0; j < FDL_FLOOR_TIERS; j++) {
+            for (unsigned i = 0; c->floors && i < r->snap.nf[j]; i++)
+                f[j][i] = c->floors[p][j][i] > UINT32_MAX ? UINT32_MAX : (uint32_t)c->floors[p][j][i];
+            fp[j] = c->floors ? f[j] : 0;
         }
-        if (r->places[p].growing && !r->places[p].by_floor)
-            r->places[p].growth_snaps = k;
+        struct fdl_place *pl = &r->places[p];
+        pl->growing = growth(r, v, fp, pl->open > 0, pl->created - pl->closed, &pl->per_hour, &pl->growth_snaps,
+                             &pl->by_floor);
     }
 }
 

@@ -34,7 +34,7 @@ struct fdl_rep_site {
     size_t nleaks;
     struct fdl_frame *frames; /* site->n_native entries */
     uint64_t created, closed; /* read once per report (closed first: never above created) */
-    int growing;              /* open count rose over the last FDLEAK_GROWTH snapshots */
+    bool growing;             /* its open count grows (findings.c growth(), as a place's does) */
     double per_hour;          /* … by this much per hour */
     bool named;               /* symbolized even when the text report does not list it */
     bool holds;               /* holds what its place's finding reports (findings.c) */
@@ -113,7 +113,6 @@ struct fdl_report_opts {
     const char *signal;   /* exit by a fatal signal: its name */
     bool crossing;        /* exec: list descriptors about to cross it as errors */
     struct fdl_site *exec_stack; /* … and the stack of the exec call */
-    uint64_t limit;       /* the program's soft limit, when fdleak lifted it for the report */
     bool shown_only;      /* symbolize only the sites the text report shows (not for JSON or
                              metrics, which list every site) */
     uint64_t since, until; /* api: only descriptors created in (since, until] (monotonic ns;

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "core.h"
 #include "lineage.h"
+#include "reserve.h"
 #include "sites.h"
 #include "tls.h"
 
@@ -353,7 +354,6 @@ static bool shown_elsewhere(const struct fdl_report *r, const struct fdl_site *s
 /* Each site's counts and growth, and whether it gets names (rs->named). */
 static void read_site_counts(struct fdl_report *r)
 {
-    int k = fdl_config()->growth_k;
     for (size_t i = 0; i < r->nsites; i++) {
         struct fdl_rep_site *rs = &r->sites[i];
         if (!rs->site)
@@ -362,8 +362,7 @@ static void read_site_counts(struct fdl_report *r)
         rs->created = __atomic_load_n(&rs->site->created, __ATOMIC_ACQUIRE);
         if (rs->closed > rs->created) /* a close racing the creation's count (misuse) */
             rs->closed = rs->created;
-        rs->growing = fdl_site_growing(rs->site, k, &rs->per_hour);
-        rs->named = !r->o.shown_only || i < r->nleak_sites || rs->growing || shown_elsewhere(r, rs->site);
+        rs->named = !r->o.shown_only || i < r->nleak_sites || shown_elsewhere(r, rs->site); /* growing: findings.c */
     }
     /* A leak site's counts as the table scan saw them, so that they agree with its listed
      * descriptors in a program that keeps creating meanwhile. */
@@ -532,8 +531,7 @@ static void read_process(struct fdl_report *r)
     r->ppid = (int)fdl_sys(SYS_getppid);
     r->time = fdl_now_real();
     r->mono = fdl_now_mono_ns();
-    struct rlimit rl;
-    r->limit = r->o.limit ? r->o.limit : getrlimit(RLIMIT_NOFILE, &rl) ? 0 : (uint64_t)rl.rlim_cur;
+    r->limit = fdl_reserve_soft_limit();
     fdl_raise_peak(r->open);
     struct fdl_counts c;
     fdl_counts(&c);

@@ -4,6 +4,7 @@
 #include "children.h"
 #include "config.h"
 #include "core.h"
+#include "reserve.h"
 #include "tls.h"
 #include "sys.h"
 
@@ -80,7 +81,8 @@ void fdl_report_forked(void) { report_unlock(); }
 /* One report from start to end: builds it with o, hands it to deliver (with arg), frees it;
  * returns its number of leaks, or -1 when there was no memory for it. The calling thread is
  * marked busy meanwhile (whatever the report opens is fdleak's own) and cannot be cancelled
- * (poll, read… are cancellation points); errno is preserved. Thread-safe (one report at a
+ * (poll, read… are cancellation points), and its own opens may use the reserve (reserve.h);
+ * errno is preserved. Thread-safe (one report at a
  * time, each in its own region) and async-signal-safe as report.h describes; in a vfork child
  * it takes no lock. */
 static long run_report(const struct fdl_report_opts *o, void (*deliver)(struct fdl_report *, const void *),
@@ -90,6 +92,7 @@ static long run_report(const struct fdl_report_opts *o, void (*deliver)(struct f
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
     fdl_tls.busy++;
     bool locked = report_lock();
+    fdl_reserve_begin(); /* a full table: what the report opens comes from the reserve */
     /* The report itself lives off the stack too: reports run on the program's threads, whose
      * stacks may be small. */
     struct fdl_region hold = {0};
@@ -102,6 +105,7 @@ static long run_report(const struct fdl_report_opts *o, void (*deliver)(struct f
         fdl_report_free(r);
         fdl_region_free(&hold);
     }
+    fdl_reserve_end();
     if (locked)
         report_unlock();
     fdl_tls.busy--;

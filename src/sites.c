@@ -379,11 +379,3 @@ bool fdl_growing(const uint32_t *v, const uint64_t *t, unsigned n, unsigned k, d
     return true;
 }
 
-int fdl_site_growing(const struct fdl_site *s, int k, double *per_hour)
-{
-    struct fdl_snapview v;
-    uint32_t h[FDL_SNAP_RING];
-    fdl_snapshot_view(&v);
-    fdl_site_history(s, &v, h);
-    return fdl_growing(h, v.t, v.n, (unsigned)k, per_hour);
-}

@@ -109,9 +109,8 @@ void fdl_snapshot_view(struct fdl_snapview *v);
 bool fdl_snapshot_view_held(const struct fdl_snapview *v);
 void fdl_site_history(const struct fdl_site *s, const struct fdl_snapview *v, uint32_t *out);
 /* Whether the last k values of v[0..n) strictly increase; *per_hour is the rise per hour over
- * them (t: the snapshot times). A site is growing when its history does. */
+ * them (t: the snapshot times): the fast rule of the growth test (findings.c). */
 bool fdl_growing(const uint32_t *v, const uint64_t *t, unsigned n, unsigned k, double *per_hour);
-int fdl_site_growing(const struct fdl_site *s, int k, double *per_hour);
 
 /* Slow growth, which churn and bursts do not fool: a site's floors (the lowest open count in
  * each window) at one tier, oldest first (v->nf[tier] of them). A floor history grows when its

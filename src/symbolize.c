@@ -323,6 +323,9 @@ static int child_main(void *p)
 {
     struct child_args *a = p;
     fdl_sys(SYS_dup3, a->out, 1, 0);
+    /* Its own copy of the table (no CLONE_FILES) may be full, as the program's is when a report
+     * runs out of descriptors: addr2line must open the module, and holds nothing of ours. */
+    fdl_sys(SYS_close_range, 3, ~0U, 0);
     int dn = (int)fdl_sys(SYS_openat, AT_FDCWD, "/dev/null", O_WRONLY);
     if (dn >= 0)
         fdl_sys(SYS_dup3, dn, 2, 0);

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "core.h"
 #include "report.h"
+#include "reserve.h"
 #include "sites.h"
 #include "tls.h"
 #include "util.h"
@@ -94,47 +95,16 @@ static void set_threshold(void)
 
 /* ---- EMFILE ---- */
 
-/* Two descriptors held in reserve, so that the report of a process out of descriptors can
- * open what it needs (one at a time, plus the output file). */
-#define RESERVE 2
-static int reserve[RESERVE] = {-1, -1};
+/* One report of a process out of descriptors, the first time: its files come from the
+ * reserve (reserve.c), given up one at a time as the report opens them. */
 static int emfile_done;
-
-static void fill_reserve(void)
-{
-    for (int i = 0; i < RESERVE; i++)
-        if (reserve[i] < 0) {
-            int fd = (int)fdl_sys(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
-            if (fd >= 0) {
-                reserve[i] = fdl_internal_dup(fd, &reserve[i]);
-                fdl_sys(SYS_close, fd);
-            }
-        }
-}
 
 void fdl_live_on_emfile(void)
 {
     if (__atomic_exchange_n(&emfile_done, 1, __ATOMIC_ACQ_REL))
         return;
-    for (int i = 0; i < RESERVE; i++)
-        if (reserve[i] >= 0) {
-            fdl_drop_internal(reserve[i]);
-            reserve[i] = -1;
-        }
-    /* The reserve frees slots only below the current limit; if the program lowered it since,
-     * lift the soft limit a little for the report's own files (up to the hard limit), then
-     * put it back. */
-    struct rlimit rl = {0}, more; /* filled by the kernel (the analyzer cannot see into fdl_sys) */
-    bool lifted = false;
-    if (!fdl_sys(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, &rl) && rl.rlim_cur < rl.rlim_max) {
-        more = rl;
-        more.rlim_cur = rl.rlim_max - rl.rlim_cur > 16 ? rl.rlim_cur + 16 : rl.rlim_max;
-        lifted = !fdl_sys(SYS_prlimit64, 0, RLIMIT_NOFILE, &more, 0);
-    }
-    struct fdl_report_opts o = {.trigger = "emfile", .limit = lifted ? rl.rlim_cur : 0};
+    struct fdl_report_opts o = {.trigger = "emfile"};
     fdl_report_now(&o);
-    if (lifted)
-        fdl_sys(SYS_prlimit64, 0, RLIMIT_NOFILE, &rl, 0);
 }
 
 void fdl_limit_changed(void)
@@ -142,12 +112,13 @@ void fdl_limit_changed(void)
     int saved = errno;
     if (fdl_config()->threshold < 0)
         set_threshold();
+    fdl_reserve_fit();
     errno = saved;
 }
 
 void fdl_live_start(void)
 {
     set_threshold();
-    fill_reserve();
+    fdl_reserve_fill();
     start_interval();
 }

@@ -225,16 +225,30 @@ bool fdl_own_is(int fd)
     return false;
 }
 
+bool (*fdl_own_spare)(void);
+
+static bool table_full(long r)
+{
+    return r < 0 && (errno == EMFILE || errno == ENFILE) && fdl_own_spare && fdl_own_spare();
+}
+
 int fdl_own_open(const char *path, int flags, unsigned mode)
 {
-    int fd = (int)fdl_sys(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC, mode);
+    int fd;
+    do
+        fd = (int)fdl_sys(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC, mode);
+    while (table_full(fd));
     own_add(fd);
     return fd;
 }
 
 int fdl_own_pipe(int p[2])
 {
-    if (fdl_sys(SYS_pipe2, p, O_CLOEXEC))
+    long r;
+    do
+        r = fdl_sys(SYS_pipe2, p, O_CLOEXEC);
+    while (table_full(r));
+    if (r)
         return -1;
     own_add(p[0]);
     own_add(p[1]);

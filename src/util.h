@@ -37,6 +37,9 @@ bool fdl_write_all(int fd, const void *p, size_t n);
  * nested in a signal handler) does not list them. Async-signal-safe. */
 int fdl_own_open(const char *path, int flags, unsigned mode);
 int fdl_own_pipe(int p[2]);
+/* When one fails with EMFILE or ENFILE it is retried as long as this hook (the reserve,
+ * reserve.c) returns true: it made room. */
+extern bool (*fdl_own_spare)(void);
 void fdl_own_close(int fd);
 bool fdl_own_is(int fd);
 

@@ -3,7 +3,7 @@
 layers above it.
 
 The recording layer is what the wrappers tell and the reports read: the descriptor table, the
-sites, the flows, the core, the misuse log, stack capture (native and Python), the settings,
+sites, the flows, the core, the reserve, the misuse log, stack capture (native and Python), the settings,
 fdleak's messages and the small helpers — RECORDING below. Above it are the reports (report*,
 findings, names, symbolize, suppress, describe, lineage) and the shim (wrappers, triggers,
 lifecycle, the API). A recording file that included one of their headers (FORBIDDEN) would
@@ -22,7 +22,7 @@ import sys
 RECORDING = [
     "core.c", "core.h", "table.c", "table.h", "sites.c", "sites.h", "flows.c", "flows.h",
     "misuse.c", "misuse.h", "capture.c", "capture.h", "capture_python.c", "capture_python.h",
-    "config.c", "config.h", "util.c", "util.h", "diag.c", "diag.h", "tls.h",
+    "config.c", "config.h", "util.c", "util.h", "diag.c", "diag.h", "tls.h", "reserve.c", "reserve.h",
 ]
 
 FORBIDDEN_EXACT = {

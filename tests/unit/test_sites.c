@@ -128,7 +128,7 @@ static void test_growth(void)
     CHECK_EQ(h[15], 20);
     for (unsigned i = 1; i < v.n; i++)
         CHECK(v.t[i] >= v.t[i - 1]);
-    CHECK(fdl_site_growing(s, 16, &ph));
+    CHECK(fdl_growing(h, v.t, v.n, 16, &ph));
 }
 
 /* A reader taking views while another thread snapshots: whatever it read through a view that

@@ -245,22 +245,6 @@ int fdl_internal_dup(int src, int *owner)
     return fd < 0 ? -1 : fdl_internal_keep((int)fd, owner);
 }
 
-int fdl_internal_fit(int fd, int *owner)
-{
-    struct rlimit rl;
-    long target = internal_target();
-    if (getrlimit(RLIMIT_NOFILE, &rl) || (fd >= target && (rlim_t)fd < rl.rlim_cur))
-        return fd;
-    long nfd = fdl_sys(SYS_fcntl, fd, F_DUPFD_CLOEXEC, target);
-    if (nfd < 0 && (rlim_t)fd >= rl.rlim_cur) /* above the limit it frees no usable slot: anywhere below */
-        nfd = fdl_sys(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 3);
-    if (nfd < 0)
-        return fd;
-    fdl_internal_keep((int)nfd, owner);
-    fdl_drop_internal(fd);
-    return (int)nfd;
-}
-
 void fdl_drop_internal(int fd)
 {
     struct fdl_slot *s = fdl_table_slot(fd, false);

@@ -102,13 +102,10 @@ void fdl_creation_failed(void);
  * 4096), hidden from reports and protected from the program's close/closefrom.
  * internal_dup: a close-on-exec duplicate of src up there; owner (may be NULL) is where the
  * holder keeps the number, set to -1 if the program takes the number over. Returns it or -1.
- * keep: fd itself becomes one (the table had no second slot for a duplicate). fit: fd moved
- * to where internal_dup would put it now (the program changed its limit), if there is room;
- * returns the number it has now. drop: closes one (not if the program took it over meanwhile).
+ * keep: fd itself becomes one (the table had no second slot for a duplicate). drop: closes one (not if the program took it over meanwhile).
  * yield: the program is about to dup2 onto fd: hand it over. */
 int fdl_internal_dup(int src, int *owner);
 int fdl_internal_keep(int fd, int *owner);
-int fdl_internal_fit(int fd, int *owner);
 void fdl_drop_internal(int fd);
 void fdl_yield_internal(int fd);
 

@@ -74,6 +74,63 @@ void fdl_site_label_n(const struct fdl_rep_site *s, unsigned own, char *out, siz
 
 void fdl_site_label(const struct fdl_rep_site *s, char *out, size_t cap) { fdl_site_label_n(s, 1, out, cap); }
 
+static uint64_t key_mix(uint64_t h, const char *str)
+{
+    for (const char *p = str ? str : "?"; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    return (h ^ 0xff) * 0x100000001b3ull; /* a separator no string contains */
+}
+
+/* A native frame by what it is: module file name and function (the offset without one). */
+static uint64_t key_frame(uint64_t h, const struct fdl_frame *f)
+{
+    h = key_mix(h, fdl_base_name(f->module));
+    if (f->function)
+        return key_mix(h, f->function);
+    char off[24];
+    struct fdl_buf b;
+    fdl_buf_init_mem(&b, off, sizeof off);
+    fdl_buf_hex(&b, f->offset);
+    return key_mix(h, fdl_buf_cstr(&b));
+}
+
+static void key_hex(uint64_t h, char out[17])
+{
+    for (int i = 15; i >= 0; i--, h >>= 4)
+        out[i] = "0123456789abcdef"[h & 15];
+    out[16] = 0;
+}
+
+void fdl_site_key(const struct fdl_rep_site *s, char out[17])
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    const struct fdl_pystack *py = s->site ? fdl_site_pystack(s->site) : 0;
+    for (unsigned i = 0; s->frames && s->site && i < s->site->n_native; i++)
+        h = key_mix(key_mix(h, fdl_base_name(s->frames[i].module)), s->frames[i].function);
+    for (unsigned i = 0; py && i < py->n; i++)
+        h = key_mix(key_mix(h, fdl_base_name(py->f[i].file)), py->f[i].function);
+    key_hex(h, out);
+}
+
+void fdl_place_key(const struct fdl_rep_site *s, char out[17])
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    const struct fdl_pystack *py = s->site ? fdl_site_pystack(s->site) : 0;
+    unsigned n = s->site && s->frames ? s->site->n_native : 0, shown = 0;
+    if (py) {
+        h = key_mix(key_mix(h, fdl_base_name(py->f[py->app].file)), py->f[py->app].function);
+    } else { /* the frames fdl_site_at names */
+        for (unsigned i = 0; i < n && shown < 2; i++)
+            if (!fdl_system_module(s->frames[i].module)) {
+                h = key_frame(h, &s->frames[i]);
+                shown++;
+            }
+        if (!shown)
+            h = n ? key_frame(h, &s->frames[0]) : key_mix(h, s->site ? "unknown" : "inherited");
+    }
+    key_hex(h, out);
+}
+
 void fdl_site_at(const struct fdl_report *r, const struct fdl_rep_site *s, char *out, size_t cap)
 {
     const struct fdl_pystack *py = s ? fdl_site_pystack(s->site) : 0;

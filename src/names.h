@@ -51,6 +51,13 @@ void fdl_site_label_n(const struct fdl_rep_site *s, unsigned own, char *out, siz
  * program's own code (fdl_site_label_n). */
 void fdl_site_at(const struct fdl_report *r, const struct fdl_rep_site *s, char *out, size_t cap);
 
+/* Names that stay across runs, rebuilds, machines and edits elsewhere in a file: hashes of
+ * what frames are (module or source file name, and function), never of addresses or lines,
+ * as 16 hex digits. A site's key hashes all its frames (JSON sites[].key); a place's, the
+ * frames its label names (the metrics' key label). Need the site's frames named. */
+void fdl_site_key(const struct fdl_rep_site *s, char out[17]);
+void fdl_place_key(const struct fdl_rep_site *s, char out[17]);
+
 /* A site's Python stack with its text (NULL: none, or no frames). */
 const struct fdl_pystack *fdl_site_pystack(const struct fdl_site *site);
 

@@ -159,30 +159,6 @@ static void pyframe(struct fdl_buf *b, const struct fdl_pyframe *f)
     fdl_buf_putc(b, '}');
 }
 
-static uint64_t key_mix(uint64_t h, const char *str)
-{
-    for (const char *p = str ? str : "?"; *p; p++)
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-    return (h ^ 0xff) * 0x100000001b3ull; /* a separator no string contains */
-}
-
-/* A site's stable name across runs, rebuilds and machines: a hash of what its frames are —
- * module file name and function for native frames, source file name and function for Python
- * ones — never of addresses. */
-static void site_key(struct fdl_buf *b, const struct fdl_rep_site *s, const struct fdl_pystack *py)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (unsigned i = 0; s->frames && i < s->site->n_native; i++)
-        h = key_mix(key_mix(h, fdl_base_name(s->frames[i].module)), s->frames[i].function);
-    for (unsigned i = 0; py && i < py->n; i++)
-        h = key_mix(key_mix(h, fdl_base_name(py->f[i].file)), py->f[i].function);
-    char hex[17];
-    for (int i = 15; i >= 0; i--, h >>= 4)
-        hex[i] = "0123456789abcdef"[h & 15];
-    hex[16] = 0;
-    fdl_buf_json_str(b, hex);
-}
-
 /* "python": [...] and "app": {...} (null without Python frames). */
 static void python(struct fdl_buf *b, const struct fdl_pystack *py)
 {
@@ -536,7 +512,9 @@ void fdl_report_write_json(const struct fdl_report *r, struct fdl_buf *b)
         fdl_buf_u64(b, s->site->id);
         fdl_buf_putc(b, ',');
         key(b, "key");
-        site_key(b, s, fdl_site_pystack(s->site));
+        char hex[17];
+        fdl_site_key(s, hex);
+        fdl_buf_json_str(b, hex);
         fdl_buf_putc(b, ',');
         key(b, "created");
         fdl_buf_u64(b, s->created);

@@ -22,6 +22,7 @@ struct pair {
 
 struct group { /* one site label */
     char label[256];
+    char key[17]; /* its place's stable key */
     uint64_t open, created, closed;
     struct pair pairs[TOP_PAIRS + 1]; /* the last: peer="other" */
     int npairs;
@@ -46,6 +47,7 @@ static struct group *group_for(struct fdl_region *region, struct group **groups,
     if (!g)
         return 0;
     strcpy(g->label, label);
+    fdl_place_key(s, g->key);
     HASH_ADD_STR(*groups, label, g);
     return g;
 }
@@ -124,11 +126,13 @@ static bool is_chosen(const char *label)
     return false;
 }
 
-static void series(struct fdl_buf *b, const char *name, const char *site, const struct pair *p, uint64_t v)
+static void series(struct fdl_buf *b, const char *name, const struct group *g, const struct pair *p, uint64_t v)
 {
     fdl_buf_puts(b, name);
     fdl_buf_puts(b, "{site=");
-    label_value(b, site);
+    label_value(b, g->label);
+    fdl_buf_puts(b, ",key=");
+    label_value(b, g->key);
     if (p) {
         fdl_buf_puts(b, ",kind=");
         label_value(b, p->kind);
@@ -166,7 +170,7 @@ void fdl_report_write_metrics(const struct fdl_report *r, struct fdl_buf *b)
     for (size_t i = 0; v && i < k && nchosen < TOP_SITES; i++)
         if (v[i]->open && !is_chosen(v[i]->label) && strlen(v[i]->label) < sizeof chosen[0])
             strcpy(chosen[nchosen++], v[i]->label);
-    struct group other = {.label = "other"};
+    struct group other = {.label = "other", .key = "other"};
     size_t shown = 0;
     for (size_t i = 0; v && i < k; i++) {
         if (is_chosen(v[i]->label)) {
@@ -191,15 +195,15 @@ void fdl_report_write_metrics(const struct fdl_report *r, struct fdl_buf *b)
     for (size_t i = 0; v && i < k; i++)
         for (int j = 0; j <= TOP_PAIRS; j++)
             if (v[i]->pairs[j].open)
-                series(b, "fdleak_open_descriptors", v[i]->label, &v[i]->pairs[j], v[i]->pairs[j].open);
+                series(b, "fdleak_open_descriptors", v[i], &v[i]->pairs[j], v[i]->pairs[j].open);
     fdl_buf_puts(b, "# HELP fdleak_created_total Descriptors created, by site.\n"
                     "# TYPE fdleak_created_total counter\n");
     for (size_t i = 0; v && i < k; i++)
-        series(b, "fdleak_created_total", v[i]->label, 0, v[i]->created);
+        series(b, "fdleak_created_total", v[i], 0, v[i]->created);
     fdl_buf_puts(b, "# HELP fdleak_closed_total Descriptors closed again, by site.\n"
                     "# TYPE fdleak_closed_total counter\n");
     for (size_t i = 0; v && i < k; i++)
-        series(b, "fdleak_closed_total", v[i]->label, 0, v[i]->closed);
+        series(b, "fdleak_closed_total", v[i], 0, v[i]->closed);
     fdl_buf_puts(b, "# HELP fdleak_process_open_descriptors Descriptors the process holds open now, whoever made "
                     "them.\n# TYPE fdleak_process_open_descriptors gauge\nfdleak_process_open_descriptors ");
     fdl_buf_u64(b, r->open + r->nsuppressed);
@@ -221,8 +225,13 @@ void fdl_report_write_metrics(const struct fdl_report *r, struct fdl_buf *b)
             const struct fdl_finding *f = &r->findings[i];
             if (strcmp(f->pattern, "growing") || !f->nsites || f->per_hour < 0)
                 continue;
+            const struct fdl_place *pl = &r->places[f->sites[0].place];
+            char key[17];
+            fdl_place_key(&r->sites[pl->first_site], key);
             fdl_buf_puts(b, "fdleak_place_growth_per_hour{site=");
-            label_value(b, r->places[f->sites[0].place].at);
+            label_value(b, pl->at);
+            fdl_buf_puts(b, ",key=");
+            label_value(b, key);
             fdl_buf_puts(b, "} ");
             fdl_buf_fixed(b, f->per_hour, 1);
             fdl_buf_putc(b, '\n');

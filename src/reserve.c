@@ -32,7 +32,7 @@ static bool spare(void)
         int fd = __atomic_exchange_n(&reserve[i], -1, __ATOMIC_ACQ_REL);
         if (fd < 0)
             continue;
-        if (known && (rlim_t)fd >= rl.rlim_cur) { /* above the limit (lowered by another process) */
+        if (known && (rlim_t)fd >= rl.rlim_cur) { /* above a limit lowered since: frees nothing usable */
             __atomic_store_n(&reserve[i], fd, __ATOMIC_RELEASE);
             continue;
         }
@@ -72,17 +72,6 @@ void fdl_reserve_fill(void)
     }
 }
 
-void fdl_reserve_fit(void)
-{
-    if (fdl_in_vfork_child())
-        return;
-    for (int i = 0; i < RESERVE; i++) {
-        int fd = __atomic_load_n(&reserve[i], __ATOMIC_ACQUIRE);
-        if (fd >= 0)
-            __atomic_store_n(&reserve[i], fdl_internal_fit(fd, &reserve[i]), __ATOMIC_RELEASE);
-    }
-}
-
 void fdl_reserve_begin(void)
 {
     if (!fdl_in_vfork_child())
@@ -103,7 +92,7 @@ void fdl_reserve_end(void)
 
 unsigned long fdl_reserve_soft_limit(void)
 {
-    struct rlimit rl;
+    struct rlimit rl = {0}; /* filled by the kernel (the analyzer cannot see into fdl_sys) */
     if (__atomic_load_n(&lifted, __ATOMIC_ACQUIRE))
         return (unsigned long)lifted_from.rlim_cur;
     return soft_limit(&rl) ? (unsigned long)rl.rlim_cur : 0;

@@ -8,11 +8,6 @@
  * Async-signal-safe (raw syscalls, the table's lock-free slots). */
 void fdl_reserve_fill(void);
 
-/* The program changed its RLIMIT_NOFILE: the reserve moves below the new soft limit (a
- * descriptor above it frees no slot the report could use), or back up when it was raised:
- * it costs the program the same slots as starting under that limit would. */
-void fdl_reserve_fit(void);
-
 /* Bracket every report. In between, fdleak's own opens (util.h fdl_own_open) that fail with
  * EMFILE or ENFILE give up a reserve slot and retry, and when the reserve is gone lift the
  * soft limit up to the hard one; end puts the limit back and takes the slots again.

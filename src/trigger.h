@@ -24,14 +24,14 @@ bool fdl_exit_reported(void);
 void fdl_exit_fork_child(void);
 
 /* Start-up (lifecycle.c): report-then-die handlers for the default-action fatal signals, the
- * report signal (FDLEAK_SIGNAL); the live triggers (interval thread, threshold, EMFILE
- * reserve). Not async-signal-safe. */
+ * report signal (FDLEAK_SIGNAL); the live triggers (interval thread, threshold, the reserve
+ * of reserve.h). Not async-signal-safe. */
 void fdl_signals_install(void);
 void fdl_live_start(void);
 
 /* The live triggers' core hooks (core.h fdl_hooks, installed by lifecycle.c): a report when
  * the open count reaches the threshold, and one (once) when a creation fails with EMFILE or
- * ENFILE, from the reserve's descriptors. Async-signal-safe, as the hooks must be. */
+ * ENFILE (its files from the reserve). Async-signal-safe, as the hooks must be. */
 void fdl_live_on_threshold(uint64_t open);
 void fdl_live_on_emfile(void);
 
@@ -40,8 +40,9 @@ void fdl_live_on_emfile(void);
  * header, or whose interpreter is running already. */
 void fdl_pymodule_register(void);
 
-/* The program changed its RLIMIT_NOFILE: the threshold (when a percentage) and the EMFILE
- * reserve move with it. Preserves errno. */
+/* The program changed its RLIMIT_NOFILE: the threshold (when a percentage) follows it. The
+ * reserve (reserve.h) stays where it is: below a lowered limit it would take two of the
+ * program's slots, which a bare run has. Preserves errno. */
 void fdl_limit_changed(void);
 
 /* sigaction as the program should see it: SIGTERM/SIGINT/SIGHUP/SIGQUIT left at their default

@@ -112,7 +112,6 @@ void fdl_limit_changed(void)
     int saved = errno;
     if (fdl_config()->threshold < 0)
         set_threshold();
-    fdl_reserve_fit();
     errno = saved;
 }
 

@@ -11,9 +11,9 @@ keeps (FDLEAK_KEPT fd function) and /proc/self/fd at its end. It runs through th
 (JSON, -o), under each limit case:
   hard64    soft = hard = 64 from the start (docker --ulimit nofile=64:64)
   soft64    soft 64, hard as this machine's (fdleak may lift the soft limit; it need not)
-  lowered   the program lowers its own limit to 64:64 at start (the reserve moves below it)
-  outside   (C) the limit is lowered to 64:hard from outside (prlimit) while the program waits
-            — the reserve then sits above it and fdleak lifts the soft limit for its reports
+  lowered   the program lowers its own limit to 64:hard at start (the reserve stays above it,
+            where a bare run's slots are not taken, and fdleak lifts the soft limit for a report)
+  outside   (C) the same from outside (prlimit) while the program waits
 For each: exit status 0; no "cannot write" on stderr; exactly one emfile and one exit report of
 the program's pid, each listing exactly the kept descriptors (all open at its end), each leak's
 site named by the function that made it (C: `leak_file (full_table.c:N) …`; Python: the place the
@@ -132,13 +132,13 @@ def main():
                     places[m.group(1)] = "%s:%d in %s" % (prog, n + 1, m.group(1))
         cases = [("hard64", cmd, limit_at_start(64, 64), False),
                  ("soft64", cmd, limit_at_start(64, HARD), False),
-                 ("lowered", cmd + ["64", "64"], None, False)]
+                 ("lowered", cmd + ["64", str(HARD)], None, False)]
     else:
         places = {}
         cmd = [os.path.abspath(a.victim)]
         cases = [("hard64", cmd, limit_at_start(64, 64), False),
                  ("soft64", cmd, limit_at_start(64, HARD), False),
-                 ("lowered", cmd + ["64", "64"], None, False),
+                 ("lowered", cmd + ["64", str(HARD)], None, False),
                  ("outside", cmd + ["wait"], None, True)]
     for name, c, preexec, outside in cases:
         before = len(failures)

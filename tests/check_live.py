@@ -1141,8 +1141,8 @@ def check_metrics_text(text, v, ctx, many):
             fails.append("# TYPE of %s: %r, expected %s" % (name, got, typ))
         if not any(s[0] == name for s in samples):
             fails.append("no %s sample" % name)
-    want_labels = {"fdleak_open_descriptors": {"site", "kind", "peer"},
-                   "fdleak_created_total": {"site"}, "fdleak_closed_total": {"site"},
+    want_labels = {"fdleak_open_descriptors": {"site", "key", "kind", "peer"},
+                   "fdleak_created_total": {"site", "key"}, "fdleak_closed_total": {"site", "key"},
                    "fdleak_limit": set(), "fdleak_peak": set()}
     for name, labels, _ in samples:
         if name in want_labels and set(labels) != want_labels[name]:
@@ -1162,6 +1162,11 @@ def check_metrics_text(text, v, ctx, many):
         fails.append("fdleak_peak %s, the victim holds %d now" % (peak, held))
     for name in ("fdleak_open_descriptors", "fdleak_created_total", "fdleak_closed_total"):
         sites = {l.get("site") for n, l, _ in samples if n == name}
+        # the stable key: one per site label, 16 hex digits ("other" for the rest)
+        keys = {(l.get("site"), l.get("key")) for n, l, _ in samples if n == name}
+        bad = [k for k in keys if (k[1] != "other") if k[0] == "other" or not re.fullmatch(r"[0-9a-f]{16}", k[1] or "")]
+        if bad or len({k for _, k in keys}) != len(sites):
+            fails.append("%s: keys %s, expected one 16-hex key per site label" % (name, sorted(keys)[:6]))
         named = {s for s in sites if s != "other"}
         if len(named) > 20:
             fails.append("%s: %d site series besides other, at most 20" % (name, len(named)))

@@ -305,19 +305,19 @@ def text_cases():
 
 METRICS = """# HELP fdleak_open_descriptors Descriptors open now.
 # TYPE fdleak_open_descriptors gauge
-fdleak_open_descriptors{site="metric_files (m.c:45)",kind="file",peer=""} 5
-fdleak_open_descriptors{site="metric_connect (m.c:69)",kind="socket",peer="127.0.0.1:4000"} 1
-fdleak_open_descriptors{site="metric_unix (m.c:70)",kind="socket",peer="/w/a \\"b\\".sock"} 1
+fdleak_open_descriptors{site="metric_files (m.c:45)",key="5f0c2a9e7b1d3346",kind="file",peer=""} 5
+fdleak_open_descriptors{site="metric_connect (m.c:69)",key="a17e03bb9c2d4e10",kind="socket",peer="127.0.0.1:4000"} 1
+fdleak_open_descriptors{site="metric_unix (m.c:70)",key="0c9d8e7f6a5b4c3d",kind="socket",peer="/w/a \\"b\\".sock"} 1
 # HELP fdleak_created_total Created.
 # TYPE fdleak_created_total counter
-fdleak_created_total{site="metric_files (m.c:45)"} 7
-fdleak_created_total{site="metric_connect (m.c:69)"} 1
-fdleak_created_total{site="metric_unix (m.c:70)"} 1
+fdleak_created_total{site="metric_files (m.c:45)",key="5f0c2a9e7b1d3346"} 7
+fdleak_created_total{site="metric_connect (m.c:69)",key="a17e03bb9c2d4e10"} 1
+fdleak_created_total{site="metric_unix (m.c:70)",key="0c9d8e7f6a5b4c3d"} 1
 # HELP fdleak_closed_total Closed.
 # TYPE fdleak_closed_total counter
-fdleak_closed_total{site="metric_files (m.c:45)"} 2
-fdleak_closed_total{site="metric_connect (m.c:69)"} 0
-fdleak_closed_total{site="metric_unix (m.c:70)"} 0
+fdleak_closed_total{site="metric_files (m.c:45)",key="5f0c2a9e7b1d3346"} 2
+fdleak_closed_total{site="metric_connect (m.c:69)",key="a17e03bb9c2d4e10"} 0
+fdleak_closed_total{site="metric_unix (m.c:70)",key="0c9d8e7f6a5b4c3d"} 0
 # HELP fdleak_limit Soft limit.
 # TYPE fdleak_limit gauge
 fdleak_limit 4096
@@ -351,8 +351,8 @@ def metrics_cases():
     muts = {
         "value": (METRICS.replace('peer=""} 5', 'peer=""} 4'), "metric_files kind=file"),
         "peer": (METRICS.replace("127.0.0.1:4000", "127.0.0.1:4001"), "peer=127.0.0.1:4000"),
-        "created": (METRICS.replace('(m.c:45)"} 7', '(m.c:45)"} 6'), "fdleak_created_total"),
-        "closed": (METRICS.replace('(m.c:45)"} 2', '(m.c:45)"} 1'), "fdleak_closed_total"),
+        "created": (METRICS.replace('5f0c2a9e7b1d3346"} 7', '5f0c2a9e7b1d3346"} 6'), "fdleak_created_total"),
+        "closed": (METRICS.replace('5f0c2a9e7b1d3346"} 2', '5f0c2a9e7b1d3346"} 1'), "fdleak_closed_total"),
         "limit": (METRICS.replace("fdleak_limit 4096", "fdleak_limit 1024"), "fdleak_limit"),
         "peak": (METRICS.replace("fdleak_peak 12", "fdleak_peak 9"), "fdleak_peak"),
         "type": (METRICS.replace("fdleak_peak gauge", "fdleak_peak counter"), "TYPE"),
@@ -361,13 +361,15 @@ def metrics_cases():
         "torn": (METRICS[:-8], "newline"),
         "site label": (METRICS.replace("metric_files (m.c:45)", "metric_files at m.c"),
                        "function (file:line)"),
+        "key": (METRICS.replace("a17e03bb9c2d4e10", "5f0c2a9e7b1d3346"), "keys"),
+        "no key": (METRICS.replace(',key="0c9d8e7f6a5b4c3d"', ''), "labels"),
     }
     for name, (text, needle) in muts.items():
         expect("metrics " + name, lv.check_metrics_text(text, v, ctx, False), True, needle)
     expect("metrics sum", lv.check_metrics_text(METRICS, FakeVictim(lines, 20), ctx, False),
            True, "sum to")
     many = METRICS.replace("fdleak_open_descriptors{site=\"metric_files (m.c:45)\"", "".join(
-        'fdleak_open_descriptors{site="many_%02d (m.c:%d)",kind="file",peer=""} 0\n' % (i, i)
+        'fdleak_open_descriptors{site="many_%02d (m.c:%d)",key="%016x",kind="file",peer=""} 0\n' % (i, i, i)
         for i in range(21)) + "fdleak_open_descriptors{site=\"metric_files (m.c:45)\"")
     expect("metrics 24 sites, no other", lv.check_metrics_text(many, v, ctx, True), True,
            "other")

@@ -66,6 +66,18 @@ FDLEAK_WEAK long fdleak_report_since(fdleak_checkpoint_t since, fdleak_checkpoin
 FDLEAK_WEAK int fdleak_py_task_created(void *coro);
 /* … and as the task is done (its done callback): the origin is forgotten. */
 FDLEAK_WEAK void fdleak_py_task_done(void *coro);
+/* 1 if a task's origin is remembered for coro (a task built with asyncio.Task(...) directly is
+ * not, until the hook sees its first step scheduled). */
+FDLEAK_WEAK int fdleak_py_task_known(void *coro);
+/* The other hand-offs, for the same hook and as it calls them (GIL held): obj — a Thread being
+ * started (kind 2), an executor's work item being submitted (3), an event-loop callback being
+ * scheduled (4) — gets the calling Python stack as its origin (1 remembered, 0 not, -1 origins
+ * off); run_begin(obj), called from the hook's frame that runs it, returns a token for
+ * run_end(obj, token): in between, what is created above that frame is attributed through
+ * obj's origin instead of the frames below it (a thread's bootstrap, the event loop). */
+FDLEAK_WEAK int fdleak_py_handoff(void *obj, int kind);
+FDLEAK_WEAK int fdleak_py_run_begin(void *obj);
+FDLEAK_WEAK void fdleak_py_run_end(void *obj, int token);
 /* For the start-up hook too, once, GIL held: fdleak reads the caller's innermost Python frame
  * and checks it is file:line in function (qualified name). 1: it is; 0: it is not, and Python
  * frames are off for the rest of the process (one line on stderr names the version); -1:

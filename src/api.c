@@ -51,6 +51,10 @@ FDL_EXPORT long fdleak_report_since(fdleak_checkpoint_t since, fdleak_checkpoint
  * is creating a task for coro. Called with the GIL held. */
 FDL_EXPORT int fdleak_py_task_created(void *coro) { return fdl_py_task_created(coro); }
 FDL_EXPORT void fdleak_py_task_done(void *coro) { fdl_py_task_done(coro); }
+FDL_EXPORT int fdleak_py_task_known(void *coro) { return fdl_py_task_known(coro); }
+FDL_EXPORT int fdleak_py_handoff(void *obj, int kind) { return fdl_py_handoff(obj, kind); }
+FDL_EXPORT int fdleak_py_run_begin(void *obj) { return fdl_py_run_begin(obj); }
+FDL_EXPORT void fdleak_py_run_end(void *obj, int token) { fdl_py_run_end(obj, token); }
 /* The start-up hook's first atexit callback, the last to run: the program is done, CPython is
  * about to finalize, every thread still runs. The exit report is taken here rather than when
  * the teardown first closes something (or at exit(), when nothing is closed then): by exit()

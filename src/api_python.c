@@ -73,11 +73,48 @@ static void *m_task_done(void *self, void *coro)
     return py.build("");
 }
 
+static void *m_task_known(void *self, void *coro)
+{
+    (void)self;
+    return py.build("i", fdleak_py_task_known(coro));
+}
+
+static void *m_handoff(void *self, void *args)
+{
+    (void)self;
+    void *obj;
+    int kind;
+    if (!py.parse(args, "Oi:handoff", &obj, &kind))
+        return 0;
+    return py.build("i", fdleak_py_handoff(obj, kind));
+}
+
+static void *m_run_begin(void *self, void *obj)
+{
+    (void)self;
+    return py.build("i", fdleak_py_run_begin(obj));
+}
+
+static void *m_run_end(void *self, void *args)
+{
+    (void)self;
+    void *obj;
+    int token;
+    if (!py.parse(args, "Oi:run_end", &obj, &token))
+        return 0;
+    fdleak_py_run_end(obj, token);
+    return py.build("");
+}
+
 static struct py_method methods[] = {
     {"selftest", m_selftest, METH_VARARGS, "selftest(file: bytes, line, function: bytes) -> 1, 0 or -1"},
     {"exiting", m_exiting, METH_NOARGS, "exiting(): take the exit report now"},
     {"task_created", m_task_created, METH_O, "task_created(coro) -> 1, 0 or -1"},
     {"task_done", m_task_done, METH_O, "task_done(coro)"},
+    {"task_known", m_task_known, METH_O, "task_known(coro) -> 1 or 0"},
+    {"handoff", m_handoff, METH_VARARGS, "handoff(obj, kind) -> 1, 0 or -1"},
+    {"run_begin", m_run_begin, METH_O, "run_begin(obj) -> token (-1: nothing to follow)"},
+    {"run_end", m_run_end, METH_VARARGS, "run_end(obj, token)"},
     {0, 0, 0, 0},
 };
 

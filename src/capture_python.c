@@ -819,98 +819,135 @@ static void wrap_code_dealloc(void)
     __atomic_store_n((void (**)(void *))(type + dealloc_at), mine, __ATOMIC_RELEASE);
 }
 
-/* ---- task origins ----
+/* ---- hand-off origins ----
  * The Python start-up hook (scripts/python/sitecustomize.py, installed by the launcher) calls
- * fdleak_py_task_created(coro) as asyncio creates each task: the creating stack is interned
- * then (intern_stack) and remembered here under the coroutine,
- * together with its code object so that a recycled address is not mistaken for it. A walk that
- * meets a registered coroutine at the root of the running task ends the task's own frames
- * there and appends the origin. Far cheaper than CPython's own cr_origin, which computes line
- * numbers for every coroutine made, tasks or not. Set-associative: an entry is forgotten when
- * its task is done (fdl_py_task_done); when a set is full, one is evicted in turn (that live
- * task loses its origin, nothing worse). Each entry has a sequence count, so readers without
- * the GIL see whole entries. */
+ * fdleak_py_task_created(coro) as asyncio creates each task, and fdleak_py_handoff(obj, kind)
+ * as a thread is started, work is submitted to an executor or a callback scheduled: the
+ * calling stack is interned then (intern_stack) and remembered here under the coroutine or the
+ * object, together with a check word (a coroutine's code object, an object's type) so that a
+ * recycled address is not mistaken for it. A walk that meets a registered coroutine at the
+ * root of the running task ends the task's own frames there and appends the origin; one that
+ * meets the frame a hand-off runs in (fdl_py_run_begin) does the same. Far cheaper than
+ * CPython's own cr_origin, which computes line numbers for every coroutine made, tasks or not.
+ * Set-associative: an entry is forgotten when its task is done or its work has run; when a set
+ * is full, one is evicted in turn (that live work loses its origin, nothing worse). Each entry
+ * has a sequence count, so readers without the GIL see whole entries. */
 
 #define TASK_SETS 4096
 #define TASK_WAYS 4
 static struct task_entry {
     _Atomic unsigned seq;
-    uintptr_t coro, code;
+    uintptr_t obj, check;
     struct fdl_pykey *origin;
+    unsigned kind;
 } tasks[TASK_SETS][TASK_WAYS];
 static _Atomic unsigned task_victim;
 
-static inline unsigned task_set(uintptr_t coro) { return (unsigned)((coro >> 4) ^ (coro >> 16)) & (TASK_SETS - 1); }
+static inline unsigned task_set(uintptr_t obj) { return (unsigned)((obj >> 4) ^ (obj >> 16)) & (TASK_SETS - 1); }
 
-/* The code object a coroutine runs: what a recycled coroutine address is told apart by. */
-static uintptr_t coro_code(uintptr_t coro)
+/* What a recycled address is told apart by: the code object a coroutine runs, else the type. */
+static uintptr_t check_word(uintptr_t obj, unsigned kind)
 {
+    if (kind != FDL_ORIGIN_TASK)
+        return AT(obj, L->ob_type, uintptr_t);
     if (L->chain == FDL_PY_CHAIN_FRAMEOBJ)
-        return AT(coro, L->gen_code, uintptr_t);
-    return AT(coro + L->gen_iframe, L->fr_code, uintptr_t) & ~(uintptr_t)L->code_tag;
+        return AT(obj, L->gen_code, uintptr_t);
+    return AT(obj + L->gen_iframe, L->fr_code, uintptr_t) & ~(uintptr_t)L->code_tag;
 }
 
-static struct fdl_pykey *task_origin(uintptr_t coro)
+static struct fdl_pykey *task_lookup(uintptr_t obj, unsigned kind, unsigned *got_kind)
 {
-    uintptr_t code = coro_code(coro);
-    struct task_entry *set = tasks[task_set(coro)];
+    uintptr_t check = check_word(obj, kind);
+    struct task_entry *set = tasks[task_set(obj)];
     for (int way = 0; way < TASK_WAYS; way++) {
         struct task_entry *e = &set[way];
         for (int tries = 0; tries < 4; tries++) {
             unsigned s1 = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
             if (s1 & 1)
                 continue;
-            uintptr_t c = __atomic_load_n(&e->coro, __ATOMIC_RELAXED), k = __atomic_load_n(&e->code, __ATOMIC_RELAXED);
+            uintptr_t c = __atomic_load_n(&e->obj, __ATOMIC_RELAXED), k = __atomic_load_n(&e->check, __ATOMIC_RELAXED);
             struct fdl_pykey *origin = __atomic_load_n(&e->origin, __ATOMIC_RELAXED);
+            unsigned kd = __atomic_load_n(&e->kind, __ATOMIC_RELAXED);
             __atomic_thread_fence(__ATOMIC_ACQUIRE);
             if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) != s1)
                 continue;
-            if (c == coro && k == code)
+            if (c == obj && k == check && (kind == FDL_ORIGIN_TASK) == (kd == FDL_ORIGIN_TASK)) {
+                *got_kind = kd;
                 return origin;
+            }
             break;
         }
     }
     return 0;
 }
 
-static void task_write(struct task_entry *e, uintptr_t coro, uintptr_t code, struct fdl_pykey *origin)
+static struct fdl_pykey *task_origin(uintptr_t coro)
+{
+    unsigned kind;
+    return task_lookup(coro, FDL_ORIGIN_TASK, &kind);
+}
+
+static void task_write(struct task_entry *e, uintptr_t obj, uintptr_t check, struct fdl_pykey *origin, unsigned kind)
 {
     __atomic_fetch_add(&e->seq, 1, __ATOMIC_ACQ_REL);
     __atomic_thread_fence(__ATOMIC_RELEASE);
-    __atomic_store_n(&e->coro, coro, __ATOMIC_RELAXED);
-    __atomic_store_n(&e->code, code, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->obj, obj, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->check, check, __ATOMIC_RELAXED);
     __atomic_store_n(&e->origin, origin, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->kind, kind, __ATOMIC_RELAXED);
     __atomic_fetch_add(&e->seq, 1, __ATOMIC_RELEASE);
 }
 
 /* Writers hold the GIL (one at a time); the sequence count is for the readers. The entry for
- * coro if there is one, else a free way, else one evicted in turn. */
-static void task_remember(uintptr_t coro, struct fdl_pykey *origin)
+ * obj if there is one, else a free way, else one evicted in turn. */
+static void task_remember(uintptr_t obj, struct fdl_pykey *origin, unsigned kind)
 {
-    struct task_entry *set = tasks[task_set(coro)], *e = 0, *free = 0;
+    struct task_entry *set = tasks[task_set(obj)], *e = 0, *free = 0;
     for (int way = 0; way < TASK_WAYS && !e; way++) {
-        uintptr_t c = __atomic_load_n(&set[way].coro, __ATOMIC_RELAXED);
-        if (c == coro)
+        uintptr_t c = __atomic_load_n(&set[way].obj, __ATOMIC_RELAXED);
+        if (c == obj)
             e = &set[way];
         else if (!c && !free)
             free = &set[way];
     }
     if (!e)
         e = free ? free : &set[__atomic_fetch_add(&task_victim, 1, __ATOMIC_RELAXED) % TASK_WAYS];
-    task_write(e, coro, coro_code(coro), origin);
+    task_write(e, obj, check_word(obj, kind), origin, kind);
+}
+
+static void task_forget(uintptr_t obj)
+{
+    struct task_entry *set = tasks[task_set(obj)];
+    for (int way = 0; way < TASK_WAYS; way++)
+        if (__atomic_load_n(&set[way].obj, __ATOMIC_RELAXED) == obj)
+            task_write(&set[way], 0, 0, 0, 0);
 }
 
 void fdl_py_task_done(void *coro)
 {
-    if (!on())
-        return;
-    struct task_entry *set = tasks[task_set((uintptr_t)coro)];
-    for (int way = 0; way < TASK_WAYS; way++)
-        if (__atomic_load_n(&set[way].coro, __ATOMIC_RELAXED) == (uintptr_t)coro)
-            task_write(&set[way], 0, 0, 0);
+    if (on())
+        task_forget((uintptr_t)coro);
 }
 
-#define ORIGIN_TAG 2 /* key entry (origin's fdl_pykey | 2, 0, 0): the task's origin follows */
+int fdl_py_task_known(void *coro)
+{
+    return on() && is_type((uintptr_t)coro, api.coro_type) && task_origin((uintptr_t)coro);
+}
+
+const char *fdl_py_origin_name(unsigned kind)
+{
+    static const char *const names[FDL_ORIGIN_KINDS] = {"", "task", "thread", "work", "callback"};
+    return kind < FDL_ORIGIN_KINDS ? names[kind] : "";
+}
+
+const char *fdl_py_origin_text(unsigned kind)
+{
+    static const char *const texts[FDL_ORIGIN_KINDS] = {"", "in a task created", "in a thread started",
+                                                        "in work submitted", "in a callback scheduled"};
+    return kind < FDL_ORIGIN_KINDS ? texts[kind] : "";
+}
+
+#define ORIGIN_TAG 2 /* key entry (origin's fdl_pykey | 2, kind, 0): the hand-off's origin follows */
 
 /* Line numbers already computed (CPython walks the line table up to the offset): direct-mapped
  * on a frame's key words (code object, its text's hash, offset), which say exactly what the
@@ -1002,14 +1039,22 @@ static void read_frame(uintptr_t f, struct frame *out)
 }
 
 /* The walk itself, under the lock: up to depth frames of the thread, then an origin entry (w has
- * room for FDL_PYDEPTH_MAX + 1 entries). */
+ * room for FDL_PYDEPTH_MAX + 1 entries): the running task's, or the hand-off's this thread runs
+ * (the innermost of fdl_tls.py_run), whichever comes first from the top. */
 static unsigned walk(uintptr_t *w, uintptr_t ts)
 {
     uintptr_t f = first_frame(ts);
     unsigned n = 0, walked = 0, n_task = 0;
     uintptr_t root = 0; /* the outermost coroutine of the innermost run of coroutine frames */
-    bool root_done = false;
+    bool root_done = false, cut = false;
+    unsigned runs = fdl_tls.py_runs;
+    const struct fdl_py_run *run = origin && runs && runs <= sizeof fdl_tls.py_run / sizeof *fdl_tls.py_run
+                                       ? &fdl_tls.py_run[runs - 1] : 0;
     for (; ok_ptr(f) && walked < 1024; walked++, f = AT(f, L->fr_previous, uintptr_t)) {
+        if (run && f == run->cut) {
+            cut = true; /* the frames below are the runner's (a thread's bootstrap, the loop) */
+            break;
+        }
         struct frame fr;
         read_frame(f, &fr);
         if (fr.code && n < depth) {
@@ -1031,17 +1076,97 @@ static unsigned walk(uintptr_t *w, uintptr_t ts)
         } else if (root && fr.code) {
             root_done = true; /* the event loop's frames (or whatever drove the coroutine) */
         }
-        if (n >= depth && (root_done || !origin))
+        if (n >= depth && (root_done || !origin) && !run)
             break;
     }
     struct fdl_pykey *o = origin && root ? task_origin(root) : 0;
-    if (!o)
+    unsigned kind = FDL_ORIGIN_TASK;
+    if (o) {
+        n = n_task; /* the task's own frames end at its coroutine: what drove it (the event loop,
+                       asyncio.run) is in its origin too, after the frames that created it */
+    } else if (cut && run->origin) {
+        o = run->origin;
+        kind = run->kind;
+    } else {
         return n;
-    /* The task's own frames end at its coroutine: what drove it (the event loop, asyncio.run)
-     * is in its origin too, after the frames that created it. */
-    w[FDL_PY_WORDS * n_task] = (uintptr_t)o | ORIGIN_TAG;
-    w[FDL_PY_WORDS * n_task + 1] = w[FDL_PY_WORDS * n_task + 2] = 0;
-    return n_task + 1;
+    }
+    w[FDL_PY_WORDS * n] = (uintptr_t)o | ORIGIN_TAG;
+    w[FDL_PY_WORDS * n + 1] = kind;
+    w[FDL_PY_WORDS * n + 2] = 0;
+    return n + 1;
+}
+
+/* The stack the calling thread runs now, interned, less its innermost frame (the hook's wrapper
+ * that asks): the origin of what it hands off. GIL held. */
+static struct fdl_pykey *origin_here(void)
+{
+    bool late;
+    uintptr_t ts;
+    struct fdl_pykey *key = 0;
+    void *lock = hold_frames(&ts, &late);
+    if (lock) {
+        uintptr_t w[(FDL_PYDEPTH_MAX + 1) * FDL_PY_WORDS];
+        unsigned n = walk(w, ts);
+        key = n > 1 ? intern_stack(w + FDL_PY_WORDS, n - 1) : 0;
+        let_go(lock);
+    }
+    return key;
+}
+
+int fdl_py_handoff(void *obj, int kind)
+{
+    if (!on() || !origin)
+        return -1;
+    if (!ok_ptr((uintptr_t)obj) || kind <= FDL_ORIGIN_TASK || kind >= FDL_ORIGIN_KINDS || fdl_tls.busy)
+        return 0;
+    fdl_tls.busy++;
+    struct fdl_pykey *key = origin_here();
+    /* remembered even without frames: a recycled address must not keep another's origin */
+    task_remember((uintptr_t)obj, key, (unsigned)kind);
+    fdl_tls.busy--;
+    return key != 0;
+}
+
+int fdl_py_run_begin(void *obj)
+{
+    unsigned runs = fdl_tls.py_runs, kind = 0;
+    if (!on() || !origin || !ok_ptr((uintptr_t)obj) || fdl_tls.busy ||
+        runs >= sizeof fdl_tls.py_run / sizeof *fdl_tls.py_run)
+        return -1;
+    struct fdl_pykey *o = task_lookup((uintptr_t)obj, FDL_ORIGIN_THREAD, &kind);
+    if (!o)
+        return -1;
+    /* The hook's frame that runs obj: the innermost frame of the program's kind now (a C call
+     * pushes none of its own; 3.12's shims and 3.13's entry frames are skipped) */
+    bool late;
+    uintptr_t ts, cut = 0;
+    fdl_tls.busy++;
+    void *lock = hold_frames(&ts, &late);
+    if (lock) {
+        uintptr_t f = first_frame(ts);
+        for (int i = 0; ok_ptr(f) && i < 8 && !cut; i++, f = AT(f, L->fr_previous, uintptr_t)) {
+            struct frame fr;
+            read_frame(f, &fr);
+            if (fr.code)
+                cut = f;
+        }
+        let_go(lock);
+    }
+    fdl_tls.busy--;
+    if (!cut)
+        return -1;
+    fdl_tls.py_run[runs] = (struct fdl_py_run){cut, o, kind};
+    __atomic_signal_fence(__ATOMIC_SEQ_CST); /* a signal handler's walk sees the entry whole */
+    fdl_tls.py_runs = runs + 1;
+    return (int)runs;
+}
+
+void fdl_py_run_end(void *obj, int token)
+{
+    if (token >= 0 && (unsigned)token < fdl_tls.py_runs)
+        fdl_tls.py_runs = (unsigned)token;
+    if (on() && ok_ptr((uintptr_t)obj))
+        task_forget((uintptr_t)obj);
 }
 
 int fdl_py_task_created(void *coro)
@@ -1051,23 +1176,11 @@ int fdl_py_task_created(void *coro)
     if (!is_type((uintptr_t)coro, api.coro_type) || fdl_tls.busy)
         return 0;
     fdl_tls.busy++;
-    bool late;
-    uintptr_t ts;
-    int ok = 0;
-    void *lock = hold_frames(&ts, &late);
-    if (lock) {
-        uintptr_t w[(FDL_PYDEPTH_MAX + 1) * FDL_PY_WORDS];
-        unsigned n = walk(w, ts);
-        /* Frame 0 is the hook's wrapper around create_task: not the program's. */
-        struct fdl_pykey *key = n > 1 ? intern_stack(w + FDL_PY_WORDS, n - 1) : 0;
-        if (key) {
-            task_remember((uintptr_t)coro, key);
-            ok = 1;
-        }
-        let_go(lock);
-    }
+    struct fdl_pykey *key = origin_here(); /* less the hook's wrapper around create_task */
+    if (key)
+        task_remember((uintptr_t)coro, key, FDL_ORIGIN_TASK);
     fdl_tls.busy--;
-    return ok;
+    return key != 0;
 }
 
 int fdl_py_selftest(const char *file, int line, const char *function)
@@ -1232,6 +1345,7 @@ static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n)
             const struct fdl_pystack *o = origin_text(k[0]);
             for (unsigned j = 0; o && j < o->n && m < total; j++) {
                 st->f[m] = o->f[j];
+                st->f[m].kind = o->f[j].level ? o->f[j].kind : (uint8_t)k[1];
                 st->f[m++].level = (uint8_t)(o->f[j].level < 255 ? o->f[j].level + 1 : 255);
             }
             continue;
@@ -1240,14 +1354,15 @@ static struct fdl_pystack *resolve(const uintptr_t *w, unsigned n)
         f->file = str_copy(AT(k[0], L->co_filename, uintptr_t));
         f->function = str_copy(AT(k[0], L->co_qualname, uintptr_t));
         f->line = (int)(uint32_t)k[2]; /* the walk put the line there */
-        f->level = 0;
+        f->level = f->kind = 0;
     }
     st->n = (uint16_t)m;
     st->app = 0;
-    for (unsigned i = 0; i < m; i++)
+    st->own = false;
+    for (unsigned i = 0; i < m && !st->own; i++)
         if (!fdl_py_library_file(st->f[i].file)) {
             st->app = (uint16_t)i;
-            break;
+            st->own = true;
         }
     return st;
 }

@@ -11,21 +11,37 @@
 /* A Python stack's key: three words per frame — (code object, a hash of its file, name and
  * line table, its first line and its current line) for the thread's own frames: the line, not
  * the instruction, so a line is one site however CPython has specialized it by now; a last
- * entry (origin | 2, 0, 0) stands for the frames that created the running asyncio task, its
- * origin's interned stack (see fdl_py_task_created). */
+ * entry (origin | 2, kind, 0) stands for the frames that handed the running work to this
+ * thread: its origin's interned stack (see fdl_py_task_created, fdl_py_handoff). */
 #define FDL_PY_WORDS 3
+
+/* How work reached the frames above an origin: the text and JSON name each link. */
+enum fdl_origin {
+    FDL_ORIGIN_NONE,
+    FDL_ORIGIN_TASK,     /* an asyncio task, created there */
+    FDL_ORIGIN_THREAD,   /* a thread, started there (threading.Thread.start) */
+    FDL_ORIGIN_WORK,     /* work submitted to an executor there (submit, map, run_in_executor) */
+    FDL_ORIGIN_CALLBACK, /* a callback scheduled there (call_soon, call_later, call_at …) */
+    FDL_ORIGIN_KINDS
+};
+/* "task", "thread", "work", "callback" (JSON); the text's "in a task created" … */
+const char *fdl_py_origin_name(unsigned kind);
+const char *fdl_py_origin_text(unsigned kind);
 
 struct fdl_pyframe {
     const char *file, *function; /* never NULL ("?" when unreadable) */
     int line;                    /* 0: unknown */
-    uint8_t level;               /* 0: the thread's own stack; 1: where the running asyncio
-                                    task was created; 2: where its creator's task was … */
+    uint8_t level;               /* 0: the thread's own stack; 1: where the running work was
+                                    handed off (a task created, a thread started …); 2: where
+                                    its own was … */
+    uint8_t kind;                /* level > 0: how (enum fdl_origin) */
 };
 
 struct fdl_pystack {
     uint16_t n;   /* frames, innermost first: the thread's, then the task's origin */
     uint16_t app; /* the app frame: innermost outside the standard library and
-                     site-/dist-packages; the innermost frame when there is none */
+                     site-/dist-packages; the innermost frame when there is none … */
+    bool own;     /* … and then false: no frame of the program's code */
     struct fdl_pyframe f[];
 };
 
@@ -62,6 +78,20 @@ int fdl_py_task_created(void *coro);
 
 /* The task for coro is done: its origin is forgotten (the hook's done callback, GIL held). */
 void fdl_py_task_done(void *coro);
+/* Whether a task's origin is remembered for coro (a task asyncio.Task(...) built directly is
+ * not: the hook hands it its first step's origin instead). GIL held. */
+int fdl_py_task_known(void *coro);
+
+/* Other hand-offs (the start-up hook's wrappers, GIL held): work obj — a thread, an executor's
+ * work item, an event-loop callback — is handed to other code to run later, perhaps on another
+ * thread. handoff remembers the calling stack (less the hook's frame) as its origin, kind an
+ * enum fdl_origin; returns 1, 0 (no frames) or -1 (origins off). run_begin: obj starts to
+ * run in the hook's frame that calls it; until the matching run_end (given what run_begin
+ * returned) what is created above that frame has obj's origin in place of the frames below
+ * it. run_end also forgets obj. Same table as tasks' (set-associative, told apart by type). */
+int fdl_py_handoff(void *obj, int kind);
+int fdl_py_run_begin(void *obj);
+void fdl_py_run_end(void *obj, int token);
 
 /* True while the interpreter finalizes (after atexit callbacks, as module teardown starts
  * closing whatever the program left open) and the calling thread is the one finalizing it.

@@ -140,6 +140,8 @@ void fdl_site_at(const struct fdl_report *r, const struct fdl_rep_site *s, char 
     }
     struct fdl_buf b;
     fdl_buf_init_mem(&b, out, cap);
+    if (!py->own) /* a library's own work (a thread it started at import): named by its call */
+        fdl_buf_puts(&b, "no frame of the program's code: ");
     fdl_put_pyframe(r, &b, &py->f[py->app]);
     fdl_buf_cstr(&b);
 }

@@ -149,12 +149,20 @@ static void pyframe(struct fdl_buf *b, const struct fdl_pyframe *f)
 {
     fdl_buf_putc(b, '{');
     where(b, f->function, f->file, f->line);
-    if (f->level) {
+    if (f->level) { /* a frame of an origin: how the work was handed off, and how many links back */
         fdl_buf_putc(b, ',');
-        key(b, "task_origin");
-        fdl_buf_puts(b, "true,");
-        key(b, "task_level");
+        key(b, "origin");
+        fdl_buf_json_str(b, fdl_py_origin_name(f->kind));
+        fdl_buf_putc(b, ',');
+        key(b, "level");
         fdl_buf_u64(b, f->level);
+        if (f->kind == FDL_ORIGIN_TASK) {
+            fdl_buf_putc(b, ',');
+            key(b, "task_origin");
+            fdl_buf_puts(b, "true,");
+            key(b, "task_level");
+            fdl_buf_u64(b, f->level);
+        }
     }
     fdl_buf_putc(b, '}');
 }
@@ -172,7 +180,7 @@ static void python(struct fdl_buf *b, const struct fdl_pystack *py)
     }
     fdl_buf_puts(b, "],");
     key(b, "app");
-    if (py && py->n)
+    if (py && py->n && py->own)
         pyframe(b, &py->f[py->app]);
     else
         fdl_buf_puts(b, "null");

@@ -110,12 +110,14 @@ static void python_frames(const struct fdl_report *r, struct fdl_buf *b, const s
     for (unsigned i = 0; py && i < py->n; i++) {
         const struct fdl_pyframe *f = &py->f[i];
         if (f->level != level) {
-            fdl_buf_puts(b, "fdleak:    in a task created\n");
+            fdl_buf_puts(b, "fdleak:    ");
+            fdl_buf_puts(b, fdl_py_origin_text(f->kind));
+            fdl_buf_putc(b, '\n');
             level = f->level;
         }
         fdl_buf_puts(b, i == 0 ? "fdleak:    at " : "fdleak:    by ");
         fdl_put_pyframe(r, b, f);
-        if (i == py->app)
+        if (i == py->app && py->own)
             fdl_buf_puts(b, "   <- app");
         fdl_buf_putc(b, '\n');
         unsigned end = i;

@@ -13,6 +13,12 @@ struct fdl_tls {
     int vfork_child; /* this thread's memory is being borrowed by a vfork() child … */
     pid_t vfork_parent; /* … of this thread (its tid), which sees the flag clear */
     uintptr_t py_tstate; /* the CPython thread state this thread last ran with (0: none) */
+    unsigned py_runs;    /* hand-offs this thread is running, innermost last (capture_python.c): */
+    struct fdl_py_run {
+        uintptr_t cut;   /* the hook's frame that runs it: the walk stops there … */
+        void *origin;    /* … and appends this interned stack (struct fdl_pykey) … */
+        unsigned kind;   /* … of this kind (enum fdl_origin) */
+    } py_run[8];
 };
 
 

@@ -10,10 +10,10 @@ their ports reach the program as FDLEAK_TEST_REDIS_PORT and FDLEAK_TEST_API_PORT
 {redis_port} and {api_port} in its arguments. The program (or, with --markers, every .py file
 under DIR) says what must leak with markers on the lines its leaks' app frames point at:
 
-    sock = socket.socket()  # LEAK [xN | any] [fn=FUNCTION] [calls=F,G] [origin] [child]
+    sock = socket.socket()  # LEAK [xN | any] [fn=FUNCTION] [calls=F,G] [origin] [via=KIND] [child]
 
 xN: N descriptors (default 1); any: zero or more (a race decides). fn: the app frame's function
-(qualified name; under CPython 3.10, whose code objects have no co_qualname, its last part). calls: these functions are among the site's Python frames. origin: the app frame comes from the running task's origin (task_origin).
+(qualified name; under CPython 3.10, whose code objects have no co_qualname, its last part). calls: these functions are among the site's Python frames. origin: the app frame comes from the running task's origin (task_origin). via: the app frame is in an origin of that kind (task, thread, work, callback: the work was handed off there).
 child: the leak belongs to the report of a forked child, not to the program's own.
 
 The program runs through the launcher (scripts/fdleak, with FDLEAK_LIBRARY=SHIM), as a user
@@ -69,7 +69,7 @@ def frames_text(site):
     out = []
     for f in site.get("python") or []:
         out.append("      %s:%s in %s%s" % (f["file"], f["line"], f["function"],
-                                            " (task origin)" if f.get("task_origin") else ""))
+                                            " (%s origin, level %s)" % (f["origin"], f["level"]) if f.get("origin") else ""))
     return "\n".join(out) or "      (no Python frames)"
 
 
@@ -103,6 +103,10 @@ def check_report(rep, marks, what, failures):
             failures.append("%s: %s at %s: app frame task_origin is %s, expected %s;"
                             " its Python frames:\n%s" % (what, desc, where(key), bool(app.get("task_origin")),
                                                         spec["origin"], frames_text(site)))
+        if spec["via"] and app.get("origin") != spec["via"]:
+            failures.append("%s: %s at %s: app frame's origin is %r, expected %r;"
+                            " its Python frames:\n%s" % (what, desc, where(key), app.get("origin"),
+                                                        spec["via"], frames_text(site)))
         missing = [c for c in spec["calls"] if c not in [f["function"] for f in site["python"]]]
         if missing:
             failures.append("%s: %s at %s: %s not among the Python frames:\n%s"

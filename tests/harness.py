@@ -214,7 +214,7 @@ def check_runtime(rep, runtime, what, failures):
                         % (what, rep.get("runtime"), runtime))
 
 
-# `# LEAK [xN | any] [fn=F] [calls=F,G] [origin] [child]` on the line a leak's app frame points
+# `# LEAK [xN | any] [fn=F] [calls=F,G] [origin] [via=KIND] [child]` on the line a leak's app frame points
 # at (tests/check_python.py describes the words).
 MARK = re.compile(r"#\s*LEAK\b(.*)$")
 
@@ -228,7 +228,7 @@ def parse_markers(paths):
                 m = MARK.search(line)
                 if not m:
                     continue
-                spec = {"count": 1, "fn": None, "calls": [], "origin": False, "child": False}
+                spec = {"count": 1, "fn": None, "calls": [], "origin": False, "child": False, "via": None}
                 # a FINDING marker (check_findings.py) may follow on the same line
                 for tok in m.group(1).split("FINDING")[0].split():
                     if re.fullmatch(r"x\d+", tok):
@@ -237,6 +237,8 @@ def parse_markers(paths):
                         spec["count"] = None
                     elif tok.startswith("fn="):
                         spec["fn"] = tok[3:]
+                    elif tok.startswith("via="):
+                        spec["via"] = tok[4:]
                     elif tok.startswith("calls="):
                         spec["calls"] = tok[6:].split(",")
                     elif tok in ("origin", "child"):

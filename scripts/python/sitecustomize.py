@@ -2,15 +2,22 @@
 PYTHONPATH). It checks once that libfdleak reads this interpreter's frames right (the
 self-test), has the exit report taken after the program's atexit callbacks, makes the pytest
 plugin pytest_fdleak importable (and names it in PYTEST_PLUGINS where libfdleak is preloaded),
-and lets fdleak follow asyncio tasks back to the code that created them: once
-asyncio.base_events is imported, BaseEventLoop.create_task is wrapped so that every new task's
-coroutine is handed to libfdleak, which remembers the creating stack, and forgotten again when
-the task is done. libfdleak is reached through _fdleak, a built-in module the preloaded library
-registers before CPython starts (its calls run with the GIL held). A socket that a library
-opens in a task of its own (httpx connecting through anyio's happy-eyeballs task group) is then
-attributed to the handler that made the request, not to the event loop.
+and lets fdleak follow work handed off to other code back to the code that handed it off: as
+each module loads (or at once, if it is loaded already) it wraps, at the class level,
+asyncio's BaseEventLoop.create_task and uvloop's Loop.create_task (every new task's coroutine
+is handed to libfdleak, which remembers the creating stack until the task is done), and
+threading.Thread.start, concurrent.futures' work items (submit, map, run_in_executor,
+to_thread) and asyncio's Handle (call_soon, call_later, call_at, call_soon_threadsafe; a task
+built with asyncio.Task(...) directly gets its first step's origin): the stack that starts,
+submits or schedules is remembered, and while the thread, work item or callback runs, what it
+creates is attributed through that stack instead of the frames below it (a thread's
+bootstrap, the event loop). libfdleak is reached through _fdleak, a built-in module the
+preloaded library registers before CPython starts (its calls run with the GIL held). A socket
+that a library opens in a task, thread or callback of its own (httpx connecting through anyio's
+happy-eyeballs task group, urlopen in an executor) is then attributed to the program's line
+that made the request, not to the event loop or the worker thread.
 
-The hook stays out of the program's way: it follows tasks only when a library is preloaded
+The hook stays out of the program's way: it follows hand-offs only when a library is preloaded
 and FDLEAK_PYORIGIN is not 0, takes this directory off sys.path again, runs the sitecustomize it
 shadows (Debian's, a virtualenv's) as if this one did not exist, and no error of its own ever
 reaches the program. Written for Python 3; Python 2 (which also reads PYTHONPATH) is left
@@ -103,57 +110,70 @@ def _fdleak_exiting(report):
 
 
 class _Finder:
-    """A meta path finder that (1) wraps create_task once asyncio.base_events has loaded, and
-    (2) serves the pytest plugin pytest_fdleak from this directory (which is no longer on
-    sys.path). It stays in sys.meta_path: removing it while another thread walks the list
-    would make that thread skip a finder."""
+    """A meta path finder that (1) wraps what hands work off once each module that defines it
+    has loaded (_WRAPS), and (2) serves the pytest plugin pytest_fdleak from this directory
+    (which is no longer on sys.path). It stays in sys.meta_path: removing it while another
+    thread walks the list would make that thread skip a finder."""
 
     def __init__(self, here, origins):
         self.here = here
-        self.origins = origins
+        self.pending = dict(_WRAPS) if origins else {}
+        for name in list(self.pending):  # loaded before this hook ran: wrapped now
+            module = sys.modules.get(name)
+            if module is not None:
+                _wrap(self.pending.pop(name), module)
 
     def find_spec(self, name, path=None, target=None):
         if name == "pytest_fdleak":
             return _machinery().spec_from_file_location(name, self.here + "/pytest_fdleak.py")
-        if not self.origins or name != "asyncio.base_events":
+        wrap = self.pending.pop(name, None)  # once
+        if wrap is None:
             return None
-        self.origins = False  # once
         try:
             spec = _machinery().PathFinder.find_spec(name, path, target)
             if spec is not None and spec.loader is not None:
-                spec.loader = _WrapAfterExec(spec.loader)
+                spec.loader = _WrapAfterExec(spec.loader, wrap)
             return spec
         except Exception:
             return None  # let the normal finders do it
 
 
 class _WrapAfterExec:
-    """asyncio.base_events' own loader (possibly a zipimporter shared with other modules),
-    with create_task wrapped after the module has run."""
+    """A module's own loader (possibly a zipimporter shared with other modules), with the
+    module's hand-offs wrapped after it has run."""
 
-    def __init__(self, loader):
+    def __init__(self, loader, wrap):
         self.loader = loader
+        self.wrap = wrap
 
     def create_module(self, spec):
         return self.loader.create_module(spec)
 
     def exec_module(self, module):
         self.loader.exec_module(module)
-        try:
-            _wrap_create_task(module)
-        except Exception:
-            pass
+        _wrap(self.wrap, module)
 
     def __getattr__(self, name):
         return getattr(self.loader, name)
 
 
-def _wrap_create_task(base_events):
+def _wrap(wrap, module):
+    try:
+        wrap(module)
+    except Exception:
+        pass
+
+
+# enum fdl_origin (src/capture_python.h)
+_THREAD, _WORK, _CALLBACK = 2, 3, 4
+
+
+def _task_wrapper(original):
+    """create_task wrapped: the coroutine handed to libfdleak first, forgotten when done."""
     import functools
 
     import _fdleak
 
-    original = base_events.BaseEventLoop.create_task
     created, done = _fdleak.task_created, _fdleak.task_done
     off = []  # task origins are off in libfdleak (it said -1 once)
 
@@ -170,7 +190,118 @@ def _wrap_create_task(base_events):
             task.add_done_callback(lambda _task: done(coro))
         return task
 
-    base_events.BaseEventLoop.create_task = create_task
+    return create_task
+
+
+def _wrap_base_events(base_events):
+    base_events.BaseEventLoop.create_task = _task_wrapper(base_events.BaseEventLoop.create_task)
+
+
+def _wrap_uvloop(uvloop):
+    # uvloop.Loop is a Python subclass of the Cython loop: its create_task can be replaced
+    uvloop.Loop.create_task = _task_wrapper(uvloop.Loop.create_task)
+
+
+def _run_wrapper(run):
+    """A method that runs handed-off work (obj is self): what it creates goes back through the
+    origin its hand-off gave it."""
+    import functools
+
+    import _fdleak
+
+    begin, end = _fdleak.run_begin, _fdleak.run_end
+
+    @functools.wraps(run)
+    def run_handed_off(self, *args, **kwargs):
+        token = begin(self)
+        if token < 0:
+            return run(self, *args, **kwargs)
+        try:
+            return run(self, *args, **kwargs)
+        finally:
+            end(self, token)
+
+    return run_handed_off
+
+
+def _wrap_threading(threading):
+    import functools
+
+    import _fdleak
+
+    handoff, Thread = _fdleak.handoff, threading.Thread
+    start = Thread.start
+
+    @functools.wraps(start)
+    def start_thread(self, *args, **kwargs):
+        handoff(self, _THREAD)
+        return start(self, *args, **kwargs)
+
+    Thread.start = start_thread
+    Thread._bootstrap_inner = _run_wrapper(Thread._bootstrap_inner)
+
+
+def _wrap_executor(thread):
+    import functools
+
+    import _fdleak
+
+    handoff, WorkItem = _fdleak.handoff, thread._WorkItem
+    init = WorkItem.__init__
+
+    @functools.wraps(init)
+    def work_item(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        handoff(self, _WORK)
+
+    WorkItem.__init__ = work_item
+    WorkItem.run = _run_wrapper(WorkItem.run)
+
+
+def _wrap_events(events):
+    import functools
+
+    import _fdleak
+
+    handoff, known, created, done = _fdleak.handoff, _fdleak.task_known, _fdleak.task_created, _fdleak.task_done
+    Handle = events.Handle
+    init = Handle.__init__
+    futures = []  # asyncio.Future (the C one too: asyncio.futures is loaded by then)
+
+    @functools.wraps(init)
+    def handle(self, callback, *args, **kwargs):
+        init(self, callback, *args, **kwargs)
+        if not futures:
+            futures.extend(_future_types())
+        owner = getattr(callback, "__self__", None)
+        if futures and isinstance(owner, tuple(futures)):
+            # a task's step or a future's wakeup: the task's own origin covers it; a task
+            # built directly (asyncio.Task(...)) gets the stack that schedules its first step
+            get_coro = getattr(owner, "get_coro", None)
+            coro = get_coro() if get_coro is not None else None
+            if coro is not None and not known(coro) and created(coro) > 0:
+                owner.add_done_callback(lambda _task: done(coro))
+            return
+        handoff(self, _CALLBACK)
+
+    Handle.__init__ = handle
+    Handle._run = _run_wrapper(Handle._run)
+
+
+def _future_types():
+    futures = sys.modules.get("asyncio.futures")
+    if futures is None:
+        return []
+    return [t for t in {futures.Future, getattr(futures, "_CFuture", None), getattr(futures, "_PyFuture", None)} if t]
+
+
+_WRAPS = {
+    "asyncio.base_events": _wrap_base_events,
+    "asyncio.events": _wrap_events,
+    "uvloop": _wrap_uvloop,
+    "threading": _wrap_threading,
+    "concurrent.futures.thread": _wrap_executor,
+}
 
 
 if sys.version_info >= (3, 4):

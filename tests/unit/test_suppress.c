@@ -105,8 +105,9 @@ static void test_native_and_python(void)
     struct fdl_pystack *py = (struct fdl_pystack *)mem;
     py->n = 2;
     py->app = 1;
-    py->f[0] = (struct fdl_pyframe){"/srv/app/pool.py", "Pool.close", 10, 0};
-    py->f[1] = (struct fdl_pyframe){"/srv/app/pool.py", "Pool.connect", 20, 0};
+    py->own = true;
+    py->f[0] = (struct fdl_pyframe){"/srv/app/pool.py", "Pool.close", 10, 0, 0};
+    py->f[1] = (struct fdl_pyframe){"/srv/app/pool.py", "Pool.connect", 20, 0, 0};
     __atomic_store_n(&ps->py, py, __ATOMIC_RELEASE);
     CHECK(fdl_suppressed("socket", "tcp", 0, ps, 0));
     py->f[1].file = "/srv/app/other.py";
@@ -129,15 +130,16 @@ static void test_python_stack(void)
     struct fdl_pystack *py = (struct fdl_pystack *)mem;
     py->n = 2;
     py->app = 1;
-    py->f[0] = (struct fdl_pyframe){"/usr/lib/python3.11/socket.py", "socketpair", 608, 0};
-    py->f[1] = (struct fdl_pyframe){"/usr/lib/python3.11/asyncio/runners.py", "Runner.run", 118, 0};
+    py->own = true;
+    py->f[0] = (struct fdl_pyframe){"/usr/lib/python3.11/socket.py", "socketpair", 608, 0, 0};
+    py->f[1] = (struct fdl_pyframe){"/usr/lib/python3.11/asyncio/runners.py", "Runner.run", 118, 0, 0};
     __atomic_store_n(&ps->py, py, __ATOMIC_RELEASE);
     CHECK(fdl_suppressed("socket", "unix", "SIGTERM", ps, 0));
     CHECK(!fdl_suppressed("socket", "unix", 0, ps, 0)); /* killed-by: a normal exit */
     /* The program's socketpair, called from its own function under Runner.run: not matched. */
     py->n = 3;
     py->f[2] = py->f[1];
-    py->f[1] = (struct fdl_pyframe){"/srv/app/main.py", "main", 7, 0};
+    py->f[1] = (struct fdl_pyframe){"/srv/app/main.py", "main", 7, 0, 0};
     CHECK(!fdl_suppressed("socket", "unix", "SIGTERM", ps, 0));
     py->n = 1; /* fewer frames than terms */
     CHECK(!fdl_suppressed("socket", "unix", "SIGTERM", ps, 0));

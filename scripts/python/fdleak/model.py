@@ -85,20 +85,22 @@ class _Reader:
 @dataclass(eq=True)
 class Frame:
     """A native frame (pc, module, offset, function, file, line) or a Python frame (file, line,
-    function, task_level: how many task creations lie between it and the descriptor)."""
+    function; in an origin, how the work was handed off and level: how many hand-offs lie between
+    it and the descriptor)."""
     pc: Optional[str] = None
     module: Optional[str] = None
     offset: Optional[str] = None
     function: Optional[str] = None
     file: Optional[str] = None
     line: Optional[int] = None
-    task_level: Optional[int] = None
+    origin: Optional[str] = None
+    level: Optional[int] = None
 
     @classmethod
     def read(cls, r, obj, where):
-        kw = {name: r.opt(obj, name, _INT, where) for name in ("line", "task_level")}
+        kw = {name: r.opt(obj, name, _INT, where) for name in ("line", "level")}
         kw.update({name: r.opt(obj, name, _STR, where)
-                   for name in ("pc", "module", "offset", "function", "file")})
+                   for name in ("pc", "module", "offset", "function", "file", "origin")})
         return cls(**kw)
 
 

@@ -102,24 +102,26 @@ def native_shown(site):
     return next((k for k, f in enumerate(site.native) if interpreter_frame(f)), len(site.native))
 
 
+# How each kind of origin reads (capture_python.c fdl_py_origin_text).
+ORIGIN_TEXT = {"task": "in a task created", "thread": "in a thread started", "work": "in work submitted",
+               "callback": "in a callback scheduled"}
+
+
 def app_index(site):
-    """Which Python frame is the app frame: the one equal to sites[].app, else (app missing)
-    the first outside the standard library and installed packages, else the innermost."""
+    """Which Python frame is the app frame (the one equal to sites[].app); -1 when there is
+    none: no frame of the program's code."""
     for i, f in enumerate(site.python):
         if f == site.app:
             return i
-    for i, f in enumerate(site.python):
-        if not library_file(f.file or ""):
-            return i
-    return 0
+    return -1
 
 
 def headline(site):
     """What a site is called: its Python app frame, else its innermost native frame."""
     if site is None:
         return "an unknown site"
-    if site.python:
-        return pyframe(site.python[app_index(site)], site.cwd)
+    if site.python:  # the app frame, else the innermost (the library's call)
+        return pyframe(site.python[max(app_index(site), 0)], site.cwd)
     if site.native:
         return frame_where(site.native[0])
     return "an unknown site"
@@ -167,7 +169,7 @@ def stack_lines(site):
     app = app_index(site) if py else -1
 
     def level_of(k):
-        return py[k].task_level or 0
+        return py[k].level or 0
 
     def foldable(k, level):
         return (k < len(py) and k != app and level_of(k) == level
@@ -178,7 +180,7 @@ def stack_lines(site):
     while i < len(py):
         f = py[i]
         if level_of(i) != level:
-            out.append("fdleak:    in a task created")
+            out.append("fdleak:    " + ORIGIN_TEXT.get(f.origin, "in a task created"))
             level = level_of(i)
         out.append("fdleak:    %s %s%s" % ("at" if i == 0 else "by", pyframe(f, site.cwd),
                                            "   <- app" if i == app else ""))

@@ -21,7 +21,7 @@ import time
 
 from ..merge import process_tree
 from ..model import ToolError, counted, is_int, is_num
-from ..text import app_index, base_name, frame_where, library_file, native_shown, plural, \
+from ..text import ORIGIN_TEXT, app_index, base_name, frame_where, library_file, native_shown, plural, \
     pyfile, pyframe
 
 SITES_SHOWN = 200      # rows of the sites table: the busiest sites
@@ -238,10 +238,11 @@ def frames_python(site):
     out = [Markup('<div class="stack-title">Python stack</div><table class="frames"><tbody>')]
     level = 0
     for i, f in enumerate(py):
-        if (f.task_level or 0) != level:
-            level = f.task_level or 0
-            out.append(h('<tr class="task"><td></td><td colspan="2">in a task created by%s</td>'
-                         '</tr>', " (level %d)" % level if level > 1 else ""))
+        if (f.level or 0) != level:
+            level = f.level or 0
+            out.append(h('<tr class="task"><td></td><td colspan="2">%s by%s</td>'
+                         '</tr>', ORIGIN_TEXT.get(f.origin, "in a task created"),
+                         " (level %d)" % level if level > 1 else ""))
         cls = "app" if i == app else ("lib" if library_file(f.file or "") else "")
         out.append(h('<tr class="%s"><td class="n">%d</td><td>%s%s</td><td>%s%s</td></tr>',
                      cls, i + 1, pyfile(f.file, site.cwd), ":%d" % f.line if f.line else "",

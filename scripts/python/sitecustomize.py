@@ -203,8 +203,9 @@ def _wrap_uvloop(uvloop):
 
 
 def _run_wrapper(run):
-    """A method that runs handed-off work (obj is self): what it creates goes back through the
-    origin its hand-off gave it."""
+    """A method that runs handed-off work (obj is self; it takes no other argument, as
+    Thread._bootstrap_inner, _WorkItem.run and Handle._run do): what it creates goes back
+    through the origin its hand-off gave it."""
     import functools
 
     import _fdleak
@@ -212,12 +213,12 @@ def _run_wrapper(run):
     begin, end = _fdleak.run_begin, _fdleak.run_end
 
     @functools.wraps(run)
-    def run_handed_off(self, *args, **kwargs):
+    def run_handed_off(self):
         token = begin(self)
         if token < 0:
-            return run(self, *args, **kwargs)
+            return run(self)
         try:
-            return run(self, *args, **kwargs)
+            return run(self)
         finally:
             end(self, token)
 
@@ -266,15 +267,16 @@ def _wrap_events(events):
     handoff, known, created, done = _fdleak.handoff, _fdleak.task_known, _fdleak.task_created, _fdleak.task_done
     Handle = events.Handle
     init = Handle.__init__
-    futures = []  # asyncio.Future (the C one too: asyncio.futures is loaded by then)
+    futures = [None]  # (asyncio's Future types,) once asyncio.futures is loaded (by the first handle)
 
     @functools.wraps(init)
-    def handle(self, callback, *args, **kwargs):
-        init(self, callback, *args, **kwargs)
-        if not futures:
-            futures.extend(_future_types())
+    def handle(self, callback, args, loop, context=None):  # Handle.__init__'s, 3.10–3.13
+        init(self, callback, args, loop, context)
+        types = futures[0]
+        if types is None:
+            types = futures[0] = _future_types()
         owner = getattr(callback, "__self__", None)
-        if futures and isinstance(owner, tuple(futures)):
+        if owner is not None and isinstance(owner, types):
             # a task's step or a future's wakeup: the task's own origin covers it; a task
             # built directly (asyncio.Task(...)) gets the stack that schedules its first step
             get_coro = getattr(owner, "get_coro", None)
@@ -291,8 +293,8 @@ def _wrap_events(events):
 def _future_types():
     futures = sys.modules.get("asyncio.futures")
     if futures is None:
-        return []
-    return [t for t in {futures.Future, getattr(futures, "_CFuture", None), getattr(futures, "_PyFuture", None)} if t]
+        return ()
+    return tuple(t for t in {futures.Future, getattr(futures, "_CFuture", None), getattr(futures, "_PyFuture", None)} if t)
 
 
 _WRAPS = {

@@ -615,6 +615,7 @@ struct fdl_pykey {
     uintptr_t w[];
 };
 
+#define ORIGIN_TAG 2 /* key entry (origin's fdl_pykey | 2, kind, 0): the hand-off's origin follows */
 #define PYKEYS_CAP (1u << 16) /* hash slots; the table accepts up to 3/4 of this */
 static struct fdl_pykey *_Atomic pykeys[PYKEYS_CAP];
 static _Atomic unsigned n_pykeys;
@@ -670,14 +671,19 @@ static struct fdl_pykey *intern_stack(const uintptr_t *w, unsigned n)
 
 /* The key buffer lives here, not in fdl_py_capture: programs that are not Python (and may run
  * on small thread stacks) never pay for it. */
-static __attribute__((noinline)) struct fdl_pykey *capture_held(uintptr_t ts)
+static __attribute__((noinline)) struct fdl_pykey *capture_held(uintptr_t ts, const struct fdl_pykey *tail)
 {
-    uintptr_t w[(FDL_PYDEPTH_MAX + 1) * FDL_PY_WORDS];
+    uintptr_t w[(FDL_PYDEPTH_MAX + 2) * FDL_PY_WORDS];
     unsigned n = walk(w, ts);
+    if (tail && origin) { /* after whatever origin the walk appended: the last resort for a place */
+        w[FDL_PY_WORDS * n] = (uintptr_t)tail | ORIGIN_TAG;
+        w[FDL_PY_WORDS * n + 1] = FDL_ORIGIN_LISTENER;
+        w[FDL_PY_WORDS * n++ + 2] = 0;
+    }
     return n ? intern_stack(w, n) : 0;
 }
 
-struct fdl_pykey *fdl_py_capture(bool *late)
+struct fdl_pykey *fdl_py_capture(bool *late, const struct fdl_pykey *tail)
 {
     *late = false;
     if (!on()) {
@@ -688,7 +694,7 @@ struct fdl_pykey *fdl_py_capture(bool *late)
     void *lock = hold_frames(&ts, late);
     if (!lock)
         return 0;
-    struct fdl_pykey *key = capture_held(ts);
+    struct fdl_pykey *key = capture_held(ts, tail);
     let_go(lock);
     return key;
 }
@@ -936,18 +942,18 @@ int fdl_py_task_known(void *coro)
 
 const char *fdl_py_origin_name(unsigned kind)
 {
-    static const char *const names[FDL_ORIGIN_KINDS] = {"", "task", "thread", "work", "callback"};
+    static const char *const names[FDL_ORIGIN_KINDS] = {"", "task", "thread", "work", "callback", "listener"};
     return kind < FDL_ORIGIN_KINDS ? names[kind] : "";
 }
 
 const char *fdl_py_origin_text(unsigned kind)
 {
     static const char *const texts[FDL_ORIGIN_KINDS] = {"", "in a task created", "in a thread started",
-                                                        "in work submitted", "in a callback scheduled"};
+                                                        "in work submitted", "in a callback scheduled",
+                                                        "accepted on a listener created"};
     return kind < FDL_ORIGIN_KINDS ? texts[kind] : "";
 }
 
-#define ORIGIN_TAG 2 /* key entry (origin's fdl_pykey | 2, kind, 0): the hand-off's origin follows */
 
 /* Line numbers already computed (CPython walks the line table up to the offset): direct-mapped
  * on a frame's key words (code object, its text's hash, offset), which say exactly what the

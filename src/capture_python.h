@@ -22,9 +22,10 @@ enum fdl_origin {
     FDL_ORIGIN_THREAD,   /* a thread, started there (threading.Thread.start) */
     FDL_ORIGIN_WORK,     /* work submitted to an executor there (submit, map, run_in_executor) */
     FDL_ORIGIN_CALLBACK, /* a callback scheduled there (call_soon, call_later, call_at …) */
+    FDL_ORIGIN_LISTENER, /* a connection accepted on a listener created there */
     FDL_ORIGIN_KINDS
 };
-/* "task", "thread", "work", "callback" (JSON); the text's "in a task created" … */
+/* "task", "thread", "work", "callback", "listener" (JSON); the text's "in a task created" … */
 const char *fdl_py_origin_name(unsigned kind);
 const char *fdl_py_origin_text(unsigned kind);
 
@@ -64,11 +65,12 @@ struct fdl_pystack *fdl_pykey_text(const struct fdl_pykey *k);
  * site's key; NULL when there are no frames (not a Python thread, the interpreter not
  * initialised, frames off, the table full: said once). *late: no frames because
  * the interpreter is finalizing or done (a daemon thread's state may be freed under it then) —
- * what this thread creates now is shutdown noise. Reads only this thread's own frames, holding
+ * what this thread creates now is shutdown noise. tail (may be NULL): an interned stack that
+ * ends the key as an origin of kind listener (an accepted connection's listener). Reads only this thread's own frames, holding
  * CPython's thread-state list lock (waited for briefly, never indefinitely) so that
  * finalization cannot free them meanwhile; no GIL, no Python objects, no Python code.
  * Thread-safe, async-signal-safe, fork-safe; must not run in a vfork child. */
-struct fdl_pykey *fdl_py_capture(bool *late);
+struct fdl_pykey *fdl_py_capture(bool *late, const struct fdl_pykey *tail);
 
 /* asyncio is creating a task for coro (the Python start-up hook's create_task wrapper calls
  * this with the GIL held): remembers the creating stack as the origin of whatever that task

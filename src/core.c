@@ -162,7 +162,7 @@ static void record(int fd, const char *via, uint32_t flags, struct fdl_site *sit
  * id); NULL when nested inside fdleak on this thread, and in a vfork child: libunwind keeps
  * global state (its validation pipe's numbers) that the child would rewrite in its parent's
  * memory. */
-static struct fdl_site *capture_site(uint32_t *flags)
+static struct fdl_site *capture_site(uint32_t *flags, const struct fdl_pykey *tail)
 {
     if (fdl_tls.busy || fdl_in_vfork_child()) {
         *flags |= FDL_F_NESTED;
@@ -172,7 +172,7 @@ static struct fdl_site *capture_site(uint32_t *flags)
     unsigned depth = (unsigned)fdl_config()->depth;
     uintptr_t key[depth + FDL_CAPTURE_SLACK + 1]; /* native pcs, then the interned Python stack */
     bool late;
-    struct fdl_pykey *py = fdl_py_capture(&late);
+    struct fdl_pykey *py = fdl_py_capture(&late, tail);
     if (late)
         *flags |= FDL_F_LATE; /* created after CPython began to finalize: not the program's */
     unsigned n;
@@ -201,7 +201,7 @@ static struct fdl_site *capture_site(uint32_t *flags)
 struct fdl_site *fdl_capture_stack(void)
 {
     uint32_t ignored = 0;
-    return capture_site(&ignored);
+    return capture_site(&ignored, 0);
 }
 
 void fdl_created(int fd, const char *via, uint32_t flags)
@@ -209,11 +209,29 @@ void fdl_created(int fd, const char *via, uint32_t flags)
     if (fd < 0 || fdl_in_vfork_child())
         return;
     int saved = errno;
-    struct fdl_site *site = capture_site(&flags);
+    struct fdl_site *site = capture_site(&flags, 0);
     record(fd, via, flags, site, fdl_now_mono_ns());
     check_threshold();
     errno = saved;
     fdl_py_park_if_doomed(); /* finalization may have begun while this call ran */
+}
+
+void fdl_created_accepted(int fd, int listener, const char *via)
+{
+    if (fd < 0 || fdl_in_vfork_child())
+        return;
+    int saved = errno;
+    struct fdl_slot *ls = fdl_table_slot(listener, false);
+    const struct fdl_site *lsite = ls && __atomic_load_n(&ls->state, __ATOMIC_ACQUIRE) == FDL_SLOT_OPEN
+                                       ? __atomic_load_n(&ls->site, __ATOMIC_ACQUIRE) : 0;
+    /* a site's Python stack is its last key word (capture_site) */
+    const struct fdl_pykey *tail = lsite && lsite->n_extra ? (const struct fdl_pykey *)lsite->frames[lsite->n_native] : 0;
+    uint32_t flags = 0;
+    struct fdl_site *site = capture_site(&flags, tail);
+    record(fd, via, flags, site, fdl_now_mono_ns());
+    check_threshold();
+    errno = saved;
+    fdl_py_park_if_doomed();
 }
 
 /* Where fdleak's descriptors go: near the top of the soft limit, out of the program's way,
@@ -293,7 +311,7 @@ void fdl_created_pair(int fds[2], const char *via, uintptr_t caller)
         }
     } else {
         uint32_t flags = 0;
-        struct fdl_site *site = capture_site(&flags);
+        struct fdl_site *site = capture_site(&flags, 0);
         uint64_t now = fdl_now_mono_ns();
         record(fds[0], via, flags, site, now);
         record(fds[1], via, flags, site, now);

@@ -26,6 +26,11 @@ void fdl_core_fork_child(void);
  * flags: FDL_F_STREAM / FDL_F_DIR when a FILE* / DIR* owns it. Captures the stack. */
 void fdl_created(int fd, const char *via, uint32_t flags);
 
+/* The same for a connection accepted on listener: its Python stack ends with where the
+ * listener was made (an origin of kind listener), so that one accepted where no frame of the
+ * program's own is on the stack is named at the listener's creation. */
+void fdl_created_accepted(int fd, int listener, const char *via);
+
 /* Two descriptors from one call (pipe, socketpair): one stack for both. When libunwind itself
  * made the call (caller inside it, thread busy) the pair is fdleak's own: it is moved to high
  * numbers out of the program's way, fds[] is updated and the pair is hidden. */

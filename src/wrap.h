@@ -75,7 +75,7 @@ static inline uint32_t fdl_socket_flags(int type) { return (type & 0xf) == SOCK_
 /* fcntl commands that make a new descriptor. */
 static inline int fdl_dup_cmd(int cmd) { return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC; }
 
-int fdl_accepted(int fd, const char *via);                      /* wrap_socket.c */
+int fdl_accepted(int fd, int listener, const char *via);        /* wrap_socket.c */
 void fdl_received(const struct msghdr *m, const char *via);     /* wrap_socket.c: SCM_RIGHTS */
 int fdl_dup2_with(int oldfd, int newfd, int (*real)(int, int), const char *via); /* wrap_dup.c */
 int fdl_dup3_with(int oldfd, int newfd, int flags, int (*real)(int, int, int), const char *via); /* wrap_dup.c */

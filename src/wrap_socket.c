@@ -18,13 +18,13 @@ FDL_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 
 /* The peer is read back from the kernel rather than from the caller's buffer, whose size the
  * call has already overwritten; the local address too: the service the connection came to. */
-int fdl_accepted(int fd, const char *via)
+int fdl_accepted(int fd, int listener, const char *via)
 {
     if (fd < 0) {
         fdl_creation_failed();
         return fd;
     }
-    fdl_created(fd, via, 0);
+    fdl_created_accepted(fd, listener, via);
     int saved = errno;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
@@ -41,12 +41,12 @@ int fdl_accepted(int fd, const char *via)
  * definitions must match its prototypes exactly. */
 FDL_EXPORT int accept(int s, __SOCKADDR_ARG addr, socklen_t *len)
 {
-    return fdl_accepted(REAL(accept)(s, addr.__sockaddr__, len), __func__);
+    return fdl_accepted(REAL(accept)(s, addr.__sockaddr__, len), s, __func__);
 }
 
 FDL_EXPORT int accept4(int s, __SOCKADDR_ARG addr, socklen_t *len, int flags)
 {
-    return fdl_accepted(REAL(accept4)(s, addr.__sockaddr__, len, flags), __func__);
+    return fdl_accepted(REAL(accept4)(s, addr.__sockaddr__, len, flags), s, __func__);
 }
 
 FDL_EXPORT int connect(int s, __CONST_SOCKADDR_ARG addr, socklen_t len)

@@ -73,10 +73,10 @@ FDL_EXPORT long syscall(long nr, ...)
         return fdl_ret_fd((int)RAW(), "socket", fdl_socket_flags((int)a[1]));
 #ifdef SYS_accept
     case SYS_accept:
-        return fdl_accepted((int)RAW(), "accept");
+        return fdl_accepted((int)RAW(), (int)a[0], "accept");
 #endif
     case SYS_accept4:
-        return fdl_accepted((int)RAW(), "accept4");
+        return fdl_accepted((int)RAW(), (int)a[0], "accept4");
     case SYS_socketpair:
         return fdl_ret_pair((int)RAW(), (int *)a[3], "socketpair", FDL_CALLER);
 #ifdef SYS_pipe

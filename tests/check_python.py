@@ -13,7 +13,7 @@ under DIR) says what must leak with markers on the lines its leaks' app frames p
     sock = socket.socket()  # LEAK [xN | any] [fn=FUNCTION] [calls=F,G] [origin] [via=KIND] [child]
 
 xN: N descriptors (default 1); any: zero or more (a race decides). fn: the app frame's function
-(qualified name; under CPython 3.10, whose code objects have no co_qualname, its last part). calls: these functions are among the site's Python frames. origin: the app frame comes from the running task's origin (task_origin). via: the app frame is in an origin of that kind (task, thread, work, callback: the work was handed off there).
+(qualified name; under CPython 3.10, whose code objects have no co_qualname, its last part). calls: these functions are among the site's Python frames. origin: the app frame comes from the running task's origin (task_origin). via: the app frame is in an origin of that kind (task, thread, work, callback: the work was handed off there; listener: the connection was accepted on a listener made there).
 child: the leak belongs to the report of a forked child, not to the program's own.
 
 The program runs through the launcher (scripts/fdleak, with FDLEAK_LIBRARY=SHIM), as a user

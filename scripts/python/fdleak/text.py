@@ -104,7 +104,7 @@ def native_shown(site):
 
 # How each kind of origin reads (capture_python.c fdl_py_origin_text).
 ORIGIN_TEXT = {"task": "in a task created", "thread": "in a thread started", "work": "in work submitted",
-               "callback": "in a callback scheduled"}
+               "callback": "in a callback scheduled", "listener": "accepted on a listener created"}
 
 
 def app_index(site):

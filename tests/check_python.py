@@ -26,7 +26,9 @@ must die of it (a service stopped by systemd or docker). A program that prints
 `FDLEAK_EXPECT_SUPPRESSED N` says itself how many descriptors the report must count as suppressed
 (what the runtime holds), instead of --expect-suppressed. A program that prints
 `FDLEAK_KEPT fd…` (what it keeps on purpose) and `FDLEAK_OPEN fd…` (its /proc/self/fd at the
-end) is also checked against that ground truth: its leaks are exactly the kept fds, all open.
+end) is also checked against that ground truth: its leaks are exactly the kept fds, all open;
+those it lists in `FDLEAK_NOAPP fd…` were made with no frame of its own code on their whole
+chain: their sites must say so (`no frame of the program's code: …`, no app frame).
 Checks: the program exits 0 (or dies of --kill's signal) in time (a hang is a deadlock), the report's "runtime" is exactly
 what PYTHON says it is ("cpython 3.12.1": asked of the interpreter), every leak's site has Python frames whose app frame is a marked line (file,
 line, function) and whose frames include that line, the number of leaks per
@@ -77,14 +79,27 @@ def where(key):
     return "%s:%d" % (os.path.relpath(key[0]), key[1])
 
 
-def check_report(rep, marks, what, failures):
-    """Leaks of one report (or of several, merged) against the markers meant for it."""
+PROGRAMS = os.path.join(ROOT, "tests", "python") + os.sep  # the test programs' own code
+
+
+def check_report(rep, marks, what, failures, noapp=()):
+    """Leaks of one report (or of several, merged) against the markers meant for it; those in
+    noapp (the program said: no frame of its code made them) must say so instead."""
     sites = {s["id"]: s for s in rep["sites"]}
     got = {}
     for leak in rep["leaks"]:
         site = sites.get(leak["site"]) if leak.get("site") is not None else None
         app = site and site.get("app")
         desc = "fd %d (%s %s)" % (leak["fd"], leak["kind"], leak["desc"])
+        if leak["fd"] in noapp:
+            at = (site or {}).get("at") or ""
+            if app or not site or not site.get("python") or not at.startswith("no frame of the program's code: "):
+                failures.append("%s: %s has no frame of the program's code, but its site says app %s, at %r;"
+                                " its Python frames:\n%s" % (what, desc, app, at, frames_text(site or {})))
+            elif any(os.path.realpath(f["file"]).startswith(PROGRAMS) for f in site["python"]):
+                failures.append("%s: %s: a frame of the program's code among its Python frames:\n%s"
+                                % (what, desc, frames_text(site)))
+            continue
         if not app:
             failures.append("%s: %s leaked from a site without Python frames (site %s)"
                             % (what, desc, leak.get("site")))
@@ -249,8 +264,9 @@ def main():
             if rep.get("runtime") != want_runtime:
                 failures.append("runtime is %r, expected %r (what %s says it is)"
                                 % (rep.get("runtime"), want_runtime, interp))
+            noapp = {int(x) for l in re.findall(r"^FDLEAK_NOAPP(.*)$", out, re.M) for x in l.split()}
             check_report(rep, {k: v for k, v in marks.items() if not v["child"]}, "pid %d" % p.pid,
-                         failures)
+                         failures, noapp)
             check_ground_truth(rep, out, failures)
             if rep.get("suppressed", 0) != expect_suppressed:
                 failures.append("suppressed: %s, expected %d%s" % (rep.get("suppressed", 0), expect_suppressed,

@@ -217,6 +217,8 @@ static void build_places(struct ctx *c)
         if (p == FDL_NO_PLACE)
             continue;
         struct fdl_place *pl = &r->places[p];
+        const struct fdl_pystack *py = fdl_site_pystack(s->site);
+        pl->foreign = py && !py->own;
         pl->created += s->created;
         pl->closed += s->closed;
         s->next_in_place = pl->first_site; /* the place's sites, for the writers */
@@ -549,6 +551,88 @@ static void duplicate_clients(struct fdl_report *r)
     }
 }
 
+/* The title of a never-closed finding: "5 connections to X" (one peer), else each kind counted
+ * with an example; then where, and how old. */
+static void never_closed_title(struct fdl_finding *f, const struct fdl_place *pl, const struct fdl_kind_count *kinds,
+                               const struct fdl_rep_fd *first, uint64_t open, double oldest)
+{
+    struct fdl_buf b;
+    fdl_buf_init_mem(&b, f->title, sizeof f->title);
+    if (f->peer[0]) {
+        fdl_put_plural(&b, open, "connection to ", "connections to ");
+        fdl_buf_puts(&b, f->peer);
+    } else { /* each kind counted: "3 files and 3 sockets (e.g. /tmp/a)" */
+        fdl_put_kind_counts(&b, kinds);
+        fdl_buf_puts(&b, open == 1 ? " (" : " (e.g. ");
+        fdl_buf_puts(&b, first ? first->info.desc : "?");
+        fdl_buf_putc(&b, ')');
+    }
+    fdl_buf_puts(&b, " opened at ");
+    fdl_buf_puts(&b, pl->at);
+    fdl_buf_puts(&b, open == 1 ? " and never closed (open " : " and never closed (oldest open ");
+    fdl_buf_duration(&b, oldest);
+    fdl_buf_puts(&b, " at exit)");
+    fdl_buf_cstr(&b);
+}
+
+/* A place with no frame of the program's code is one library call for every caller: what it
+ * holds to different peers are different mistakes (four connections to a service, two to
+ * Redis), one finding per peer (descriptors with none together). False if there is no memory
+ * for it (the place then gets one finding). */
+static bool never_closed_by_peer(struct fdl_report *r, size_t p)
+{
+    struct group {
+        const char *peer;
+        const struct fdl_rep_fd *first;
+        uint64_t open;
+        double oldest;
+        struct fdl_kind_count kinds;
+    } *g = fdl_region_alloc(&r->region, (r->nleaks + 1) * sizeof *g);
+    size_t n = 0;
+    for (size_t i = 0; g && i < r->nleaks; i++) {
+        const struct fdl_rep_fd *e = &r->leaks[i];
+        if (!e->rec.site || r->sites[e->rank].place != p)
+            continue;
+        char peer[PEER_MAX];
+        client_peer(e, peer, sizeof peer);
+        size_t k = 0;
+        while (k < n && strcmp(g[k].peer, peer))
+            k++;
+        if (k == n) {
+            memset(&g[n], 0, sizeof g[n]);
+            if (!(g[n].peer = fdl_region_strdup(&r->region, peer)))
+                return false;
+            g[n++].first = e;
+        }
+        g[k].open++;
+        fdl_kind_count_add(&g[k].kinds, e->info.kind);
+        if (e->age > g[k].oldest)
+            g[k].oldest = e->age;
+    }
+    if (!g)
+        return false;
+    struct fdl_place *pl = &r->places[p];
+    mark_holding_sites(r, p);
+    for (size_t k = 0; k < n; k++) {
+        struct fdl_finding *f = add(r, "never-closed",
+                                    "close it at shutdown (in a finally block, an async context manager, or the "
+                                    "owner's close), or keep it in one object whose close is called");
+        if (!f)
+            return true;
+        add_site(f, p, g[k].open, pl->created, pl->closed);
+        f->open = g[k].open;
+        f->created = pl->created;
+        f->closed = pl->closed;
+        f->oldest = g[k].oldest;
+        struct fdl_buf b;
+        fdl_buf_init_mem(&b, f->peer, sizeof f->peer);
+        fdl_buf_puts(&b, g[k].peer);
+        fdl_buf_cstr(&b);
+        never_closed_title(f, pl, &g[k].kinds, g[k].first, g[k].open, g[k].oldest);
+    }
+    return true;
+}
+
 static void never_closed(struct fdl_report *r)
 {
     /* What each place holds, in one pass: its first descriptor, and whether all go to its
@@ -572,6 +656,8 @@ static void never_closed(struct fdl_report *r)
         struct fdl_place *pl = &r->places[p];
         if (!pl->open || pl->claimed)
             continue;
+        if (pl->foreign && !pl->peer && never_closed_by_peer(r, p))
+            continue;
         struct fdl_finding *f = add(r, "never-closed",
                                     "close it at shutdown (in a finally block, an async context manager, or the "
                                     "owner's close), or keep it in one object whose close is called");
@@ -590,22 +676,7 @@ static void never_closed(struct fdl_report *r)
             fdl_buf_puts(&b, pl->peer);
             fdl_buf_cstr(&b);
         }
-        fdl_buf_init_mem(&b, f->title, sizeof f->title);
-        if (f->peer[0]) {
-            fdl_put_plural(&b, pl->open, "connection to ", "connections to ");
-            fdl_buf_puts(&b, f->peer);
-        } else { /* each kind counted: "3 files and 3 sockets (e.g. /tmp/a)" */
-            fdl_put_kind_counts(&b, &pl->kinds);
-            fdl_buf_puts(&b, pl->open == 1 ? " (" : " (e.g. ");
-            fdl_buf_puts(&b, first ? first->info.desc : "?");
-            fdl_buf_putc(&b, ')');
-        }
-        fdl_buf_puts(&b, " opened at ");
-        fdl_buf_puts(&b, pl->at);
-        fdl_buf_puts(&b, pl->open == 1 ? " and never closed (open " : " and never closed (oldest open ");
-        fdl_buf_duration(&b, pl->oldest);
-        fdl_buf_puts(&b, " at exit)");
-        fdl_buf_cstr(&b);
+        never_closed_title(f, pl, &pl->kinds, first, pl->open, pl->oldest);
     }
 }
 

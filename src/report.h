@@ -74,6 +74,7 @@ struct fdl_place {
     double per_hour;
     bool claimed;                   /* its open descriptors named by a finding already */
     bool churned;                   /* named pool-per-operation (for what it closed) */
+    bool foreign;                   /* no frame of the program's code: one library call for all */
     unsigned growth_snaps;          /* growing: the snapshots the rule looked at */
     bool by_floor;                  /* … its floors rose (slow growth), not each snapshot */
     const struct fdl_rep_fd *first; /* its first listed descriptor … */

@@ -29,6 +29,7 @@ must die of it (a service stopped by systemd or docker). A program that prints
 end) is also checked against that ground truth: its leaks are exactly the kept fds, all open;
 those it lists in `FDLEAK_NOAPP fd…` were made with no frame of its own code on their whole
 chain: their sites must say so (`no frame of the program's code: …`, no app frame).
+`FDLEAK_FINDING PATTERN TITLE-START` lines name findings the exit report must have.
 Checks: the program exits 0 (or dies of --kill's signal) in time (a hang is a deadlock), the report's "runtime" is exactly
 what PYTHON says it is ("cpython 3.12.1": asked of the interpreter), every leak's site has Python frames whose app frame is a marked line (file,
 line, function) and whose frames include that line, the number of leaks per
@@ -268,6 +269,10 @@ def main():
             check_report(rep, {k: v for k, v in marks.items() if not v["child"]}, "pid %d" % p.pid,
                          failures, noapp)
             check_ground_truth(rep, out, failures)
+            titles = [(f["pattern"], f["title"]) for f in rep["findings"]]
+            for pat, title in re.findall(r"^FDLEAK_FINDING (\S+) (.*)$", out, re.M):
+                if not any(fp == pat and t.startswith(title) for fp, t in titles):
+                    failures.append("no %s finding titled %r…; findings: %s" % (pat, title, titles))
             if rep.get("suppressed", 0) != expect_suppressed:
                 failures.append("suppressed: %s, expected %d%s" % (rep.get("suppressed", 0), expect_suppressed,
                                                                   " (as the program said)" if said else ""))

@@ -8,25 +8,10 @@ import http.server
 import urllib.request
 
 from groundtruth import open_fds
+from keepserver import Handler, keeping
 
 kept = []
-
-
-class KeepingServer(http.server.HTTPServer):
-    def shutdown_request(self, request):
-        kept.append(request)  # kept, never closed
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-httpd = KeepingServer(("127.0.0.1", 0), Handler)  # LEAK x3 via=listener
+httpd = keeping(http.server.HTTPServer, kept)(("127.0.0.1", 0), Handler)  # LEAK x3 via=listener
 _thread.start_new_thread(httpd.serve_forever, ())
 for _ in range(3):
     urllib.request.urlopen("http://127.0.0.1:%d/" % httpd.server_address[1]).close()

@@ -17,6 +17,7 @@ import threading
 import urllib.request
 
 from groundtruth import open_fds
+from keepserver import Handler, keeping
 
 kept_socks, kept_fds = [], []
 NULL, RD = "/dev/null", os.O_RDONLY
@@ -75,22 +76,8 @@ async def in_loop(port):
 kept_writers = []
 
 
-class KeepingServer(http.server.ThreadingHTTPServer):
-    def shutdown_request(self, request):
-        kept_socks.append(request)  # kept, never closed
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 def server():
-    httpd = KeepingServer(("127.0.0.1", 0), Handler)
+    httpd = keeping(http.server.ThreadingHTTPServer, kept_socks)(("127.0.0.1", 0), Handler)
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
     t.start()  # LEAK x2 via=thread
     for _ in range(2):

@@ -286,8 +286,18 @@ def _wrap_events(events):
             return
         handoff(self, _CALLBACK)
 
+    cancel, forget = Handle.cancel, _fdleak.run_end
+
+    @functools.wraps(cancel)
+    def cancel_handle(self, *args, **kwargs):
+        # a cancelled callback never runs: its origin goes now, so that a handle made later at
+        # the same address (a task's step, which registers none) cannot find it
+        forget(self, -1)
+        return cancel(self, *args, **kwargs)
+
     Handle.__init__ = handle
     Handle._run = _run_wrapper(Handle._run)
+    Handle.cancel = cancel_handle
 
 
 def _future_types():

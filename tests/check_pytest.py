@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """fdleak's pytest plugin on the sample suite (tests/sample), through the launcher.
 
-    check_pytest.py --lib SHIM [--interp PYTHON] [--pythonpath DIR] [--xdist N] [--fail]
+    check_pytest.py --lib SHIM [--interp PYTHON] [--pythonpath DIR] [--xdist N] [--fail] [--rerun]
 
 Runs `fdleak -- PYTHON -m pytest tests/sample --fdleak-json OUT` (with -n N under xdist;
 PYTHON defaults to /usr/bin/python3; another interpreter gets Debian's pytest, which is pure
@@ -11,7 +11,12 @@ checks the plugin's results against the suite's markers — `# LEAK [xN] test=NA
 the named test or fixture, as many as declared, nothing charged to any other test, and the
 terminal summary names each leaking test. Under xdist a module fixture is set up once per
 worker that needs it, so its count is 1 or more. --fail: with --fdleak-fail the leaking tests
-error at teardown, and so does the teardown that ends a leaking fixture (pytest exits 1). Prints expected and actual on failure.
+error at teardown, and so does the teardown that ends a leaking fixture (pytest exits 1).
+--rerun: the suite's files given twice with --keep-duplicates, so each test runs twice under one
+node id: each run's leaks are kept apart (`NODEID` and `NODEID [run 2]`, the same counts), in the
+JSON and the summary. Always: the JUnit XML (--junitxml) has one short `fdleak` property on each
+leaking test (its count and places, under 400 characters) and no fdleak property on any other.
+Prints expected and actual on failure.
 Exit 77 (skipped, the reason printed) when PYTHON does not run or cannot import pytest (and
 xdist) with that PYTHONPATH — e.g. Debian's pytest on 3.10 needs the exceptiongroup backport;
 for /usr/bin/python3 itself that is a failure."""
@@ -49,6 +54,33 @@ def markers():
     return marks
 
 
+def check_junit(path, leaking, failures):
+    """One short fdleak property on each leaking test's testcase (fixtures' on whichever test
+    ended them), none on the others."""
+    import xml.etree.ElementTree as ET
+    try:
+        cases = ET.parse(path).getroot().iter("testcase")
+    except (OSError, ET.ParseError) as e:
+        failures.append("no JUnit XML: %s" % e)
+        return
+    seen = set()
+    for case in cases:
+        name = case.get("name", "").split("[")[0]
+        props = [(p.get("name"), p.get("value") or "") for p in case.iter("property") if p.get("name", "").startswith("fdleak")]
+        tests = [v for n, v in props if n == "fdleak"]
+        if name in leaking:
+            seen.add(name)
+            if len(tests) != 1 or not re.match(r"\d+ descriptors? leaked: \d+ at ", tests[0]) or len(tests[0]) >= 400:
+                failures.append("JUnit: %s has fdleak properties %s, expected one short one" % (name, props))
+        elif [n for n, _ in props if n != "fdleak_fixture"]:
+            failures.append("JUnit: %s did not leak but has fdleak properties %s" % (name, props))
+        for n, v in props:
+            if len(v) >= 400:
+                failures.append("JUnit: %s's %s property is %d characters long" % (name, n, len(v)))
+    if seen != leaking:
+        failures.append("JUnit: no testcase for %s" % sorted(leaking - seen))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", required=True)
@@ -56,6 +88,7 @@ def main():
     ap.add_argument("--pythonpath", default="")
     ap.add_argument("--xdist", type=int, default=0)
     ap.add_argument("--fail", action="store_true")
+    ap.add_argument("--rerun", action="store_true")
     a = ap.parse_args()
     if interp_version(a.interp) is None:
         print("SKIP: %s does not run" % a.interp)
@@ -67,9 +100,14 @@ def main():
     failures = []
     with tempfile.TemporaryDirectory(prefix="fdleak-pytest-") as tmp:
         out = os.path.join(tmp, "results.json")
+        junit = os.path.join(tmp, "junit.xml")
+        targets = [SAMPLE]
+        if a.rerun:  # every test twice, under one node id
+            files = sorted(glob.glob(os.path.join(SAMPLE, "test_*.py")))
+            targets = files + files + ["--keep-duplicates"]
         cmd = [os.path.join(ROOT, "scripts", "fdleak"), "-q", "-o", os.path.join(tmp, "exit-%p.txt"), "--",
-               a.interp, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", SAMPLE,
-               SAMPLE, "--fdleak-json", out]
+               a.interp, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", SAMPLE] + targets + \
+              ["--fdleak-json", out, "--junitxml", junit]
         if a.xdist:
             cmd += ["-n", str(a.xdist)]
         if a.fail:
@@ -90,7 +128,20 @@ def main():
             print("FAIL: no results file: %s\nstdout:\n%s\nstderr:\n%s" % (e, p.stdout, p.stderr))
             return 1
         got = {}
-        for who, records in [("test=" + nodeid.split("::")[-1], recs) for nodeid, recs in res["tests"].items()] + \
+        if a.rerun:  # each run apart, the second with the first one's leaks
+            for nodeid, recs in sorted(res["tests"].items()):
+                if nodeid.endswith(" [run 2]"):
+                    continue
+                again = res["tests"].get(nodeid + " [run 2]")
+                if again is None or len(again) != len(recs):
+                    failures.append("%s leaked %d in its first run, %s in its second (expected the same, kept apart)"
+                                    % (nodeid, len(recs), "nothing recorded" if again is None else len(again)))
+            odd = [k for k in res["tests"] if "[run" in k and not k.endswith(" [run 2]")]
+            if odd:
+                failures.append("runs beyond the second: %s" % odd)
+            if not re.search(r" \[run 2\] leaked \d+ descriptor", p.stdout):
+                failures.append("the terminal summary names no second run")
+        for who, records in [("test=" + nodeid.split("::")[-1].split(" [run")[0], recs) for nodeid, recs in res["tests"].items()] + \
                             [("fixture=" + r["fixture"].split()[0], [r]) for r in res["fixtures"]]:
             for r in records:
                 app = r.get("app") or {}
@@ -105,10 +156,12 @@ def main():
                 got[key] = got.get(key, 0) + 1
         for key, spec in sorted(marks.items()):
             n = got.get(key, 0)
-            fixture_xdist = a.xdist and "fixture" in spec
-            if (n < spec["count"]) if fixture_xdist else (n != spec["count"]):
+            fixture_xdist = (a.xdist or a.rerun) and "fixture" in spec
+            want = spec["count"] * (2 if a.rerun and "test" in spec else 1)
+            if (n < want) if fixture_xdist else (n != want):
                 failures.append("%s:%d (%s): %d leaks, expected %s%d" % (os.path.basename(key[0]), key[1],
-                                spec.get("test") or spec.get("fixture"), n, "at least " if fixture_xdist else "", spec["count"]))
+                                spec.get("test") or spec.get("fixture"), n, "at least " if fixture_xdist else "", want))
+        check_junit(junit, {s["test"] for s in marks.values() if "test" in s}, failures)
         for name in sorted({s["test"] for s in marks.values() if "test" in s}):
             if not re.search(r"::%s leaked \d+ descriptor" % re.escape(name), p.stdout):
                 failures.append("the terminal summary does not name %s" % name)

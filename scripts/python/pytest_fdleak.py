@@ -9,8 +9,11 @@ descriptors created since the checkpoint that are still open are the test's leak
 its creating site (the Python app frame; full stacks in --fdleak-json). What a fixture of wider
 scope (class, module, package, session) creates while it is set up is charged to that fixture
 when its scope ends, not to the test that happened to need it first. Works under pytest-xdist:
-each worker checks its own tests and sends the results with its reports; the controller prints
-the summary. Options: --fdleak-fail turns a leaking test into an error at teardown with the
+each worker checks its own tests and sends the results with its reports (an attribute of the
+teardown report, which xdist carries; JUnit XML gets one short `fdleak` property on a leaking
+test only: count and places); the controller prints the summary. A test run more than once
+under one node id (pytest-rerunfailures, --keep-duplicates) has each run's leaks apart:
+`NODEID [run 2]`. Options: --fdleak-fail turns a leaking test into an error at teardown with the
 leak in its report (a leaking fixture: the teardown that ends it); --fdleak-json PATH writes
 every result as JSON.
 """
@@ -114,7 +117,8 @@ class FdleakPlugin:
         self.nesting = []        # the wide fixtures being set up, innermost last
         self.test_leaks = {}     # nodeid -> records, for the current worker's makereport
         self.fixture_leaks = []  # records charged to fixtures, not yet attached to a report
-        self.results = {}        # controller: nodeid -> records
+        self.results = {}        # controller: nodeid (or "nodeid [run N]") -> records
+        self.runs = {}           # controller: nodeid -> teardown reports seen
         self.fixture_results = []
         self.checked = 0         # tests checked in this process
         self.reports_checked = 0 # tests checked, from the reports (all workers)
@@ -187,16 +191,20 @@ class FdleakPlugin:
         if call.when != "teardown":
             return
         report = outcome.get_result()
-        report.user_properties.append(("fdleak_checked", 1))
+        # The results ride on the report itself (xdist carries a report's attributes); JUnit XML
+        # gets one short property, on a leaking test only.
+        data = report.fdleak = {"checked": 1}
         leaks = self.test_leaks.pop(item.nodeid, None)
         if leaks:
-            report.user_properties.append(("fdleak", leaks))
+            data["leaks"] = leaks
+            report.user_properties.append(("fdleak", _short(leaks)))
             if self.config.getoption("fdleak_fail") and report.outcome == "passed":
                 report.outcome = "failed"
                 report.longrepr = "fdleak: this test leaked %d file descriptor%s:\n%s" % (
                     len(leaks), "" if len(leaks) == 1 else "s", "\n".join(_line(r) for r in leaks))
         if self.fixture_leaks:
-            report.user_properties.append(("fdleak_fixture", self.fixture_leaks))
+            data["fixtures"] = self.fixture_leaks
+            report.user_properties.append(("fdleak_fixture", _short(self.fixture_leaks, fixture=True)))
             if self.config.getoption("fdleak_fail") and report.outcome == "passed":
                 report.outcome = "failed"
                 report.longrepr = "fdleak: fixtures torn down here leaked %d file descriptor%s:\n%s" % (
@@ -207,15 +215,14 @@ class FdleakPlugin:
     # -- collecting and reporting (in the controller, or the only process) --
 
     def pytest_runtest_logreport(self, report):
-        if report.when != "teardown":
+        data = getattr(report, "fdleak", None)
+        if report.when != "teardown" or not isinstance(data, dict):
             return
-        for name, value in report.user_properties:
-            if name == "fdleak":
-                self.results[report.nodeid] = list(value)
-            elif name == "fdleak_fixture":
-                self.fixture_results.extend(value)
-            elif name == "fdleak_checked":
-                self.reports_checked += 1
+        self.reports_checked += data.get("checked", 0)
+        run = self.runs[report.nodeid] = self.runs.get(report.nodeid, 0) + 1
+        if data.get("leaks"):
+            self.results[report.nodeid if run == 1 else "%s [run %d]" % (report.nodeid, run)] = list(data["leaks"])
+        self.fixture_results.extend(data.get("fixtures", ()))
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_sessionfinish(self, session, exitstatus):
@@ -259,6 +266,17 @@ def _forget_last_traceback():
     for name in ("last_type", "last_value", "last_traceback"):
         if hasattr(sys, name):
             setattr(sys, name, None)
+
+
+def _short(records, fixture=False):
+    """One line for JUnit XML: how many, and where ("2 at test_a.py:12 in test_x; 1 at …")."""
+    places = {}
+    for r in records:
+        where = ("fixture %s: " % r["fixture"] if fixture else "") + r["headline"]
+        places[where] = places.get(where, 0) + 1
+    shown = ["%d at %s" % (n, w) for w, n in list(places.items())[:3]]
+    return "%d descriptor%s leaked: %s%s" % (len(records), "" if len(records) == 1 else "s", "; ".join(shown),
+                                            "; …" if len(places) > 3 else "")
 
 
 def _line(r):

@@ -2,6 +2,7 @@
 """fdleak's pytest plugin on the sample suite (tests/sample), through the launcher.
 
     check_pytest.py --lib SHIM [--interp PYTHON] [--pythonpath DIR] [--xdist N] [--fail] [--rerun]
+    check_pytest.py --lib SHIM [--interp PYTHON] [--pythonpath DIR] --strict
 
 Runs `fdleak -- PYTHON -m pytest tests/sample --fdleak-json OUT` (with -n N under xdist;
 PYTHON defaults to /usr/bin/python3; another interpreter gets Debian's pytest, which is pure
@@ -16,6 +17,9 @@ error at teardown, and so does the teardown that ends a leaking fixture (pytest 
 node id: each run's leaks are kept apart (`NODEID` and `NODEID [run 2]`, the same counts), in the
 JSON and the summary. Always: the JUnit XML (--junitxml) has one short `fdleak` property on each
 leaking test (its count and places, under 400 characters) and no fdleak property on any other.
+--strict: tests/sample_strict (filterwarnings = error; a socket left in a reference cycle, one
+held by a failure's traceback) run bare and under fdleak: every test's outcome and pytest's exit
+status the same, nothing charged to any test (the plugin's own collection closes both).
 Prints expected and actual on failure.
 Exit 77 (skipped, the reason printed) when PYTHON does not run or cannot import pytest (and
 xdist) with that PYTHONPATH — e.g. Debian's pytest on 3.10 needs the exceptiongroup backport;
@@ -54,6 +58,49 @@ def markers():
     return marks
 
 
+def outcomes(path):
+    """{test name: passed|failed|error|skipped} from a JUnit XML file."""
+    import xml.etree.ElementTree as ET
+    out = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        kinds = [c.tag for c in case if c.tag in ("failure", "error", "skipped")]
+        out[case.get("name")] = "error" if "error" in kinds else kinds[0] if kinds else "passed"
+    return out
+
+
+def strict(a):
+    """The strict sample bare and under fdleak: the same outcomes, no leak charged."""
+    sample = os.path.join(ROOT, "tests", "sample_strict")
+    failures, got = [], {}
+    with tempfile.TemporaryDirectory(prefix="fdleak-pytest-strict-") as tmp:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("FDLEAK_", "PYTEST_")) and k not in ("LD_PRELOAD", "PYTHONPATH")}
+        env["FDLEAK_LIBRARY"] = os.path.abspath(a.lib)
+        if a.pythonpath:
+            env["PYTHONPATH"] = a.pythonpath
+        for tool in ("bare", "fdleak"):
+            junit, out = os.path.join(tmp, tool + ".xml"), os.path.join(tmp, tool + ".json")
+            cmd = [a.interp, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", sample, sample,
+                   "--junitxml", junit]
+            if tool == "fdleak":
+                cmd = [os.path.join(ROOT, "scripts", "fdleak"), "-q", "-o", os.path.join(tmp, "exit-%p.txt"), "--"] + \
+                      cmd + ["--fdleak-json", out]
+            p = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=120)
+            try:
+                got[tool] = (p.returncode, outcomes(junit))
+            except (OSError, ValueError) as e:
+                return finish(["%s: no JUnit XML (%s); stdout:\n%s\nstderr:\n%s" % (tool, e, p.stdout, p.stderr)])
+            if tool == "fdleak":
+                with open(out, encoding="utf-8") as f:
+                    res = json.load(f)
+                if res["tests"] or res["fixtures"]:
+                    failures.append("leaks charged: %s" % {k: [r["headline"] for r in v] for k, v in res["tests"].items()})
+        if got["bare"] != got["fdleak"]:
+            failures.append("outcomes bare %s, under fdleak %s (exit status, per test)" % (got["bare"], got["fdleak"]))
+        print("strict sample: bare %s, fdleak %s" % (got["bare"], got["fdleak"]))
+    return finish(failures)
+
+
 def check_junit(path, leaking, failures):
     """One short fdleak property on each leaking test's testcase (fixtures' on whichever test
     ended them), none on the others."""
@@ -89,6 +136,7 @@ def main():
     ap.add_argument("--xdist", type=int, default=0)
     ap.add_argument("--fail", action="store_true")
     ap.add_argument("--rerun", action="store_true")
+    ap.add_argument("--strict", action="store_true")
     a = ap.parse_args()
     if interp_version(a.interp) is None:
         print("SKIP: %s does not run" % a.interp)
@@ -96,6 +144,8 @@ def main():
     status = skip_or_fail_missing(a.interp, ["pytest"] + (["xdist"] if a.xdist else []), a.pythonpath)
     if status is not None:
         return status
+    if a.strict:
+        return strict(a)
     marks = markers()
     failures = []
     with tempfile.TemporaryDirectory(prefix="fdleak-pytest-") as tmp:

@@ -158,7 +158,7 @@ class FdleakPlugin:
         own = lambda: self.lib.fds(begin, end).difference(*(self.lib.fds(b, e) for b, e in inner))
         fds = own()
         if fds:
-            gc.collect()
+            _collect()
             fds = own()
         if fds:
             where = "%s (%s scope%s)" % (name, scope, ", " + baseid if baseid else "")
@@ -176,8 +176,7 @@ class FdleakPlugin:
         if fds:
             # Only then the collector (a full collection per test is costly), and without the
             # traceback pytest keeps of a failed test, which holds that test's locals.
-            _forget_last_traceback()
-            gc.collect()
+            _collect(forget_traceback=True)
             fds = self.lib.fds(self.start, 0)
         for begin, end in self.windows:  # the wide fixtures' own, charged when they end
             fds -= self.lib.fds(begin, end)
@@ -260,12 +259,30 @@ class FdleakPlugin:
             pass
 
 
-def _forget_last_traceback():
+def _collect(forget_traceback=False):
+    """The collector's run (and the failed test's traceback dropped first, which holds its
+    locals), where pytest cannot turn what it frees into a failure: this runs inside the test's
+    teardown, where pytest's unraisable-exception hook and its warning filters apply (with
+    `filterwarnings = error`, a socket's ResourceWarning from its finalizer would error the
+    test — a socket the collector would otherwise have closed at some other time). Meanwhile
+    ResourceWarnings are ignored, as Python does by default, and a finalizer's exception goes to
+    Python's own unraisable hook (printed, as outside pytest). Not thread-safe, as the warnings
+    filters are not: another thread's warnings in those few milliseconds see the same filters."""
     import sys
+    import warnings
 
-    for name in ("last_type", "last_value", "last_traceback"):
-        if hasattr(sys, name):
-            setattr(sys, name, None)
+    hook = sys.unraisablehook
+    sys.unraisablehook = sys.__unraisablehook__
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            if forget_traceback:
+                for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+                    if hasattr(sys, name):
+                        setattr(sys, name, None)
+            gc.collect()
+    finally:
+        sys.unraisablehook = hook
 
 
 def _short(records, fixture=False):

@@ -2,7 +2,7 @@
 """fdleak's pytest plugin on the sample suite (tests/sample), through the launcher.
 
     check_pytest.py --lib SHIM [--interp PYTHON] [--pythonpath DIR] [--xdist N] [--fail] [--rerun]
-    check_pytest.py --lib SHIM [--interp PYTHON] [--pythonpath DIR] --strict
+    check_pytest.py --lib SHIM [--interp PYTHON] [--pythonpath DIR] --strict|--asyncio
 
 Runs `fdleak -- PYTHON -m pytest tests/sample --fdleak-json OUT` (with -n N under xdist;
 PYTHON defaults to /usr/bin/python3; another interpreter gets Debian's pytest, which is pure
@@ -20,6 +20,9 @@ leaking test (its count and places, under 400 characters) and no fdleak property
 --strict: tests/sample_strict (filterwarnings = error; a socket left in a reference cycle, one
 held by a failure's traceback) run bare and under fdleak: every test's outcome and pytest's exit
 status the same, nothing charged to any test (the plugin's own collection closes both).
+--asyncio: tests/sample_async under pytest-asyncio (its placeholder loop open between tests):
+exactly the test that leaks a loop of its own is charged, with its marked line's count, and the
+framework's descriptors are counted as not charged (skipped where pytest_asyncio does not import).
 Prints expected and actual on failure.
 Exit 77 (skipped, the reason printed) when PYTHON does not run or cannot import pytest (and
 xdist) with that PYTHONPATH — e.g. Debian's pytest on 3.10 needs the exceptiongroup backport;
@@ -101,6 +104,57 @@ def strict(a):
     return finish(failures)
 
 
+def asyncio_sample(a):
+    """tests/sample_async under fdleak: only the test's own loop is charged."""
+    sample = os.path.join(ROOT, "tests", "sample_async")
+    marks = {}
+    path = os.path.join(sample, "test_async.py")
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            m = MARK.search(line)
+            if m:
+                c = re.search(r"x(\d+)", m.group(1))
+                marks[n] = int(c.group(1)) if c else 1
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="fdleak-pytest-asyncio-") as tmp:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("FDLEAK_", "PYTEST_")) and k not in ("LD_PRELOAD", "PYTHONPATH")}
+        env["FDLEAK_LIBRARY"] = os.path.abspath(a.lib)
+        if a.pythonpath:
+            env["PYTHONPATH"] = a.pythonpath
+        out = os.path.join(tmp, "results.json")
+        cmd = [os.path.join(ROOT, "scripts", "fdleak"), "-q", "-o", os.path.join(tmp, "exit-%p.txt"), "--",
+               a.interp, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", sample, sample,
+               "--fdleak-json", out]
+        p = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=120)
+        if p.returncode:
+            failures.append("pytest exited %d" % p.returncode)
+        try:
+            with open(out, encoding="utf-8") as f:
+                res = json.load(f)
+        except (OSError, ValueError) as e:
+            return finish(["no results file: %s; stdout:\n%s\nstderr:\n%s" % (e, p.stdout, p.stderr)])
+        got = {}
+        for nodeid, recs in res["tests"].items():
+            for r in recs:
+                app = r.get("app") or {}
+                if os.path.realpath(app.get("file", "?")) != os.path.realpath(path) or app.get("line") not in marks:
+                    failures.append("%s charged with fd %s (%s) at %s, not a marked line" % (nodeid, r["fd"], r["kind"], r["headline"]))
+                else:
+                    got[app["line"]] = got.get(app["line"], 0) + 1
+        if got != marks:
+            failures.append("leaks per marked line %s, expected %s" % (got, marks))
+        if res.get("fixtures"):
+            failures.append("fixtures charged: %s" % [r["headline"] for r in res["fixtures"]])
+        if not res.get("framework"):
+            failures.append("no descriptor of the framework counted (pytest-asyncio's loop between tests): %r"
+                            % res.get("framework"))
+        print("asyncio sample: charged %s, the framework's %s" % (got, res.get("framework")))
+        if failures:
+            failures.append("pytest stdout:\n" + p.stdout[-3000:])
+    return finish(failures)
+
+
 def check_junit(path, leaking, failures):
     """One short fdleak property on each leaking test's testcase (fixtures' on whichever test
     ended them), none on the others."""
@@ -137,15 +191,19 @@ def main():
     ap.add_argument("--fail", action="store_true")
     ap.add_argument("--rerun", action="store_true")
     ap.add_argument("--strict", action="store_true")
+    ap.add_argument("--asyncio", action="store_true")
     a = ap.parse_args()
     if interp_version(a.interp) is None:
         print("SKIP: %s does not run" % a.interp)
         return 77
-    status = skip_or_fail_missing(a.interp, ["pytest"] + (["xdist"] if a.xdist else []), a.pythonpath)
+    status = skip_or_fail_missing(a.interp, ["pytest"] + (["xdist"] if a.xdist else []) +
+                                  (["pytest_asyncio"] if a.asyncio else []), a.pythonpath)
     if status is not None:
         return status
     if a.strict:
         return strict(a)
+    if a.asyncio:
+        return asyncio_sample(a)
     marks = markers()
     failures = []
     with tempfile.TemporaryDirectory(prefix="fdleak-pytest-") as tmp:

@@ -88,8 +88,24 @@ class _Lib:
             site = sites.get(leak.get("site")) or {}
             out.append({"fd": leak["fd"], "kind": leak["kind"], "desc": leak["desc"], "via": leak.get("via"),
                         "headline": _headline(site), "key": site.get("key"), "app": site.get("app"),
+                        "framework": _framework(site),
                         "python": site.get("python", []), "native": site.get("native", [])})
         return out
+
+
+# Where the test framework's own code lives: pytest, pluggy, and the plugins that run an event
+# loop around async tests (pytest-asyncio's placeholder loop between tests, anyio's,
+# pytest-aiohttp's).
+_FRAMEWORK = ("/_pytest/", "/pluggy/", "/pytest_asyncio/", "/anyio/pytest_plugin.py", "/pytest_aiohttp/",
+              "/pytest_fdleak.py")
+
+
+def _framework(site):
+    """Whether a site is the test framework's: no frame of the program's code (no app frame),
+    and a frame of pytest's or a test plugin's own. A loop a test itself leaks has the test's
+    frame, and stays the test's."""
+    return bool(site.get("python")) and not site.get("app") and any(
+        any(part in (f.get("file") or "") for part in _FRAMEWORK) for f in site["python"])
 
 
 def _headline(site):
@@ -100,6 +116,8 @@ def _headline(site):
         if path.startswith(cwd):
             path = path[len(cwd):]
         return "%s:%s in %s" % (path, app["line"], app["function"])
+    if site.get("python"):  # no frame of the program's code: the library's call (site's `at`)
+        return site.get("at") or "no frame of the program's code"
     for f in site.get("native", []):
         if f.get("function"):
             return "%s (%s)" % (f["function"], os.path.basename(f.get("module") or "?"))
@@ -117,11 +135,13 @@ class FdleakPlugin:
         self.nesting = []        # the wide fixtures being set up, innermost last
         self.test_leaks = {}     # nodeid -> records, for the current worker's makereport
         self.fixture_leaks = []  # records charged to fixtures, not yet attached to a report
+        self.framework_held = [] # the test framework's own, open after a test: not charged
         self.results = {}        # controller: nodeid (or "nodeid [run N]") -> records
         self.runs = {}           # controller: nodeid -> teardown reports seen
         self.fixture_results = []
         self.checked = 0         # tests checked in this process
         self.reports_checked = 0 # tests checked, from the reports (all workers)
+        self.framework_count = 0 # the framework's descriptors seen open after tests (all workers)
 
     # -- checking (in the process that runs the tests) --
 
@@ -163,6 +183,9 @@ class FdleakPlugin:
         if fds:
             where = "%s (%s scope%s)" % (name, scope, ", " + baseid if baseid else "")
             for r in self.lib.describe(begin, end, fds, "fixture " + where, self.tmpdir):
+                if r.get("framework"):
+                    self.framework_held.append(r)
+                    continue
                 r["fixture"] = where
                 self.fixture_leaks.append(r)
 
@@ -181,7 +204,11 @@ class FdleakPlugin:
         for begin, end in self.windows:  # the wide fixtures' own, charged when they end
             fds -= self.lib.fds(begin, end)
         if fds:
-            self.test_leaks[item.nodeid] = self.lib.describe(self.start, 0, fds, item.nodeid, self.tmpdir)
+            records = self.lib.describe(self.start, 0, fds, item.nodeid, self.tmpdir)
+            mine = [r for r in records if not r.get("framework")]
+            self.framework_held.extend(r for r in records if r.get("framework"))
+            if mine:
+                self.test_leaks[item.nodeid] = mine
         self.start = None
 
     @pytest.hookimpl(hookwrapper=True)
@@ -201,6 +228,9 @@ class FdleakPlugin:
                 report.outcome = "failed"
                 report.longrepr = "fdleak: this test leaked %d file descriptor%s:\n%s" % (
                     len(leaks), "" if len(leaks) == 1 else "s", "\n".join(_line(r) for r in leaks))
+        if self.framework_held:
+            data["framework"] = len(self.framework_held)
+            self.framework_held = []
         if self.fixture_leaks:
             data["fixtures"] = self.fixture_leaks
             report.user_properties.append(("fdleak_fixture", _short(self.fixture_leaks, fixture=True)))
@@ -218,6 +248,7 @@ class FdleakPlugin:
         if report.when != "teardown" or not isinstance(data, dict):
             return
         self.reports_checked += data.get("checked", 0)
+        self.framework_count += data.get("framework", 0)
         run = self.runs[report.nodeid] = self.runs.get(report.nodeid, 0) + 1
         if data.get("leaks"):
             self.results[report.nodeid if run == 1 else "%s [run %d]" % (report.nodeid, run)] = list(data["leaks"])
@@ -232,7 +263,8 @@ class FdleakPlugin:
         path = self.config.getoption("fdleak_json")
         if path and not hasattr(self.config, "workerinput"):
             with open(path, "w", encoding="utf-8") as f:
-                json.dump({"fdleak_pytest": 1, "tests": self.results, "fixtures": self.fixture_results}, f, indent=1)
+                json.dump({"fdleak_pytest": 1, "tests": self.results, "fixtures": self.fixture_results,
+                           "framework": self.framework_count}, f, indent=1)
 
     def pytest_terminal_summary(self, terminalreporter):
         tr = terminalreporter
@@ -241,6 +273,10 @@ class FdleakPlugin:
         tr.section("fdleak")
         if not self.results and not self.fixture_results:
             tr.write_line("no test or fixture leaked a file descriptor (%d tests checked)" % self.reports_checked)
+        if self.framework_count:
+            tr.write_line("not charged: %d descriptor%s the test framework held open after tests (pytest's or a "
+                          "plugin's own, e.g. pytest-asyncio's loop between tests)"
+                          % (self.framework_count, "" if self.framework_count == 1 else "s"))
         ranked = sorted(self.results.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         for nodeid, leaks in ranked:
             tr.write_line("%s leaked %d descriptor%s" % (nodeid, len(leaks), "" if len(leaks) == 1 else "s"))

@@ -61,6 +61,17 @@ def markers():
     return marks
 
 
+def pytest_env(a):
+    """pytest's environment: this one without fdleak's settings, pytest's plugin list, a preload
+    or a PYTHONPATH (the launcher sets them), with the library to test and --pythonpath."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("FDLEAK_", "PYTEST_")) and k not in ("LD_PRELOAD", "PYTHONPATH")}
+    env["FDLEAK_LIBRARY"] = os.path.abspath(a.lib)
+    if a.pythonpath:
+        env["PYTHONPATH"] = a.pythonpath
+    return env
+
+
 def outcomes(path):
     """{test name: passed|failed|error|skipped} from a JUnit XML file."""
     import xml.etree.ElementTree as ET
@@ -76,11 +87,7 @@ def strict(a):
     sample = os.path.join(ROOT, "tests", "sample_strict")
     failures, got = [], {}
     with tempfile.TemporaryDirectory(prefix="fdleak-pytest-strict-") as tmp:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("FDLEAK_", "PYTEST_")) and k not in ("LD_PRELOAD", "PYTHONPATH")}
-        env["FDLEAK_LIBRARY"] = os.path.abspath(a.lib)
-        if a.pythonpath:
-            env["PYTHONPATH"] = a.pythonpath
+        env = pytest_env(a)
         for tool in ("bare", "fdleak"):
             junit, out = os.path.join(tmp, tool + ".xml"), os.path.join(tmp, tool + ".json")
             cmd = [a.interp, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", sample, sample,
@@ -117,11 +124,7 @@ def asyncio_sample(a):
                 marks[n] = int(c.group(1)) if c else 1
     failures = []
     with tempfile.TemporaryDirectory(prefix="fdleak-pytest-asyncio-") as tmp:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("FDLEAK_", "PYTEST_")) and k not in ("LD_PRELOAD", "PYTHONPATH")}
-        env["FDLEAK_LIBRARY"] = os.path.abspath(a.lib)
-        if a.pythonpath:
-            env["PYTHONPATH"] = a.pythonpath
+        env = pytest_env(a)
         out = os.path.join(tmp, "results.json")
         cmd = [os.path.join(ROOT, "scripts", "fdleak"), "-q", "-o", os.path.join(tmp, "exit-%p.txt"), "--",
                a.interp, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", sample, sample,
@@ -220,11 +223,7 @@ def main():
             cmd += ["-n", str(a.xdist)]
         if a.fail:
             cmd += ["--fdleak-fail"]
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("FDLEAK_", "PYTEST_")) and k not in ("LD_PRELOAD", "PYTHONPATH")}
-        env["FDLEAK_LIBRARY"] = os.path.abspath(a.lib)
-        if a.pythonpath:
-            env["PYTHONPATH"] = a.pythonpath
+        env = pytest_env(a)
         p = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=240)
         want_status = 1 if a.fail else 0
         if p.returncode != want_status:

@@ -852,18 +852,19 @@ static _Atomic unsigned task_victim;
 static inline unsigned task_set(uintptr_t obj) { return (unsigned)((obj >> 4) ^ (obj >> 16)) & (TASK_SETS - 1); }
 
 /* What a recycled address is told apart by: the code object a coroutine runs, else the type. */
-static uintptr_t check_word(uintptr_t obj, unsigned kind)
+static uintptr_t check_word(uintptr_t obj, bool coro)
 {
-    if (kind != FDL_ORIGIN_TASK)
+    if (!coro)
         return AT(obj, L->ob_type, uintptr_t);
     if (L->chain == FDL_PY_CHAIN_FRAMEOBJ)
         return AT(obj, L->gen_code, uintptr_t);
     return AT(obj + L->gen_iframe, L->fr_code, uintptr_t) & ~(uintptr_t)L->code_tag;
 }
 
-static struct fdl_pykey *task_lookup(uintptr_t obj, unsigned kind, unsigned *got_kind)
+/* The origin remembered for obj (a coroutine's, or another hand-off's), and its kind. */
+static struct fdl_pykey *task_lookup(uintptr_t obj, bool coro, unsigned *got_kind)
 {
-    uintptr_t check = check_word(obj, kind);
+    uintptr_t check = check_word(obj, coro);
     struct task_entry *set = tasks[task_set(obj)];
     for (int way = 0; way < TASK_WAYS; way++) {
         struct task_entry *e = &set[way];
@@ -877,7 +878,7 @@ static struct fdl_pykey *task_lookup(uintptr_t obj, unsigned kind, unsigned *got
             __atomic_thread_fence(__ATOMIC_ACQUIRE);
             if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) != s1)
                 continue;
-            if (c == obj && k == check && (kind == FDL_ORIGIN_TASK) == (kd == FDL_ORIGIN_TASK)) {
+            if (c == obj && k == check && coro == (kd == FDL_ORIGIN_TASK)) {
                 *got_kind = kd;
                 return origin;
             }
@@ -890,7 +891,7 @@ static struct fdl_pykey *task_lookup(uintptr_t obj, unsigned kind, unsigned *got
 static struct fdl_pykey *task_origin(uintptr_t coro)
 {
     unsigned kind;
-    return task_lookup(coro, FDL_ORIGIN_TASK, &kind);
+    return task_lookup(coro, true, &kind);
 }
 
 static void task_write(struct task_entry *e, uintptr_t obj, uintptr_t check, struct fdl_pykey *origin, unsigned kind)
@@ -918,7 +919,7 @@ static void task_remember(uintptr_t obj, struct fdl_pykey *origin, unsigned kind
     }
     if (!e)
         e = free ? free : &set[__atomic_fetch_add(&task_victim, 1, __ATOMIC_RELAXED) % TASK_WAYS];
-    task_write(e, obj, check_word(obj, kind), origin, kind);
+    task_write(e, obj, check_word(obj, kind == FDL_ORIGIN_TASK), origin, kind);
 }
 
 static void task_forget(uintptr_t obj)
@@ -1139,7 +1140,7 @@ int fdl_py_run_begin(void *obj)
     if (!on() || !origin || !ok_ptr((uintptr_t)obj) || fdl_tls.busy ||
         runs >= sizeof fdl_tls.py_run / sizeof *fdl_tls.py_run)
         return -1;
-    struct fdl_pykey *o = task_lookup((uintptr_t)obj, FDL_ORIGIN_THREAD, &kind);
+    struct fdl_pykey *o = task_lookup((uintptr_t)obj, false, &kind);
     if (!o)
         return -1;
     /* The hook's frame that runs obj: the innermost frame of the program's kind now (a C call

@@ -204,34 +204,32 @@ struct fdl_site *fdl_capture_stack(void)
     return capture_site(&ignored, 0);
 }
 
-void fdl_created(int fd, const char *via, uint32_t flags)
+/* One creation: its stack (ending with tail's frames, when given), its record, the threshold. */
+static void created(int fd, const char *via, uint32_t flags, const struct fdl_pykey *tail)
 {
-    if (fd < 0 || fdl_in_vfork_child())
-        return;
     int saved = errno;
-    struct fdl_site *site = capture_site(&flags, 0);
+    struct fdl_site *site = capture_site(&flags, tail);
     record(fd, via, flags, site, fdl_now_mono_ns());
     check_threshold();
     errno = saved;
     fdl_py_park_if_doomed(); /* finalization may have begun while this call ran */
 }
 
+void fdl_created(int fd, const char *via, uint32_t flags)
+{
+    if (fd >= 0 && !fdl_in_vfork_child())
+        created(fd, via, flags, 0);
+}
+
 void fdl_created_accepted(int fd, int listener, const char *via)
 {
     if (fd < 0 || fdl_in_vfork_child())
         return;
-    int saved = errno;
     struct fdl_slot *ls = fdl_table_slot(listener, false);
     const struct fdl_site *lsite = ls && __atomic_load_n(&ls->state, __ATOMIC_ACQUIRE) == FDL_SLOT_OPEN
                                        ? __atomic_load_n(&ls->site, __ATOMIC_ACQUIRE) : 0;
     /* a site's Python stack is its last key word (capture_site) */
-    const struct fdl_pykey *tail = lsite && lsite->n_extra ? (const struct fdl_pykey *)lsite->frames[lsite->n_native] : 0;
-    uint32_t flags = 0;
-    struct fdl_site *site = capture_site(&flags, tail);
-    record(fd, via, flags, site, fdl_now_mono_ns());
-    check_threshold();
-    errno = saved;
-    fdl_py_park_if_doomed();
+    created(fd, via, 0, lsite && lsite->n_extra ? (const struct fdl_pykey *)lsite->frames[lsite->n_native] : 0);
 }
 
 /* Where fdleak's descriptors go: near the top of the soft limit, out of the program's way,

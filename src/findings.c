@@ -551,12 +551,27 @@ static void duplicate_clients(struct fdl_report *r)
     }
 }
 
-/* The title of a never-closed finding: "5 connections to X" (one peer), else each kind counted
- * with an example; then where, and how old. */
-static void never_closed_title(struct fdl_finding *f, const struct fdl_place *pl, const struct fdl_kind_count *kinds,
-                               const struct fdl_rep_fd *first, uint64_t open, double oldest)
+/* One never-closed finding for what place p holds (all of it, or what goes to one peer):
+ * "5 connections to X" (one peer), else each kind counted with an example; then where, and how
+ * old. False when there is no room for another finding. */
+static bool never_closed_finding(struct fdl_report *r, size_t p, const char *peer, const struct fdl_kind_count *kinds,
+                                 const struct fdl_rep_fd *first, uint64_t open, double oldest)
 {
+    struct fdl_finding *f = add(r, "never-closed",
+                                "close it at shutdown (in a finally block, an async context manager, or the "
+                                "owner's close), or keep it in one object whose close is called");
+    if (!f)
+        return false;
+    const struct fdl_place *pl = &r->places[p];
+    add_site(f, p, open, pl->created, pl->closed);
+    f->open = open;
+    f->created = pl->created;
+    f->closed = pl->closed;
+    f->oldest = oldest;
     struct fdl_buf b;
+    fdl_buf_init_mem(&b, f->peer, sizeof f->peer);
+    fdl_buf_puts(&b, peer ? peer : "");
+    fdl_buf_cstr(&b);
     fdl_buf_init_mem(&b, f->title, sizeof f->title);
     if (f->peer[0]) {
         fdl_put_plural(&b, open, "connection to ", "connections to ");
@@ -573,6 +588,7 @@ static void never_closed_title(struct fdl_finding *f, const struct fdl_place *pl
     fdl_buf_duration(&b, oldest);
     fdl_buf_puts(&b, " at exit)");
     fdl_buf_cstr(&b);
+    return true;
 }
 
 /* A place with no frame of the program's code is one library call for every caller: what it
@@ -611,25 +627,9 @@ static bool never_closed_by_peer(struct fdl_report *r, size_t p)
     }
     if (!g)
         return false;
-    struct fdl_place *pl = &r->places[p];
     mark_holding_sites(r, p);
-    for (size_t k = 0; k < n; k++) {
-        struct fdl_finding *f = add(r, "never-closed",
-                                    "close it at shutdown (in a finally block, an async context manager, or the "
-                                    "owner's close), or keep it in one object whose close is called");
-        if (!f)
-            return true;
-        add_site(f, p, g[k].open, pl->created, pl->closed);
-        f->open = g[k].open;
-        f->created = pl->created;
-        f->closed = pl->closed;
-        f->oldest = g[k].oldest;
-        struct fdl_buf b;
-        fdl_buf_init_mem(&b, f->peer, sizeof f->peer);
-        fdl_buf_puts(&b, g[k].peer);
-        fdl_buf_cstr(&b);
-        never_closed_title(f, pl, &g[k].kinds, g[k].first, g[k].open, g[k].oldest);
-    }
+    for (size_t k = 0; k < n && never_closed_finding(r, p, g[k].peer, &g[k].kinds, g[k].first, g[k].open, g[k].oldest); k++)
+        ;
     return true;
 }
 
@@ -658,25 +658,9 @@ static void never_closed(struct fdl_report *r)
             continue;
         if (pl->foreign && !pl->peer && never_closed_by_peer(r, p))
             continue;
-        struct fdl_finding *f = add(r, "never-closed",
-                                    "close it at shutdown (in a finally block, an async context manager, or the "
-                                    "owner's close), or keep it in one object whose close is called");
-        if (!f)
-            return;
-        const struct fdl_rep_fd *first = pl->first;
         mark_holding_sites(r, p);
-        add_site(f, p, pl->open, pl->created, pl->closed);
-        f->open = pl->open;
-        f->created = pl->created;
-        f->closed = pl->closed;
-        f->oldest = pl->oldest;
-        struct fdl_buf b;
-        if (pl->peer) {
-            fdl_buf_init_mem(&b, f->peer, sizeof f->peer);
-            fdl_buf_puts(&b, pl->peer);
-            fdl_buf_cstr(&b);
-        }
-        never_closed_title(f, pl, &pl->kinds, first, pl->open, pl->oldest);
+        if (!never_closed_finding(r, p, pl->peer, &pl->kinds, pl->first, pl->open, pl->oldest))
+            return;
     }
 }
 

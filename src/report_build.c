@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #define FDL_HASH_REGION (&r->region) /* the report `r` is in scope at every HASH_ADD */

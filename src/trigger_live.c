@@ -9,10 +9,8 @@
 #include "sites.h"
 #include "tls.h"
 #include "util.h"
-#include "sys.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>

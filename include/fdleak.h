@@ -50,6 +50,13 @@ FDLEAK_WEAK long fdleak_count_since(fdleak_checkpoint_t since);
  * how many there are (possibly more than max). Thread-safe, async-signal-safe. */
 FDLEAK_WEAK long fdleak_list(fdleak_checkpoint_t since, fdleak_checkpoint_t until, int *fds, long max);
 
+/* The same, with each one's creation site into sites (which may be NULL): the `site` id the
+ * reports give it, stable for the process's life, 0 where none was recorded. Lets a caller
+ * that sees the same sites again (a test runner, after each test) look each up once.
+ * Thread-safe, async-signal-safe. */
+FDLEAK_WEAK long fdleak_list_sites(fdleak_checkpoint_t since, fdleak_checkpoint_t until, int *fds,
+                                   unsigned *sites, long max);
+
 /* A report of just those descriptors and their sites (trigger "api", with label), as JSON to
  * path — or, when path is NULL, where and as FDLEAK_OUTPUT and FDLEAK_FORMAT say. Returns the
  * number of descriptors listed, or -1 if no report could be built. Thread-safe; not

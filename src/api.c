@@ -1,9 +1,10 @@
 /* api.c — the public C API (include/fdleak.h). Every call is thread-safe; none is
- * async-signal-safe except fdleak_is_loaded, fdleak_checkpoint and fdleak_list (they only read
- * the table). */
+ * async-signal-safe except fdleak_is_loaded, fdleak_checkpoint, fdleak_list and fdleak_list_sites
+ * (they only read the table). */
 #include "capture_python.h"
 #include "fdleak.h"
 #include "report.h"
+#include "sites.h"
 #include "table.h"
 #include "trigger.h"
 #include "util.h"
@@ -21,7 +22,10 @@ FDL_EXPORT long fdleak_report(const char *label)
 /* A point in time on the clock every record's creation is stamped with (monotonic ns). */
 FDL_EXPORT fdleak_checkpoint_t fdleak_checkpoint(void) { return fdl_now_mono_ns(); }
 
-FDL_EXPORT long fdleak_list(fdleak_checkpoint_t since, fdleak_checkpoint_t until, int *fds, long max)
+/* One scan serves both: a caller that wants sites gets each number's own, read with it from
+ * one record (a separate lookup could meet a number closed and reused meanwhile). */
+FDL_EXPORT long fdleak_list_sites(fdleak_checkpoint_t since, fdleak_checkpoint_t until, int *fds,
+                                  unsigned *sites, long max)
 {
     long n = 0;
     struct fdl_slot *s, rec;
@@ -30,11 +34,20 @@ FDL_EXPORT long fdleak_list(fdleak_checkpoint_t since, fdleak_checkpoint_t until
             rec.state != FDL_SLOT_OPEN || (rec.flags & FDL_F_LATE) || rec.created_ns <= since ||
             (until && rec.created_ns > until) || !fdl_is_leak(fd, &rec, 0)) /* the table's view: no kind */
             continue;
-        if (fds && n < max)
-            fds[n] = fd;
+        if (n < max) {
+            if (fds)
+                fds[n] = fd;
+            if (sites)
+                sites[n] = rec.site ? rec.site->id : 0;
+        }
         n++;
     }
     return n;
+}
+
+FDL_EXPORT long fdleak_list(fdleak_checkpoint_t since, fdleak_checkpoint_t until, int *fds, long max)
+{
+    return fdleak_list_sites(since, until, fds, 0, max);
 }
 
 FDL_EXPORT long fdleak_count_since(fdleak_checkpoint_t since) { return fdleak_list(since, 0, 0, 0); }

@@ -4,18 +4,23 @@ Loaded automatically when the fdleak launcher runs pytest (it sets PYTEST_PLUGIN
 start-up hook makes this module importable), or by hand with `-p pytest_fdleak` when this
 directory is on PYTHONPATH; it does nothing unless libfdleak is preloaded.
 
-For each test: a checkpoint before setup; after teardown, the garbage collector runs and the
-descriptors created since the checkpoint that are still open are the test's leaks, each with
-its creating site (the Python app frame; full stacks in --fdleak-json). What a fixture of wider
-scope (class, module, package, session) creates while it is set up is charged to that fixture
-when its scope ends, not to the test that happened to need it first. Works under pytest-xdist:
-each worker checks its own tests and sends the results with its reports (an attribute of the
-teardown report, which xdist carries; JUnit XML gets one short `fdleak` property on a leaking
-test only: count and places); the controller prints the summary. A test run more than once
-under one node id (pytest-rerunfailures, --keep-duplicates) has each run's leaks apart:
-`NODEID [run 2]`. Options: --fdleak-fail turns a leaking test into an error at teardown with the
-leak in its report (a leaking fixture: the teardown that ends it); --fdleak-json PATH writes
-every result as JSON.
+For each test: a checkpoint before setup; after teardown (and pytest's own per-test cleanup),
+the descriptors created since the checkpoint that are still open once garbage is collected are
+the test's leaks, each with its creating site (the Python app frame; full stacks in
+--fdleak-json) — except the test framework's own (no frame of the program's code, one of
+pytest's or a test plugin's: counted, not charged). What a fixture of wider scope (class,
+module, package, session) creates while it is set up is charged to that fixture when its scope
+ends, not to the test that happened to need it first. At the session's end every charge is
+looked at again: what closed since is "closed late" (shown, not charged). Works under
+pytest-xdist: each worker checks its own tests and sends the results with its reports (an
+attribute of the teardown report, which xdist carries; what its session's end settles, through
+workeroutput; JUnit XML gets one short `fdleak` property on a leaking test only: count and
+places); the controller prints the summary. A test run more than once under one node id
+(pytest-rerunfailures, --keep-duplicates) has each run's leaks apart: `NODEID [run 2]`.
+Options: --fdleak-fail turns a leaking test into an error at teardown with the leak in its
+report (a leaking fixture: the teardown that ends it); --fdleak-json PATH writes every result as
+JSON; --fdleak-settle SECONDS bounds the wait for a hung-up connection's side that another
+thread is about to close. Without --fdleak-fail no outcome, warning or output of a test changes.
 """
 
 import gc

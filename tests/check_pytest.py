@@ -87,29 +87,37 @@ def outcomes(path):
     return out
 
 
+def bare_and_fdleak(a, sample, tmp):
+    """The sample suite run bare and under fdleak (its results in tmp/fdleak.json): ({tool: (exit
+    status, {test: outcome})}, the fdleak run), or a failure's text when a run wrote no JUnit XML."""
+    got = {}
+    for tool in ("bare", "fdleak"):
+        junit = os.path.join(tmp, tool + ".xml")
+        cmd = [a.interp, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", sample, sample,
+               "--junitxml", junit]
+        if tool == "fdleak":
+            cmd = [os.path.join(ROOT, "scripts", "fdleak"), "-q", "-o", os.path.join(tmp, "exit-%p.txt"), "--"] + \
+                  cmd + ["--fdleak-json", os.path.join(tmp, "fdleak.json")]
+        p = subprocess.run(cmd, env=pytest_env(a), cwd=tmp, capture_output=True, text=True, timeout=120)
+        try:
+            got[tool] = (p.returncode, outcomes(junit))
+        except (OSError, ValueError) as e:
+            return "%s: no JUnit XML (%s); stdout:\n%s\nstderr:\n%s" % (tool, e, p.stdout, p.stderr), None
+    return got, p
+
+
 def strict(a):
     """The strict sample bare and under fdleak: the same outcomes, no leak charged."""
     sample = os.path.join(ROOT, "tests", "sample_strict")
-    failures, got = [], {}
+    failures = []
     with tempfile.TemporaryDirectory(prefix="fdleak-pytest-strict-") as tmp:
-        env = pytest_env(a)
-        for tool in ("bare", "fdleak"):
-            junit, out = os.path.join(tmp, tool + ".xml"), os.path.join(tmp, tool + ".json")
-            cmd = [a.interp, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", sample, sample,
-                   "--junitxml", junit]
-            if tool == "fdleak":
-                cmd = [os.path.join(ROOT, "scripts", "fdleak"), "-q", "-o", os.path.join(tmp, "exit-%p.txt"), "--"] + \
-                      cmd + ["--fdleak-json", out]
-            p = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=120)
-            try:
-                got[tool] = (p.returncode, outcomes(junit))
-            except (OSError, ValueError) as e:
-                return finish(["%s: no JUnit XML (%s); stdout:\n%s\nstderr:\n%s" % (tool, e, p.stdout, p.stderr)])
-            if tool == "fdleak":
-                with open(out, encoding="utf-8") as f:
-                    res = json.load(f)
-                if res["tests"] or res["fixtures"]:
-                    failures.append("leaks charged: %s" % {k: [r["headline"] for r in v] for k, v in res["tests"].items()})
+        got, p = bare_and_fdleak(a, sample, tmp)
+        if p is None:
+            return finish([got])
+        with open(os.path.join(tmp, "fdleak.json"), encoding="utf-8") as f:
+            res = json.load(f)
+        if res["tests"] or res["fixtures"]:
+            failures.append("leaks charged: %s" % {k: [r["headline"] for r in v] for k, v in res["tests"].items()})
         if got["bare"] != got["fdleak"]:
             failures.append("outcomes bare %s, under fdleak %s (exit status, per test)" % (got["bare"], got["fdleak"]))
         print("strict sample: bare %s, fdleak %s" % (got["bare"], got["fdleak"]))
@@ -177,22 +185,12 @@ def late_sample(a):
                 m = re.search(r"#\s*(LEAK|LATE)\b.*\btest=(\w+)", line)
                 if m:
                     marks[(os.path.realpath(path), n)] = (m.group(1), m.group(2))
-    failures, got = [], {}
+    failures = []
     with tempfile.TemporaryDirectory(prefix="fdleak-pytest-late-") as tmp:
-        env = pytest_env(a)
-        out = os.path.join(tmp, "results.json")
-        for tool in ("bare", "fdleak"):
-            junit = os.path.join(tmp, tool + ".xml")
-            cmd = [a.interp, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", sample, sample,
-                   "--junitxml", junit]
-            if tool == "fdleak":
-                cmd = [os.path.join(ROOT, "scripts", "fdleak"), "-q", "-o", os.path.join(tmp, "exit-%p.txt"), "--"] + \
-                      cmd + ["--fdleak-json", out]
-            p = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=120)
-            try:
-                got[tool] = (p.returncode, outcomes(junit))
-            except (OSError, ValueError) as e:
-                return finish(["%s: no JUnit XML (%s); stdout:\n%s\nstderr:\n%s" % (tool, e, p.stdout, p.stderr)])
+        got, p = bare_and_fdleak(a, sample, tmp)
+        if p is None:
+            return finish([got])
+        out = os.path.join(tmp, "fdleak.json")
         if got["bare"] != got["fdleak"]:
             failures.append("outcomes bare %s, under fdleak %s (exit status, per test)" % (got["bare"], got["fdleak"]))
         try:

@@ -7,6 +7,8 @@ import asyncio
 
 import pytest
 
+import loopwork
+
 kept = []
 
 
@@ -17,12 +19,7 @@ async def test_sleeps():
 
 @pytest.mark.asyncio
 async def test_opens_a_connection_and_closes_it():
-    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
-    _, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
-    writer.close()
-    await writer.wait_closed()
-    server.close()
-    await server.wait_closed()
+    await loopwork.open_and_close_a_connection()
 
 
 @pytest.mark.asyncio

@@ -27,7 +27,8 @@ not charged (skipped where pytest_asyncio, anyio or pytest_aiohttp does not impo
 --late: tests/sample_late (a module-scoped server thread that closes its side of each connection
 50 ms after the client; a library that logs a caught connection error, its socket held by pytest's
 log capture; a fixture value pytest drops after the test's report) run bare and under fdleak: the
-same outcomes; only the LEAK-marked test charged; each LATE-marked descriptor closed late.
+same outcomes; only the LEAK-marked test charged; each LATE-marked descriptor closed late (with
+--xdist N too: a worker's session end reaches the controller through xdist's workeroutput).
 Prints expected and actual on failure.
 Exit 77 (skipped, the reason printed) when PYTHON does not run or cannot import pytest (and
 xdist) with that PYTHONPATH — e.g. Debian's pytest on 3.10 needs the exceptiongroup backport;
@@ -94,7 +95,7 @@ def bare_and_fdleak(a, sample, tmp):
     for tool in ("bare", "fdleak"):
         junit = os.path.join(tmp, tool + ".xml")
         cmd = [a.interp, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", sample, sample,
-               "--junitxml", junit]
+               "--junitxml", junit] + (["-n", str(a.xdist)] if a.xdist else [])
         if tool == "fdleak":
             cmd = [os.path.join(ROOT, "scripts", "fdleak"), "-q", "-o", os.path.join(tmp, "exit-%p.txt"), "--"] + \
                   cmd + ["--fdleak-json", os.path.join(tmp, "fdleak.json")]

@@ -20,7 +20,8 @@ places); the controller prints the summary. A test run more than once under one 
 Options: --fdleak-fail turns a leaking test into an error at teardown with the leak in its
 report (a leaking fixture: the teardown that ends it); --fdleak-json PATH writes every result as
 JSON; --fdleak-settle SECONDS bounds the wait for a hung-up connection's side that another
-thread is about to close. Without --fdleak-fail no outcome, warning or output of a test changes.
+thread is about to close. Without --fdleak-fail no outcome changes: garbage is collected during the run only where
+ResourceWarnings are ignored, and the plugin's own errors go to its summary, never into a test.
 """
 
 import gc
@@ -85,13 +86,17 @@ class _Lib:
             self._fds, self._sites = (self.ctypes.c_int * (n + 64))(), (self.ctypes.c_uint * (n + 64))()
 
     def describe(self, since, until, fds, label, tmpdir):
-        """Records of those of fds created in (since, until], from a checkpoint report."""
+        """Records of those of fds created in (since, until], from a checkpoint report; none when
+        no report could be made or read (a full table, a full disk): the caller falls back on
+        what it knows (the descriptor's number and site)."""
         path = os.path.join(tmpdir, "since-%d.json" % os.getpid())
         if self.report_since(since, until, label.encode("utf-8", "replace"), path.encode()) < 0:
-            return [{"fd": fd, "kind": "?", "desc": "?", "headline": "?", "key": None} for fd in sorted(fds)]
+            return []
         try:
             with open(path, encoding="utf-8") as f:
                 rep = json.load(f)
+        except (OSError, ValueError):
+            return []
         finally:
             try:
                 os.unlink(path)
@@ -169,6 +174,7 @@ class FdleakPlugin:
         self.fixture_results = []
         self.late = {}           # controller: what closed after its test ended, by test or fixture
         self.checked = 0         # tests checked in this process
+        self.errors = []         # what the plugin could not do (said, never raised into pytest)
         self.reports_checked = 0 # tests checked, from the reports (all workers)
         self.framework_count = 0 # the framework's descriptors seen open after tests (all workers)
 
@@ -184,7 +190,9 @@ class FdleakPlugin:
 
     def _left_open(self, begin, end, skip, label):
         """Records of what (begin, end] left open once everything let go of it: the framework's
-        descriptors counted apart, then a young collection; only if that leaves any, a full one
+        descriptors counted apart, then — unless ResourceWarnings are shown, where collecting now
+        would take another test's warning (and, with `filterwarnings = error`, its failure) away
+        from it; the session's end settles those — a young collection; only if that leaves any, a full one
         (always under --fdleak-fail, else while they stay a small share of the run: the rest
         are settled at the session's end), and, while another thread runs, up to --fdleak-settle
         seconds for those whose peer has hung up (a server thread's side of a connection the
@@ -193,6 +201,7 @@ class FdleakPlugin:
         session's end (_settle), or now under --fdleak-fail, whose error shows them. So a test
         that leaves only the framework's loop open costs two table scans. The test's own thread,
         with the GIL; not for signal handlers."""
+        end = end or self.lib.checkpoint()  # the window ends now: a later number's reuse is not this one
         found = self._open(begin, end, skip)
         if not found:
             return []
@@ -203,10 +212,11 @@ class FdleakPlugin:
         own = {fd for fd, site in found.items() if not self.sites.get(site, {}).get("framework")}
         self.framework_held += len(found) - len(own)
         still = lambda: own.intersection(self._open(begin, end, skip))
-        if own:
+        collect = own and (self.fail or _resource_warnings_ignored())
+        if collect:
             _collect(full=False)
             own = still()
-        if own and (self.fail or self.gc_seconds + self.gc_last <= FULL_GC_SHARE * (time.monotonic() - self.started)):
+        if own and collect and (self.fail or self.gc_seconds + self.gc_last <= FULL_GC_SHARE * (time.monotonic() - self.started)):
             t = time.monotonic()
             _collect(full=True)
             self.gc_last = time.monotonic() - t
@@ -277,7 +287,7 @@ class FdleakPlugin:
         self.start = self.lib.checkpoint()
         self.windows = []
         yield
-        self._check_fixtures()  # a setup may finalize the fixtures it replaces
+        self._guarded(item.nodeid, self._check_fixtures)  # a setup may finalize the fixtures it replaces
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_fixture_setup(self, fixturedef, request):
@@ -321,11 +331,11 @@ class FdleakPlugin:
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_teardown(self, item, nextitem):
         yield
-        self._check_fixtures()
+        self._guarded(item.nodeid, self._check_fixtures)
         if self.start is None:
             return
         self.checked += 1
-        records = self._left_open(self.start, 0, self.windows, item.nodeid)
+        records = self._guarded(item.nodeid, self._left_open, self.start, 0, self.windows, item.nodeid)
         if records:
             self.test_leaks[item.nodeid] = records
         self.start = None
@@ -350,6 +360,8 @@ class FdleakPlugin:
         if self.framework_held:
             data["framework"] = self.framework_held
             self.framework_held = 0
+        if self.errors and hasattr(self.config, "workerinput"):
+            data["errors"], self.errors = self.errors, []
         if self.fixture_leaks:
             data["fixtures"] = self.fixture_leaks
             report.user_properties.append(("fdleak_fixture", _short(self.fixture_leaks, fixture=True)))
@@ -372,6 +384,8 @@ class FdleakPlugin:
         if data.get("leaks"):
             self.results[report.nodeid if run == 1 else "%s [run %d]" % (report.nodeid, run)] = list(data["leaks"])
         self.fixture_results.extend(data.get("fixtures", ()))
+        if data.get("errors") and not hasattr(self.config, "workerinput"):
+            self.errors.extend(data["errors"])
 
     def _settled(self, late, described):
         """The session's end in the process that ran the tests (_settle): the records with ids in
@@ -394,35 +408,53 @@ class FdleakPlugin:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error):
-        """xdist's controller: a worker's last word (its _settle)."""
+        """xdist's controller: a worker's last word (its session's end)."""
         out = getattr(node, "workeroutput", None) or {}
+        self.fixture_results.extend(out.get("fdleak_fixtures", ()))
+        self.errors.extend(out.get("fdleak_errors", ()))
         self._settled(out.get("fdleak_late", ()), out.get("fdleak_described", {}))
 
-    @pytest.hookimpl(hookwrapper=True)
+    # trylast: the innermost wrapper, so this runs after pytest has torn down what a run stopped
+    # by -x or --maxfail left set up, and before xdist's worker sends its workeroutput (in its
+    # own wrapper's end) and the terminal summary (in the terminal reporter's).
+    @pytest.hookimpl(hookwrapper=True, trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):
-        self._check_fixtures()
-        late, described = self._settle()
-        if hasattr(self.config, "workerinput"):
-            self.config.workeroutput["fdleak_late"] = late
-            self.config.workeroutput["fdleak_described"] = described
-        else:
-            self._settled(late, described)
         yield
-        # Fixtures torn down here (a run stopped by -x or --maxfail) have no report to ride on.
-        self._check_fixtures()
-        self.fixture_results.extend(self.fixture_leaks)
-        self.fixture_leaks = []
+        self._guarded("the session's end", self._check_fixtures)
+        # Fixtures torn down here have no report to ride on.
+        leftover, self.fixture_leaks = self.fixture_leaks, []
+        late, described = self._guarded("the session's end", self._settle) or ([], {})
+        if hasattr(self.config, "workerinput"):
+            self.config.workeroutput.update(fdleak_fixtures=leftover, fdleak_late=late, fdleak_described=described,
+                                            fdleak_errors=self.errors)
+            return
+        self.fixture_results.extend(leftover)
+        self._settled(late, described)
         path = self.config.getoption("fdleak_json")
-        if path and not hasattr(self.config, "workerinput"):
+        if path:
             with open(path, "w", encoding="utf-8") as f:
                 json.dump({"fdleak_pytest": 2, "tests": self.results, "fixtures": self.fixture_results,
-                           "closed_late": self.late, "framework": self.framework_count}, f, indent=1)
+                           "closed_late": self.late, "framework": self.framework_count,
+                           "errors": self.errors}, f, indent=1)
+
+    def _guarded(self, what, fn, *args):
+        """fn(*args), or None when it raised: said in the summary (JSON `errors`), never raised
+        into pytest, where it would error the test."""
+        try:
+            return fn(*args)
+        except Exception as e:  # noqa: BLE001 — whatever it is, it is the plugin's, not the test's
+            self.errors.append("%s: %s: %s" % (what, type(e).__name__, e))
+            return None
 
     def pytest_terminal_summary(self, terminalreporter):
         tr = terminalreporter
         self.fixture_results.extend(self.fixture_leaks)  # torn down after the last report
         self.fixture_leaks = []
         tr.section("fdleak")
+        for e in self.errors[:LATE_SHOWN]:
+            tr.write_line("fdleak: the plugin could not check %s" % e)
+        if len(self.errors) > LATE_SHOWN:
+            tr.write_line("fdleak: and %d more it could not check" % (len(self.errors) - LATE_SHOWN))
         if not self.results and not self.fixture_results:
             tr.write_line("no test or fixture leaked a file descriptor (%d tests checked)" % self.reports_checked)
         if self.framework_count:
@@ -490,6 +522,20 @@ def _collect(full):
             gc.collect() if full else gc.collect(1)
     finally:
         sys.unraisablehook = hook
+
+
+def _resource_warnings_ignored():
+    """Whether a ResourceWarning raised now would be ignored (Python's default, and pytest's
+    unless a filter shows it): the first filter that can match one ignores every one. A filter
+    for some messages or modules only is looked past, as a warning it does not match would be."""
+    for action, message, category, module, lineno in warnings.filters:
+        if not issubclass(ResourceWarning, category):
+            continue
+        if action != "ignore":
+            return False
+        if message is None and module is None and not lineno:
+            return True
+    return False
 
 
 def _hung_up(fds):

@@ -3,6 +3,8 @@ closed late. LEAK marks the line a charged descriptor's app frame names (test=th
 LATE, one that is open when its test ends and closed before the session does."""
 import socket
 
+import pytest
+
 import fetcher
 
 kept = []
@@ -33,3 +35,15 @@ def test_with_a_loose_fixture(loose_socket):
 
 def test_leaks_a_socket():
     kept.append(socket.socket())  # LEAK test=test_leaks_a_socket
+
+
+held = []
+
+
+@pytest.mark.parametrize("run", [0, 1])
+def test_replaces_the_held_socket(run):
+    # Run 1 closes run 0's socket and opens one at the same line (one site), often with the same
+    # number: run 0's is closed late, run 1's is the leak.
+    for s in held:
+        s.close()
+    held[:] = [socket.socket()]  # LATE test=test_replaces_the_held_socket[0] LEAK test=test_replaces_the_held_socket[1]

@@ -20,8 +20,9 @@ places); the controller prints the summary. A test run more than once under one 
 Options: --fdleak-fail turns a leaking test into an error at teardown with the leak in its
 report (a leaking fixture: the teardown that ends it); --fdleak-json PATH writes every result as
 JSON; --fdleak-settle SECONDS bounds the wait for a hung-up connection's side that another
-thread is about to close. Without --fdleak-fail no outcome changes: garbage is collected during the run only where
-ResourceWarnings are ignored, and the plugin's own errors go to its summary, never into a test.
+thread is about to close. Without --fdleak-fail no outcome changes: garbage is collected during
+the run only where ResourceWarnings are ignored, and the plugin's own errors go to its summary,
+never into a test.
 """
 
 import gc
@@ -173,7 +174,6 @@ class FdleakPlugin:
         self.runs = {}           # controller: nodeid -> teardown reports seen
         self.fixture_results = []
         self.late = {}           # controller: what closed after its test ended, by test or fixture
-        self.checked = 0         # tests checked in this process
         self.errors = []         # what the plugin could not do (said, never raised into pytest)
         self.reports_checked = 0 # tests checked, from the reports (all workers)
         self.framework_count = 0 # the framework's descriptors seen open after tests (all workers)
@@ -189,18 +189,16 @@ class FdleakPlugin:
         return found
 
     def _left_open(self, begin, end, skip, label):
-        """Records of what (begin, end] left open once everything let go of it: the framework's
-        descriptors counted apart, then — unless ResourceWarnings are shown, where collecting now
-        would take another test's warning (and, with `filterwarnings = error`, its failure) away
-        from it; the session's end settles those — a young collection; only if that leaves any, a full one
-        (always under --fdleak-fail, else while they stay a small share of the run: the rest
-        are settled at the session's end), and, while another thread runs, up to --fdleak-settle
-        seconds for those whose peer has hung up (a server thread's side of a connection the
-        client closed, which that thread closes a moment later). A site is described by a
-        report once, when first met; a descriptor at a known site gets its kind and name at the
-        session's end (_settle), or now under --fdleak-fail, whose error shows them. So a test
-        that leaves only the framework's loop open costs two table scans. The test's own thread,
-        with the GIL; not for signal handlers."""
+        """Records of what (begin, end] left open once everything let go of it, less the windows in
+        skip and the test framework's own (counted apart). Before charging: a young collection,
+        then a full one under --fdleak-fail or while full ones stay within FULL_GC_SHARE of the
+        run — neither where ResourceWarnings are shown, since collecting now would take a later
+        test's warning (under `filterwarnings = error`, its failure) from it; the session's end
+        (_settle) collects once more and settles those. While another thread runs, up to
+        --fdleak-settle seconds for those whose peer has hung up (a server thread's side of a
+        connection the client closed). A site is described by a report once, when first met; a
+        descriptor at a known site gets its kind and name at the session's end, or now under
+        --fdleak-fail, whose error shows them. The test's own thread, with the GIL."""
         end = end or self.lib.checkpoint()  # the window ends now: a later number's reuse is not this one
         found = self._open(begin, end, skip)
         if not found:
@@ -274,11 +272,9 @@ class FdleakPlugin:
         described = {}
         if need:
             since = min(begin for begin, _, _, _ in self.charged)
-            got = self.lib.describe(since, 0, set(need), "pytest session end", self.tmpdir)
-            for d in got:
-                r = need.get(d["fd"])
-                if r is not None and d.get("site") == r.get("site"):
-                    described[r["id"]] = {k: d[k] for k in _PER_DESCRIPTOR if k in d and k != "fd"}
+            for fd, d in self._describe(since, 0, set(need), "pytest session end").items():
+                if d.get("site") == need[fd].get("site"):
+                    described[need[fd]["id"]] = {k: d[k] for k in ("kind", "desc", "via") if k in d}
         self.charged = []
         return late, described
 
@@ -334,7 +330,6 @@ class FdleakPlugin:
         self._guarded(item.nodeid, self._check_fixtures)
         if self.start is None:
             return
-        self.checked += 1
         records = self._guarded(item.nodeid, self._left_open, self.start, 0, self.windows, item.nodeid)
         if records:
             self.test_leaks[item.nodeid] = records
@@ -448,8 +443,6 @@ class FdleakPlugin:
 
     def pytest_terminal_summary(self, terminalreporter):
         tr = terminalreporter
-        self.fixture_results.extend(self.fixture_leaks)  # torn down after the last report
-        self.fixture_leaks = []
         tr.section("fdleak")
         for e in self.errors[:LATE_SHOWN]:
             tr.write_line("fdleak: the plugin could not check %s" % e)
